@@ -1,0 +1,232 @@
+//! Command-line interface: raw clap arguments. `commands` resolves them into validated
+//! options before any I/O.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::server::ServerArgs;
+
+/// Performance tuning and load testing for KoproGo (Actix-web + sqlx + PostgreSQL).
+///
+/// Without --database-url, commands that need a database start a throwaway embedded
+/// PostgreSQL cluster (Debian packages postgresql and postgresql-contrib) and remove it
+/// when they end, also on error and Ctrl-C.
+#[derive(Debug, Parser)]
+#[command(name = "koprogo-perf", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Everything in one command: embedded PostgreSQL, seeded data, the reference server,
+    /// a load run, the tables and run.json; then everything stopped and removed.
+    Demo(DemoArgs),
+    /// Run the bundled reference API server (a faithful imitation of KoproGo's backend).
+    Serve(ServeArgs),
+    /// Load a KoproGo API with goose and record HDR latency histograms. Without --host,
+    /// starts the embedded PostgreSQL and the reference server in-process.
+    Load(LoadArgs),
+    /// Create the reference schema and fill it with deterministic KoproGo-like data.
+    Seed(SeedArgs),
+    /// Apply the tuning guide's PostgreSQL settings and indexes (not available yet).
+    TuneDb(TuneDbArgs),
+}
+
+/// Where the database is.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// PostgreSQL URL. Without it, a throwaway embedded cluster is started.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Leave the embedded cluster running when the command ends, and print its URL and
+    /// how to stop it.
+    #[arg(long)]
+    pub keep_db: bool,
+}
+
+/// Seed data size and randomness.
+#[derive(Debug, Clone, Args)]
+pub struct ScaleArgs {
+    /// Data scale: 1 is KoproGo's realistic seed (3 organizations, 23 buildings, 190
+    /// units, 1,150 expenses); N multiplies the organizations.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10000))]
+    pub scale: u32,
+    /// Seed of the data generator: the same number gives the same data.
+    #[arg(long, default_value_t = 42)]
+    pub rng_seed: u64,
+}
+
+/// `seed`.
+#[derive(Debug, Args)]
+pub struct SeedArgs {
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+    #[command(flatten)]
+    pub scale: ScaleArgs,
+    /// Replace existing data (TRUNCATE every reference table first).
+    #[arg(long)]
+    pub reset: bool,
+}
+
+/// `serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+    #[command(flatten)]
+    pub scale: ScaleArgs,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+/// Options shared by `load` and `demo`.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Concurrent virtual users (goose users).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=100000))]
+    pub vus: u64,
+    /// Steady-state duration, after the ramp-up: e.g. 30s, 2m, 1h (whole seconds).
+    #[arg(long, value_parser = parse_whole_seconds)]
+    pub duration: Option<Duration>,
+    /// Users are started evenly over this period; its requests are not in the statistics.
+    #[arg(long, default_value = "5s", value_parser = parse_whole_seconds)]
+    pub ramp_up: Duration,
+    /// Scenario name (api-load, health) or path to a scenario TOML file.
+    #[arg(long, default_value = "api-load")]
+    pub scenario: String,
+    /// Output directory for run.json and latency.hgrm [default: reports/<UTC timestamp>/].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Per-request timeout.
+    #[arg(long, default_value = "30s", value_parser = parse_whole_seconds)]
+    pub timeout: Duration,
+}
+
+/// `load`.
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// Base URL of a running KoproGo API (e.g. http://127.0.0.1:8080). Without it, the
+    /// embedded PostgreSQL and the seeded reference server are started in-process.
+    #[arg(long)]
+    pub host: Option<String>,
+    /// With --host: credentials EMAIL:PASSWORD, repeatable; users are spread over them.
+    /// Also read from KOPROGO_PERF_LOGINS (comma-separated). Never printed.
+    #[arg(long = "login", value_name = "EMAIL:PASSWORD")]
+    pub logins: Vec<crate::load::Login>,
+    #[command(flatten)]
+    pub run: RunArgs,
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+    #[command(flatten)]
+    pub scale: ScaleArgs,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+/// `demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    #[command(flatten)]
+    pub scale: ScaleArgs,
+}
+
+/// `tune-db`.
+#[derive(Debug, Args)]
+pub struct TuneDbArgs {
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+}
+
+/// Parses `250ms`, `30s`, `2m`, `1h`, `1h30m` or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err("empty duration".into());
+    }
+    if let Ok(secs) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        if digits == 0 {
+            return Err(format!(
+                "`{text}` is not a duration (e.g. 500ms, 30s, 2m, 1h)"
+            ));
+        }
+        let n: u64 = rest[..digits]
+            .parse()
+            .map_err(|_| format!("`{text}`: number too large"))?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let unit = match &rest[..unit_len] {
+            "ms" => Duration::from_millis(n),
+            "s" => Duration::from_secs(n),
+            "m" => Duration::from_secs(n * 60),
+            "h" => Duration::from_secs(n * 3600),
+            other => {
+                return Err(format!(
+                    "`{text}`: unknown unit `{other}` (use ms, s, m or h)"
+                ));
+            }
+        };
+        total += unit;
+        rest = &rest[unit_len..];
+    }
+    Ok(total)
+}
+
+fn parse_whole_seconds(text: &str) -> Result<Duration, String> {
+    let d = parse_duration(text)?;
+    if d.subsec_nanos() != 0 {
+        return Err(format!("`{text}`: use whole seconds (goose's resolution)"));
+    }
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
+        assert!(parse_duration("3 days").is_err());
+        assert!(parse_duration("s").is_err());
+        assert!(parse_whole_seconds("1500ms").is_err());
+    }
+
+    #[test]
+    fn cli_is_well_formed_and_rejects_bad_flags() {
+        Cli::command().debug_assert();
+        assert!(Cli::try_parse_from(["koprogo-perf", "load", "--vus", "0"]).is_err());
+        assert!(Cli::try_parse_from(["koprogo-perf", "load", "--duration", "soon"]).is_err());
+        assert!(Cli::try_parse_from(["koprogo-perf", "load", "--login", "nopass"]).is_err());
+        assert!(Cli::try_parse_from(["koprogo-perf", "demo", "--scale", "0"]).is_err());
+        let cli = Cli::try_parse_from(["koprogo-perf", "demo", "--duration", "10s", "--vus", "20"])
+            .unwrap();
+        match cli.command {
+            Command::Demo(d) => {
+                assert_eq!(d.run.duration, Some(Duration::from_secs(10)));
+                assert_eq!(d.run.vus, 20);
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,49 @@
+//! Command glue: each subcommand resolves its arguments, then wires the pipeline stages
+//! (database → seed → server → load → report). Errors carry context for the one-line
+//! message `main` prints.
+
+mod load;
+mod seed;
+mod serve;
+
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command};
+use crate::interrupt::Interrupted;
+
+pub use load::LocalStack;
+
+/// Runs a parsed command line. `Ok(code)` for the process's exit code.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    crate::interrupt::install();
+    match cli.command {
+        Command::Demo(args) => load::demo(args).await,
+        Command::Load(args) => load::load(args).await,
+        Command::Serve(args) => serve::serve(args).await,
+        Command::Seed(args) => seed::seed(args).await,
+        Command::TuneDb(_) => anyhow::bail!(
+            "tune-db is not implemented yet in this version: apply the guide's settings by hand \
+             (../shared/reference/seed-performance-tuning-guide.txt)"
+        ),
+    }
+}
+
+/// Runs `work` until it finishes or Ctrl-C arrives; on Ctrl-C the future is dropped
+/// (which stops what it started) and [`Interrupted`] is returned.
+pub async fn interruptible<T>(
+    work: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    tokio::select! {
+        result = work => result,
+        _ = crate::interrupt::wait() => Err(Interrupted.into()),
+    }
+}
+
+/// The exit code for an error: 130 after Ctrl-C (the shell convention), 1 otherwise.
+pub fn exit_code_for(error: &anyhow::Error) -> ExitCode {
+    if error.downcast_ref::<Interrupted>().is_some() {
+        ExitCode::from(130)
+    } else {
+        ExitCode::FAILURE
+    }
+}

@@ -1,0 +1,18 @@
+//! koprogo-perf: performance tuning and load testing for KoproGo.
+//!
+//! The pipeline, one module per stage:
+//! `pg` (embedded cluster, connections, migrations) → `seed` (reference data) →
+//! `server` (reference API) ← `load` (goose scenarios, HDR histograms) → `report`
+//! (run.json, tables, targets). `cli` parses, `commands` wires the stages together.
+
+pub mod cli;
+pub mod commands;
+pub mod interrupt;
+pub mod load;
+pub mod pg;
+pub mod report;
+pub mod seed;
+pub mod server;
+
+pub use cli::Cli;
+pub use commands::run;

@@ -1,0 +1,547 @@
+//! Load generation: goose runs the virtual users (scenario, weighted transactions,
+//! ramp-up); each transaction is one request kind of a [`Scenario`], timed by our own
+//! code into the [`Recorder`]'s HdrHistograms.
+//!
+//! goose is embedded through `GooseConfiguration` and never reads the process's argv.
+//! Its own metrics are off: they would measure the same requests a second time, in
+//! coarser buckets, on the same two cores.
+
+pub mod record;
+pub mod scenario;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use goose::config::GooseConfiguration;
+use goose::goose::GooseResponse;
+use goose::prelude::*;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::Value;
+
+pub use record::{EndpointStats, Recorder, TransportError};
+pub use scenario::{Placeholder, Scenario};
+
+/// Credentials a virtual user logs in with. `Debug` hides the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Login {
+    pub email: String,
+    pub password: String,
+}
+
+impl fmt::Debug for Login {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Login({}, ***)", self.email)
+    }
+}
+
+impl std::str::FromStr for Login {
+    type Err = String;
+
+    /// `EMAIL:PASSWORD` (the password may itself contain `:`).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.split_once(':') {
+            Some((email, password)) if !email.is_empty() && !password.is_empty() => Ok(Login {
+                email: email.to_string(),
+                password: password.to_string(),
+            }),
+            _ => Err("expected EMAIL:PASSWORD".into()),
+        }
+    }
+}
+
+/// Parses `KOPROGO_PERF_LOGINS`: `EMAIL:PASSWORD` entries separated by commas or
+/// whitespace.
+pub fn parse_logins(text: &str) -> Result<Vec<Login>, String> {
+    text.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse().map_err(|e| {
+                format!(
+                    "KOPROGO_PERF_LOGINS entry `{}…`: {e}",
+                    s.split(':').next().unwrap_or("")
+                )
+            })
+        })
+        .collect()
+}
+
+/// A validated load run.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// Base URL, e.g. `http://127.0.0.1:8080`.
+    pub host: String,
+    pub vus: usize,
+    /// Steady-state duration, after the ramp-up. Whole seconds (goose's resolution).
+    pub duration: Duration,
+    /// Users are started evenly over this period; its requests are not in the statistics.
+    pub ramp_up: Duration,
+    pub scenario: Scenario,
+    /// Users are spread over these (round robin). Empty when the scenario needs none.
+    pub logins: Vec<Login>,
+    /// Per-request timeout.
+    pub timeout: Duration,
+}
+
+/// What a run measured.
+#[derive(Debug)]
+pub struct LoadOutcome {
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    /// Wall time of the steady-state window (after ramp-up) that the statistics cover.
+    pub duration: Duration,
+    pub endpoints: Vec<(String, EndpointStats)>,
+    pub warmup_requests: u64,
+    pub relogins: u64,
+    /// Stopped early by Ctrl-C: the statistics cover what was measured until then.
+    pub interrupted: bool,
+}
+
+/// Why a run could not start or complete.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot reach {host}: {detail}; start the server or check --host")]
+    Unreachable { host: String, detail: String },
+    #[error(
+        "login as {email} at {host} failed ({detail}); check the credentials (--login \
+         EMAIL:PASSWORD or KOPROGO_PERF_LOGINS)"
+    )]
+    LoginFailed {
+        host: String,
+        email: String,
+        detail: String,
+    },
+    #[error(
+        "scenario `{0}` calls authenticated routes but no login was given: pass --login EMAIL:PASSWORD or set KOPROGO_PERF_LOGINS"
+    )]
+    NoLogins(String),
+    #[error("goose could not run the load test: {0}")]
+    Goose(String),
+}
+
+/// What every virtual user shares.
+struct Shared {
+    scenario: Scenario,
+    logins: Vec<Login>,
+    recorder: Arc<Recorder>,
+    /// Distinguishes this load process's unique values from any other's.
+    run_tag: String,
+    needs: Needs,
+}
+
+/// Which ids the scenario's templates need, so users discover only those.
+#[derive(Debug, Clone, Copy)]
+struct Needs {
+    buildings: bool,
+    units: bool,
+    owners: bool,
+}
+
+/// One virtual user's state (goose session data).
+#[derive(Clone)]
+struct Vu {
+    number: usize,
+    login: Option<Login>,
+    token: Option<String>,
+    buildings: Vec<String>,
+    units: Vec<String>,
+    owners: Vec<String>,
+    rng: ChaCha8Rng,
+    seq: u64,
+}
+
+/// Runs the scenario and returns what was measured.
+pub async fn run(options: LoadOptions) -> anyhow::Result<LoadOutcome> {
+    let host = options.host.trim_end_matches('/').to_string();
+    if options.scenario.needs_login() && options.logins.is_empty() {
+        return Err(LoadError::NoLogins(options.scenario.name.clone()).into());
+    }
+    preflight(&host, &options).await?;
+
+    let names = options
+        .scenario
+        .requests
+        .iter()
+        .map(|r| r.name.clone())
+        .collect();
+    let recorder = Arc::new(Recorder::new(names));
+    let shared = Arc::new(Shared {
+        needs: Needs {
+            buildings: options.scenario.uses(Placeholder::BuildingId),
+            units: options.scenario.uses(Placeholder::UnitId),
+            owners: options.scenario.uses(Placeholder::OwnerId),
+        },
+        scenario: options.scenario.clone(),
+        logins: options.logins.clone(),
+        recorder: recorder.clone(),
+        run_tag: format!("{:06x}", rand::rng().random::<u32>() & 0xff_ffff),
+    });
+
+    let mut goose_scenario = goose::goose::Scenario::new(&options.scenario.name);
+    let start_shared = shared.clone();
+    goose_scenario = goose_scenario.register_transaction(
+        Transaction::new(Arc::new(move |user: &mut GooseUser| {
+            let shared = start_shared.clone();
+            Box::pin(async move { start_user(user, &shared).await })
+        }))
+        .set_name("start")
+        .set_on_start(),
+    );
+    for (index, spec) in options.scenario.requests.iter().enumerate() {
+        let shared = shared.clone();
+        let transaction = Transaction::new(Arc::new(move |user: &mut GooseUser| {
+            let shared = shared.clone();
+            Box::pin(async move { send(user, &shared, index).await })
+        }))
+        .set_name(&spec.name)
+        .set_weight(spec.weight as usize)
+        .map_err(|e| LoadError::Goose(e.to_string()))?;
+        goose_scenario = goose_scenario.register_transaction(transaction);
+    }
+
+    let config = goose_config(&host, &options);
+    let attack = GooseAttack::initialize_with_config(config)
+        .map_err(|e| LoadError::Goose(e.to_string()))?
+        .register_scenario(goose_scenario)
+        .set_scheduler(GooseScheduler::Random);
+
+    let started_at = chrono::Utc::now();
+    let steady_from = Instant::now() + options.ramp_up;
+    recorder.set_steady_from(steady_from);
+    attack
+        .execute()
+        .await
+        .map_err(|e| LoadError::Goose(e.to_string()))?;
+    let interrupted = crate::interrupt::interrupted();
+    let duration = Instant::now().saturating_duration_since(steady_from);
+
+    Ok(LoadOutcome {
+        started_at,
+        duration,
+        endpoints: recorder.snapshot(),
+        warmup_requests: recorder.warmup_requests(),
+        relogins: recorder.relogins(),
+        interrupted,
+    })
+}
+
+/// Fails fast, with a clear message, when the host is down or the credentials are
+/// wrong, instead of a run made of errors.
+async fn preflight(host: &str, options: &LoadOptions) -> anyhow::Result<()> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .context("building the HTTP client")?;
+    let unreachable = |e: reqwest::Error| LoadError::Unreachable {
+        host: host.to_string(),
+        detail: error_chain(&e),
+    };
+    if !options.scenario.needs_login() {
+        client.get(host).send().await.map_err(unreachable)?;
+        return Ok(());
+    }
+    let login = &options.logins[0];
+    let response = client
+        .post(format!("{host}/api/v1/auth/login"))
+        .json(&serde_json::json!({"email": login.email, "password": login.password}))
+        .send()
+        .await
+        .map_err(unreachable)?;
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    if !status.is_success() || token_of(&body).is_none() {
+        return Err(LoadError::LoginFailed {
+            host: host.to_string(),
+            email: login.email.clone(),
+            detail: format!("HTTP {status}"),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+fn goose_config(host: &str, options: &LoadOptions) -> GooseConfiguration {
+    let mut config = GooseConfiguration::default();
+    config.host = Some(host.to_string());
+    config.users = Some(options.vus);
+    let ramp = options.ramp_up.as_secs();
+    if ramp > 0 && options.vus >= 2 {
+        config.increase_time = Some(ramp.to_string());
+    } else {
+        // All at once: a rate far above the user count.
+        config.increase_rate = Some((options.vus * 1000).to_string());
+    }
+    config.run_time = Some(options.duration.as_secs().max(1).to_string());
+    config.timeout = Some(options.timeout.as_secs().max(1).to_string());
+    config.quiet = 1;
+    config.no_print_metrics = true;
+    config.no_error_summary = true;
+    config.no_metrics = true;
+    config.no_telnet = true;
+    config.no_gzip = true;
+    config
+}
+
+/// goose's on-start transaction: log in and learn the organization's ids.
+async fn start_user(user: &mut GooseUser, shared: &Shared) -> TransactionResult {
+    let number = user.weighted_users_index;
+    let login = (!shared.logins.is_empty() && shared.scenario.needs_login())
+        .then(|| shared.logins[number % shared.logins.len()].clone());
+    user.set_session_data(Vu {
+        number,
+        login,
+        token: None,
+        buildings: Vec::new(),
+        units: Vec::new(),
+        owners: Vec::new(),
+        rng: ChaCha8Rng::seed_from_u64(rand::rng().random()),
+        seq: 0,
+    });
+    if shared.scenario.needs_login() {
+        log_in(user).await;
+        discover(user, shared.needs).await;
+    }
+    Ok(())
+}
+
+/// Logs the user in (again); leaves the token empty on failure, so the next request
+/// tries again.
+async fn log_in(user: &mut GooseUser) {
+    let Some(login) = vu(user).login.clone() else {
+        return;
+    };
+    let body = serde_json::json!({"email": login.email, "password": login.password});
+    let token = match user.get_request_builder(&GooseMethod::Post, "/api/v1/auth/login") {
+        Ok(builder) => {
+            let request = GooseRequest::builder()
+                .set_request_builder(builder.json(&body))
+                .name("login")
+                .build();
+            match user.request(request).await {
+                Ok(GooseResponse {
+                    response: Ok(r), ..
+                }) if r.status().is_success() => {
+                    r.json::<Value>().await.ok().as_ref().and_then(token_of)
+                }
+                _ => None,
+            }
+        }
+        Err(_) => None,
+    };
+    vu_mut(user).token = token;
+}
+
+/// The access token of a login response: KoproGo's `token`, or OAuth's `access_token`.
+fn token_of(body: &Value) -> Option<String> {
+    body.get("token")
+        .or_else(|| body.get("access_token"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+/// Learns the ids of the user's organization through the list endpoints (`data[].id`).
+async fn discover(user: &mut GooseUser, needs: Needs) {
+    for (needed, path) in [
+        (needs.buildings, "/api/v1/buildings?page=1&per_page=100"),
+        (needs.units, "/api/v1/units?page=1&per_page=100"),
+        (needs.owners, "/api/v1/owners?page=1&per_page=100"),
+    ] {
+        if !needed {
+            continue;
+        }
+        let token = vu(user).token.clone();
+        let Ok(mut builder) = user.get_request_builder(&GooseMethod::Get, path) else {
+            continue;
+        };
+        if let Some(token) = token {
+            builder = builder.bearer_auth(token);
+        }
+        let request = GooseRequest::builder()
+            .set_request_builder(builder)
+            .name("discover")
+            .build();
+        let ids: Vec<String> = match user.request(request).await {
+            Ok(GooseResponse {
+                response: Ok(r), ..
+            }) if r.status().is_success() => r
+                .json::<Value>()
+                .await
+                .ok()
+                .and_then(|v| {
+                    v.get("data")?.as_array().map(|items| {
+                        items
+                            .iter()
+                            .filter_map(|i| i.get("id")?.as_str().map(str::to_string))
+                            .collect()
+                    })
+                })
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        let state = vu_mut(user);
+        match path.split('?').next().unwrap_or_default() {
+            "/api/v1/buildings" => state.buildings = ids,
+            "/api/v1/units" => state.units = ids,
+            _ => state.owners = ids,
+        }
+    }
+}
+
+fn vu(user: &GooseUser) -> &Vu {
+    user.get_session_data_unchecked::<Vu>()
+}
+
+fn vu_mut(user: &mut GooseUser) -> &mut Vu {
+    user.get_session_data_unchecked_mut::<Vu>()
+}
+
+/// Fills a template for this user. `None` when it needs an id the user has not learned
+/// (its organization has no such rows).
+fn render(template: &scenario::Template, state: &mut Vu, run_tag: &str) -> Option<String> {
+    let mut missing = false;
+    let text = template.render(|p, out| {
+        let pick = |ids: &[String], rng: &mut ChaCha8Rng| -> Option<String> {
+            (!ids.is_empty()).then(|| ids[rng.random_range(0..ids.len())].clone())
+        };
+        let value = match p {
+            Placeholder::BuildingId => pick(&state.buildings, &mut state.rng),
+            Placeholder::UnitId => pick(&state.units, &mut state.rng),
+            Placeholder::OwnerId => pick(&state.owners, &mut state.rng),
+            Placeholder::Unique => {
+                state.seq += 1;
+                Some(format!("{run_tag}-{}-{}", state.number, state.seq))
+            }
+            Placeholder::Vu => Some(state.number.to_string()),
+            Placeholder::Int(lo, hi) => Some(state.rng.random_range(*lo..=*hi).to_string()),
+            Placeholder::Amount(lo, hi) => {
+                let cents = state.rng.random_range(lo * 100..=hi * 100).max(1);
+                Some(format!("{}.{:02}", cents / 100, cents % 100))
+            }
+            Placeholder::Date => {
+                let days = state.rng.random_range(0..365);
+                let date = chrono::Utc::now().date_naive() - chrono::Days::new(days);
+                Some(date.format("%Y-%m-%d").to_string())
+            }
+            Placeholder::Uuid => Some(uuid::Uuid::from_bytes(state.rng.random()).to_string()),
+        };
+        match value {
+            Some(v) => out.push_str(&v),
+            None => missing = true,
+        }
+    });
+    (!missing).then_some(text)
+}
+
+/// One request of kind `index`: render, send, time (body included), record; on a 401
+/// log in again and retry once (KoproGo's access tokens expire after 15 minutes).
+async fn send(user: &mut GooseUser, shared: &Shared, index: usize) -> TransactionResult {
+    let spec = &shared.scenario.requests[index];
+    for attempt in 0..2 {
+        if spec.auth && vu(user).token.is_none() {
+            log_in(user).await;
+        }
+        let state = vu_mut(user);
+        let rendered =
+            render(&spec.path, state, &shared.run_tag).and_then(|path| match &spec.body {
+                Some(b) => render(b, state, &shared.run_tag).map(|body| (path, Some(body))),
+                None => Some((path, None)),
+            });
+        let Some((path, body)) = rendered else {
+            // The organization has none of the rows this request needs: learn again, and
+            // record it as an error so it is seen.
+            discover(user, shared.needs).await;
+            shared.recorder.record(
+                index,
+                Instant::now(),
+                Duration::ZERO,
+                Err(TransportError::Other),
+            );
+            return Ok(());
+        };
+        let token = if spec.auth { state.token.clone() } else { None };
+        let method = match spec.method {
+            scenario::Method::Get => GooseMethod::Get,
+            scenario::Method::Post => GooseMethod::Post,
+            scenario::Method::Put => GooseMethod::Put,
+            scenario::Method::Patch => GooseMethod::Patch,
+            scenario::Method::Delete => GooseMethod::Delete,
+        };
+        let mut builder = user.get_request_builder(&method, &path)?;
+        if let Some(token) = token {
+            builder = builder.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            builder = builder
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body);
+        }
+        let request = GooseRequest::builder()
+            .set_request_builder(builder)
+            .name(spec.name.as_str())
+            .build();
+        let started = Instant::now();
+        let response = user.request(request).await?;
+        let outcome = match response.response {
+            Ok(r) => {
+                let status = r.status().as_u16();
+                match r.bytes().await {
+                    Ok(_) => Ok(status),
+                    Err(e) => Err(classify(&e)),
+                }
+            }
+            Err(e) => Err(classify(&e)),
+        };
+        let latency = started.elapsed();
+        if outcome == Ok(401) && spec.auth && attempt == 0 {
+            shared.recorder.record_relogin();
+            vu_mut(user).token = None;
+            continue;
+        }
+        shared.recorder.record(index, started, latency, outcome);
+        break;
+    }
+    if !spec.think_time.is_zero() {
+        tokio::time::sleep(spec.think_time).await;
+    }
+    Ok(())
+}
+
+fn classify(e: &reqwest::Error) -> TransportError {
+    if e.is_timeout() {
+        TransportError::Timeout
+    } else if e.is_connect() {
+        TransportError::Connect
+    } else {
+        TransportError::Other
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logins_parse_and_never_show_their_password() {
+        let l: Login = "syndic@grandplace.be:syn:dic123".parse().unwrap();
+        assert_eq!(l.email, "syndic@grandplace.be");
+        assert_eq!(l.password, "syn:dic123");
+        assert!(!format!("{l:?}").contains("dic123"));
+        assert!("nopassword".parse::<Login>().is_err());
+        let all = parse_logins("a@b.be:x, c@d.be:y\ne@f.be:z").unwrap();
+        assert_eq!(all.len(), 3);
+        let e = parse_logins("a@b.be:x,bad").unwrap_err();
+        assert!(!e.contains(":x"), "{e}");
+    }
+}

@@ -1,0 +1,191 @@
+//! Our own measurements around each request: an HdrHistogram (microseconds, 3
+//! significant digits) per endpoint with its status codes and errors. Goose runs the
+//! users; these numbers, not goose's log-linear buckets, are what reports show.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+
+/// Highest latency a histogram can hold: one hour, in microseconds.
+pub const MAX_LATENCY_US: u64 = 3_600_000_000;
+
+/// A new latency histogram: 1 µs to one hour, 3 significant digits.
+pub fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("static histogram bounds are valid")
+}
+
+/// How a request ended, when it got no HTTP response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportError {
+    Timeout,
+    Connect,
+    Other,
+}
+
+/// One endpoint's measurements.
+#[derive(Debug, Clone)]
+pub struct EndpointStats {
+    pub histogram: Histogram<u64>,
+    pub status_codes: BTreeMap<u16, u64>,
+    pub timeouts: u64,
+    pub connect_errors: u64,
+    pub other_errors: u64,
+}
+
+impl EndpointStats {
+    fn new() -> Self {
+        Self {
+            histogram: new_histogram(),
+            status_codes: BTreeMap::new(),
+            timeouts: 0,
+            connect_errors: 0,
+            other_errors: 0,
+        }
+    }
+
+    /// Requests measured (every outcome lands in the histogram).
+    pub fn requests(&self) -> u64 {
+        self.histogram.len()
+    }
+
+    /// Non-2xx responses plus requests that got no response.
+    pub fn errors(&self) -> u64 {
+        let bad_status: u64 = self
+            .status_codes
+            .iter()
+            .filter(|(code, _)| !(200..300).contains(*code))
+            .map(|(_, n)| n)
+            .sum();
+        bad_status + self.timeouts + self.connect_errors + self.other_errors
+    }
+}
+
+/// Shared by all virtual users of one run. Requests that start before the steady-state
+/// window (the ramp-up) are counted apart and kept out of the statistics.
+#[derive(Debug)]
+pub struct Recorder {
+    endpoints: Vec<Mutex<EndpointStats>>,
+    names: Vec<String>,
+    steady_from: Mutex<Option<Instant>>,
+    warmup: Mutex<u64>,
+    relogins: Mutex<u64>,
+}
+
+impl Recorder {
+    /// One slot per endpoint name, in scenario order.
+    pub fn new(names: Vec<String>) -> Self {
+        Self {
+            endpoints: names
+                .iter()
+                .map(|_| Mutex::new(EndpointStats::new()))
+                .collect(),
+            names,
+            steady_from: Mutex::new(None),
+            warmup: Mutex::new(0),
+            relogins: Mutex::new(0),
+        }
+    }
+
+    /// Requests started before `at` count as warm-up.
+    pub fn set_steady_from(&self, at: Instant) {
+        *lock(&self.steady_from) = Some(at);
+    }
+
+    fn in_steady_state(&self, started: Instant) -> bool {
+        lock(&self.steady_from).is_none_or(|from| started >= from)
+    }
+
+    /// Records one request of endpoint `index`, started at `started`, lasting `latency`,
+    /// that ended with `outcome`.
+    pub fn record(
+        &self,
+        index: usize,
+        started: Instant,
+        latency: Duration,
+        outcome: Result<u16, TransportError>,
+    ) {
+        if !self.in_steady_state(started) {
+            *lock(&self.warmup) += 1;
+            return;
+        }
+        let micros = (latency.as_micros() as u64).clamp(1, MAX_LATENCY_US);
+        let mut stats = lock(&self.endpoints[index]);
+        stats.histogram.saturating_record(micros);
+        match outcome {
+            Ok(code) => *stats.status_codes.entry(code).or_default() += 1,
+            Err(TransportError::Timeout) => stats.timeouts += 1,
+            Err(TransportError::Connect) => stats.connect_errors += 1,
+            Err(TransportError::Other) => stats.other_errors += 1,
+        }
+    }
+
+    /// Counts a re-login after a 401 (an expired token).
+    pub fn record_relogin(&self) {
+        *lock(&self.relogins) += 1;
+    }
+
+    /// Copies out what was measured: `(name, stats)` per endpoint, in scenario order.
+    pub fn snapshot(&self) -> Vec<(String, EndpointStats)> {
+        self.names
+            .iter()
+            .cloned()
+            .zip(self.endpoints.iter().map(|m| lock(m).clone()))
+            .collect()
+    }
+
+    /// Requests left out of the statistics because they started during ramp-up.
+    pub fn warmup_requests(&self) -> u64 {
+        *lock(&self.warmup)
+    }
+
+    /// Re-logins after a 401.
+    pub fn relogins(&self) -> u64 {
+        *lock(&self.relogins)
+    }
+}
+
+/// A poisoned lock only means another user's task panicked mid-update of a counter; the
+/// numbers are still usable, so take them.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ramp_up_requests_are_kept_out_and_errors_counted() {
+        let r = Recorder::new(vec!["a".into(), "b".into()]);
+        let t0 = Instant::now();
+        r.set_steady_from(t0 + Duration::from_secs(1));
+        r.record(0, t0, Duration::from_millis(5), Ok(200));
+        r.record(
+            0,
+            t0 + Duration::from_secs(2),
+            Duration::from_millis(5),
+            Ok(200),
+        );
+        r.record(
+            1,
+            t0 + Duration::from_secs(2),
+            Duration::from_millis(7),
+            Ok(404),
+        );
+        r.record(
+            1,
+            t0 + Duration::from_secs(2),
+            Duration::from_secs(30),
+            Err(TransportError::Timeout),
+        );
+        let snap = r.snapshot();
+        assert_eq!(r.warmup_requests(), 1);
+        assert_eq!(snap[0].1.requests(), 1);
+        assert_eq!(snap[0].1.errors(), 0);
+        assert_eq!(snap[1].1.requests(), 2);
+        assert_eq!(snap[1].1.errors(), 2);
+        assert!(snap[1].1.histogram.max() >= 29_900_000);
+    }
+}

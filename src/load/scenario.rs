@@ -1,0 +1,495 @@
+//! Load scenarios are data: `scenarios/*.toml`, each a weighted list of requests with a
+//! method, a path template, an optional JSON body template and an optional think time.
+//!
+//! A file is parsed into raw structs, then resolved once into a validated [`Scenario`]:
+//! templates are split into literal and placeholder parts, unknown placeholders and
+//! bodies that would not be JSON are rejected with `file:line`, before any request.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// The scenarios shipped with the tool, usable by name from any directory.
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("api-load", include_str!("../../scenarios/api-load.toml")),
+    ("health", include_str!("../../scenarios/health.toml")),
+];
+
+/// A scenario file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error(
+        "scenario `{0}` not found: give a path to a .toml file or one of: {names}",
+        names = builtin_names()
+    )]
+    NotFound(String),
+    #[error("cannot read scenario file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{file}:{line}: {message}")]
+    Invalid {
+        file: String,
+        line: usize,
+        message: String,
+    },
+}
+
+fn builtin_names() -> String {
+    BUILTIN
+        .iter()
+        .map(|(n, _)| *n)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A validated scenario.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub name: String,
+    pub description: String,
+    /// Where it came from (a path, or `builtin:NAME`).
+    pub source: String,
+    pub requests: Vec<RequestSpec>,
+}
+
+impl Scenario {
+    /// True when any request needs a logged-in user.
+    pub fn needs_login(&self) -> bool {
+        self.requests.iter().any(|r| r.auth)
+    }
+
+    /// True when any template uses `placeholder`.
+    pub fn uses(&self, placeholder: Placeholder) -> bool {
+        self.requests.iter().any(|r| {
+            r.path.uses(placeholder) || r.body.as_ref().is_some_and(|b| b.uses(placeholder))
+        })
+    }
+
+    /// Sum of the request weights.
+    pub fn total_weight(&self) -> u32 {
+        self.requests.iter().map(|r| r.weight).sum()
+    }
+}
+
+/// HTTP methods a scenario may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+        })
+    }
+}
+
+/// One kind of request in a scenario: an endpoint of the report.
+#[derive(Debug, Clone)]
+pub struct RequestSpec {
+    /// The endpoint's name in reports: `METHOD path-template` unless the file names it.
+    pub name: String,
+    pub method: Method,
+    pub path: Template,
+    pub body: Option<Template>,
+    pub weight: u32,
+    pub think_time: Duration,
+    /// Sends the virtual user's bearer token (default true).
+    pub auth: bool,
+}
+
+/// What a placeholder is filled with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placeholder {
+    /// A building id of the user's organization, learned from GET /buildings.
+    BuildingId,
+    /// A unit id, learned from GET /units.
+    UnitId,
+    /// An owner id, learned from GET /owners.
+    OwnerId,
+    /// A value unique in this run across all users and load processes (unit numbers,
+    /// emails): a per-run random prefix, the user's number and a counter.
+    Unique,
+    /// The virtual user's number.
+    Vu,
+    /// A random integer in `[lo, hi]`: `{int:lo:hi}`.
+    Int(i64, i64),
+    /// A random amount with two decimals in `[lo, hi]`: `{amount:lo:hi}`.
+    Amount(i64, i64),
+    /// A random date within the last year, `YYYY-MM-DD`.
+    Date,
+    /// A fresh random UUID.
+    Uuid,
+}
+
+impl Placeholder {
+    fn parse(text: &str) -> Result<Placeholder, String> {
+        let mut parts = text.split(':');
+        let name = parts.next().unwrap_or_default();
+        let args: Vec<&str> = parts.collect();
+        let range = |args: &[&str]| -> Result<(i64, i64), String> {
+            match args {
+                [lo, hi] => {
+                    let lo: i64 = lo
+                        .parse()
+                        .map_err(|_| format!("`{{{text}}}`: `{lo}` is not an integer"))?;
+                    let hi: i64 = hi
+                        .parse()
+                        .map_err(|_| format!("`{{{text}}}`: `{hi}` is not an integer"))?;
+                    if lo > hi {
+                        return Err(format!("`{{{text}}}`: lower bound above upper bound"));
+                    }
+                    Ok((lo, hi))
+                }
+                _ => Err(format!(
+                    "`{{{text}}}` needs two bounds, e.g. {{{name}:1:100}}"
+                )),
+            }
+        };
+        let simple = |p: Placeholder| {
+            if args.is_empty() {
+                Ok(p)
+            } else {
+                Err(format!("`{{{text}}}`: `{name}` takes no arguments"))
+            }
+        };
+        match name {
+            "building_id" => simple(Placeholder::BuildingId),
+            "unit_id" => simple(Placeholder::UnitId),
+            "owner_id" => simple(Placeholder::OwnerId),
+            "unique" => simple(Placeholder::Unique),
+            "vu" => simple(Placeholder::Vu),
+            "date" => simple(Placeholder::Date),
+            "uuid" => simple(Placeholder::Uuid),
+            "int" => range(&args).map(|(lo, hi)| Placeholder::Int(lo, hi)),
+            "amount" => range(&args).map(|(lo, hi)| Placeholder::Amount(lo, hi)),
+            _ => Err(format!(
+                "unknown placeholder `{{{text}}}`; known: building_id, unit_id, owner_id, \
+                 unique, vu, date, uuid, int:LO:HI, amount:LO:HI"
+            )),
+        }
+    }
+
+    /// A stand-in value used to check, before the run, that a body renders to JSON.
+    fn sample(&self) -> String {
+        match self {
+            Placeholder::BuildingId | Placeholder::UnitId | Placeholder::OwnerId => {
+                "00000000-0000-0000-0000-000000000000".into()
+            }
+            Placeholder::Uuid => "00000000-0000-0000-0000-000000000000".into(),
+            Placeholder::Unique => "r0-1-1".into(),
+            Placeholder::Vu => "1".into(),
+            Placeholder::Int(lo, _) => lo.to_string(),
+            Placeholder::Amount(lo, _) => format!("{lo}.00"),
+            Placeholder::Date => "2026-01-01".into(),
+        }
+    }
+}
+
+/// A piece of a template.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Part {
+    Literal(String),
+    Placeholder(Placeholder),
+}
+
+/// A string with `{placeholder}`s, split once at load time. `{{` and `}}` are literal
+/// braces (JSON bodies need them).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Template {
+    pub text: String,
+    pub parts: Vec<Part>,
+}
+
+impl Template {
+    /// Splits `text`; on error returns the message and the byte offset it concerns.
+    pub fn parse(text: &str) -> Result<Template, (String, usize)> {
+        let mut parts = Vec::new();
+        let mut literal = String::new();
+        let mut chars = text.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '{' if chars.peek().map(|(_, c)| *c) == Some('{') => {
+                    chars.next();
+                    literal.push('{');
+                }
+                '}' if chars.peek().map(|(_, c)| *c) == Some('}') => {
+                    chars.next();
+                    literal.push('}');
+                }
+                '{' => {
+                    let rest = &text[i + 1..];
+                    let end = rest
+                        .find('}')
+                        .ok_or_else(|| ("unclosed `{` (write `{{` for a brace)".into(), i))?;
+                    let placeholder = Placeholder::parse(&rest[..end]).map_err(|m| (m, i))?;
+                    if !literal.is_empty() {
+                        parts.push(Part::Literal(std::mem::take(&mut literal)));
+                    }
+                    parts.push(Part::Placeholder(placeholder));
+                    for _ in 0..=end {
+                        chars.next();
+                    }
+                }
+                '}' => return Err(("unmatched `}` (write `}}` for a brace)".into(), i)),
+                c => literal.push(c),
+            }
+        }
+        if !literal.is_empty() {
+            parts.push(Part::Literal(literal));
+        }
+        Ok(Template {
+            text: text.to_string(),
+            parts,
+        })
+    }
+
+    /// True when the template uses `placeholder` (of any bounds).
+    pub fn uses(&self, placeholder: Placeholder) -> bool {
+        self.parts.iter().any(|p| match p {
+            Part::Placeholder(q) => {
+                std::mem::discriminant(q) == std::mem::discriminant(&placeholder)
+            }
+            Part::Literal(_) => false,
+        })
+    }
+
+    /// Renders the template, asking `fill` for each placeholder's value.
+    pub fn render(&self, mut fill: impl FnMut(&Placeholder, &mut String)) -> String {
+        let mut out = String::with_capacity(self.text.len() + 32);
+        for part in &self.parts {
+            match part {
+                Part::Literal(s) => out.push_str(s),
+                Part::Placeholder(p) => fill(p, &mut out),
+            }
+        }
+        out
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScenario {
+    name: Option<String>,
+    #[serde(default)]
+    description: String,
+    #[serde(default, rename = "request")]
+    requests: Vec<Spanned<RawRequest>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRequest {
+    name: Option<String>,
+    method: Spanned<String>,
+    path: Spanned<String>,
+    body: Option<Spanned<String>>,
+    weight: Spanned<i64>,
+    think_time: Option<Spanned<String>>,
+    auth: Option<bool>,
+}
+
+/// Finds a scenario by path or shipped name. A name is looked up in `./scenarios/`
+/// first (so edits to the shipped files take effect), then in the binary.
+pub fn load(name_or_path: &str) -> Result<Scenario, ScenarioError> {
+    let as_path = PathBuf::from(name_or_path);
+    let looks_like_path = name_or_path.contains('/') || name_or_path.ends_with(".toml");
+    if looks_like_path || as_path.is_file() {
+        return load_file(&as_path);
+    }
+    let local = Path::new("scenarios").join(format!("{name_or_path}.toml"));
+    if local.is_file() {
+        return load_file(&local);
+    }
+    match BUILTIN.iter().find(|(n, _)| *n == name_or_path) {
+        Some((name, text)) => parse(text, &format!("builtin:{name}"), name),
+        None => Err(ScenarioError::NotFound(name_or_path.to_string())),
+    }
+}
+
+/// Reads and validates a scenario file.
+pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    parse(&text, &path.display().to_string(), &stem)
+}
+
+/// Validates scenario text; `file` names it in errors, `default_name` names the scenario
+/// when the file does not.
+pub fn parse(text: &str, file: &str, default_name: &str) -> Result<Scenario, ScenarioError> {
+    let err = |offset: usize, message: String| ScenarioError::Invalid {
+        file: file.to_string(),
+        line: line_of(text, offset),
+        message,
+    };
+    let raw: RawScenario = toml::from_str(text).map_err(|e| {
+        let offset = e.span().map(|s| s.start).unwrap_or(0);
+        err(offset, e.message().to_string())
+    })?;
+    if raw.requests.is_empty() {
+        return Err(err(0, "no [[request]] entries".into()));
+    }
+    let mut requests = Vec::with_capacity(raw.requests.len());
+    for spanned in raw.requests {
+        let at = spanned.span().start;
+        let r = spanned.into_inner();
+        let method = match r.method.get_ref().to_ascii_uppercase().as_str() {
+            "GET" => Method::Get,
+            "POST" => Method::Post,
+            "PUT" => Method::Put,
+            "PATCH" => Method::Patch,
+            "DELETE" => Method::Delete,
+            other => {
+                return Err(err(
+                    r.method.span().start,
+                    format!("unknown method `{other}` (GET, POST, PUT, PATCH, DELETE)"),
+                ));
+            }
+        };
+        if !r.path.get_ref().starts_with('/') {
+            return Err(err(r.path.span().start, "path must start with `/`".into()));
+        }
+        let path =
+            Template::parse(r.path.get_ref()).map_err(|(m, _)| err(r.path.span().start, m))?;
+        let body = match &r.body {
+            Some(b) => {
+                let template =
+                    Template::parse(b.get_ref()).map_err(|(m, _)| err(b.span().start, m))?;
+                let sample = template.render(|p, out| out.push_str(&p.sample()));
+                serde_json::from_str::<serde_json::Value>(&sample).map_err(|e| {
+                    err(
+                        b.span().start,
+                        format!("body is not JSON once filled in: {e}"),
+                    )
+                })?;
+                Some(template)
+            }
+            None => None,
+        };
+        let weight = *r.weight.get_ref();
+        if !(1..=1_000_000).contains(&weight) {
+            return Err(err(
+                r.weight.span().start,
+                format!("weight {weight} must be 1 to 1000000"),
+            ));
+        }
+        let think_time = match &r.think_time {
+            Some(t) => crate::cli::parse_duration(t.get_ref())
+                .map_err(|m| err(t.span().start, format!("think_time: {m}")))?,
+            None => Duration::ZERO,
+        };
+        let name = r
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("{method} {}", r.path.get_ref()));
+        if requests.iter().any(|q: &RequestSpec| q.name == name) {
+            return Err(err(
+                at,
+                format!("two requests named `{name}`: give one a `name`"),
+            ));
+        }
+        requests.push(RequestSpec {
+            name,
+            method,
+            path,
+            body,
+            weight: weight as u32,
+            think_time,
+            auth: r.auth.unwrap_or(true),
+        });
+    }
+    Ok(Scenario {
+        name: raw.name.unwrap_or_else(|| default_name.to_string()),
+        description: raw.description,
+        source: file.to_string(),
+        requests,
+    })
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_scenarios_are_valid_and_api_load_has_the_issue_mix() {
+        let s = load("api-load").unwrap();
+        assert_eq!(s.requests.len(), 14);
+        assert_eq!(s.total_weight(), 100);
+        let reads: u32 = s
+            .requests
+            .iter()
+            .filter(|r| r.method == Method::Get)
+            .map(|r| r.weight)
+            .sum();
+        assert_eq!(reads, 70);
+        assert!(s.needs_login());
+        let h = load("health").unwrap();
+        assert!(!h.needs_login());
+    }
+
+    #[test]
+    fn unknown_placeholder_is_reported_with_its_line() {
+        let text =
+            "name = \"x\"\n\n[[request]]\nmethod = \"GET\"\npath = \"/a/{nope}\"\nweight = 1\n";
+        let e = parse(text, "x.toml", "x").unwrap_err().to_string();
+        assert!(
+            e.starts_with("x.toml:5: unknown placeholder `{nope}`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn malformed_toml_and_bad_bodies_are_rejected_with_file_and_line() {
+        let e = parse("[[request]]\nmethod = \n", "bad.toml", "b")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("bad.toml:2:"), "{e}");
+        let text = "[[request]]\nmethod = \"POST\"\npath = \"/a\"\nweight = 1\nbody = '{\"a\": {int:1:2}'\n";
+        let e = parse(text, "b.toml", "b").unwrap_err().to_string();
+        assert!(e.starts_with("b.toml:5: body is not JSON"), "{e}");
+        let text = "[[request]]\nmethod = \"GET\"\npath = \"/a\"\nweight = 0\n";
+        assert!(
+            parse(text, "w.toml", "w")
+                .unwrap_err()
+                .to_string()
+                .starts_with("w.toml:4:")
+        );
+    }
+
+    #[test]
+    fn templates_render_literals_escapes_and_placeholders() {
+        let t = Template::parse("{{\"n\": \"{unique}\", \"v\": {int:1:9}}}").unwrap();
+        let out = t.render(|p, out| match p {
+            Placeholder::Unique => out.push_str("u1"),
+            Placeholder::Int(1, 9) => out.push('7'),
+            _ => unreachable!(),
+        });
+        assert_eq!(out, "{\"n\": \"u1\", \"v\": 7}");
+        assert!(Template::parse("/a/{int:9:1}").is_err());
+        assert!(Template::parse("/a/{unit_id").is_err());
+    }
+}

@@ -1,0 +1,371 @@
+//! The embedded throwaway PostgreSQL cluster: every command that needs a database and
+//! was given no `--database-url` starts one, and stops it and removes its directory when
+//! the command ends (success, error, Ctrl-C or panic: [`Cluster`]'s `Drop` does it).
+//!
+//! PostgreSQL refuses to run as root, so when the tool runs as root the server runs as
+//! the unprivileged `postgres` system user. Authentication is `trust`, but the server
+//! listens on 127.0.0.1 only and its socket lives in a directory only its user can read;
+//! the URL therefore carries no password and can be printed.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// Why the embedded cluster could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error(
+        "PostgreSQL server binaries (initdb, postgres, pg_ctl) not found via pg_config, PATH or \
+         /usr/lib/postgresql/*/bin: install them (Debian: apt-get install postgresql \
+         postgresql-contrib) or pass --database-url to use an existing database"
+    )]
+    BinariesNotFound,
+    #[error(
+        "running as root, and PostgreSQL refuses root: the embedded cluster runs as the \
+         `postgres` system user, which does not exist here; create it (useradd --system \
+         postgres) or pass --database-url"
+    )]
+    NoPostgresUser,
+    #[error("{step} failed for the embedded cluster in {dir}: {detail}")]
+    Command {
+        step: &'static str,
+        dir: String,
+        detail: String,
+    },
+    #[error("embedded cluster: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Options for starting an embedded cluster.
+#[derive(Debug, Clone)]
+pub struct ClusterOptions {
+    /// Extra `-c name=value` server settings, after the built-in ones.
+    pub settings: Vec<(String, String)>,
+}
+
+impl Default for ClusterOptions {
+    fn default() -> Self {
+        Self {
+            settings: vec![(
+                "shared_preload_libraries".into(),
+                "pg_stat_statements".into(),
+            )],
+        }
+    }
+}
+
+/// The unprivileged account the server runs as when we are root.
+#[derive(Debug, Clone)]
+struct RunAs {
+    uid: u32,
+    gid: u32,
+}
+
+/// A running throwaway cluster. Dropping it stops the server and deletes its directory,
+/// unless [`Cluster::keep`] was called.
+#[derive(Debug)]
+pub struct Cluster {
+    bindir: PathBuf,
+    dir: PathBuf,
+    port: u16,
+    run_as: Option<RunAs>,
+    settings: Vec<(String, String)>,
+    startup: Duration,
+    version: String,
+    stopped: bool,
+    keep: bool,
+}
+
+impl Cluster {
+    /// `initdb` into a fresh temporary directory, then start the server on a free
+    /// loopback port and wait until it accepts connections.
+    pub fn start(options: &ClusterOptions) -> Result<Cluster, ClusterError> {
+        let began = Instant::now();
+        let bindir = find_bindir().ok_or(ClusterError::BinariesNotFound)?;
+        let run_as = if nix::unistd::geteuid().is_root() {
+            let user = nix::unistd::User::from_name("postgres")
+                .ok()
+                .flatten()
+                .ok_or(ClusterError::NoPostgresUser)?;
+            Some(RunAs {
+                uid: user.uid.as_raw(),
+                gid: user.gid.as_raw(),
+            })
+        } else {
+            None
+        };
+        let dir = tempfile::Builder::new()
+            .prefix("koprogo-perf-pg.")
+            .tempdir()?
+            .keep();
+        let mut cluster = Cluster {
+            version: bindir
+                .parent()
+                .and_then(|p| p.file_name())
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            bindir,
+            dir,
+            port: 0,
+            run_as,
+            settings: options.settings.clone(),
+            startup: Duration::ZERO,
+            stopped: true,
+            keep: false,
+        };
+        // From here on, Drop removes the directory whatever fails.
+        if let Some(run_as) = &cluster.run_as {
+            std::os::unix::fs::chown(&cluster.dir, Some(run_as.uid), Some(run_as.gid))?;
+        }
+        cluster.run(
+            "initdb",
+            &[
+                "-D",
+                &cluster.data_dir().to_string_lossy(),
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+                "--no-instructions",
+            ],
+        )?;
+        // A free port can be taken by someone else between our probe and the server's
+        // bind; try a few.
+        let mut last_error = None;
+        for _ in 0..3 {
+            cluster.port = free_port()?;
+            match cluster.pg_ctl("start") {
+                Ok(()) => {
+                    cluster.stopped = false;
+                    last_error = None;
+                    break;
+                }
+                Err(e) => last_error = Some(e),
+            }
+        }
+        if let Some(e) = last_error {
+            return Err(e);
+        }
+        cluster.startup = began.elapsed();
+        Ok(cluster)
+    }
+
+    /// The connection URL of the `postgres` database (no password: trust on loopback).
+    pub fn url(&self) -> String {
+        self.url_for("postgres")
+    }
+
+    /// The connection URL of another database on this cluster.
+    pub fn url_for(&self, database: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+    }
+
+    /// The loopback TCP port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The temporary directory holding the data directory, the socket and the log.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
+    /// How long `initdb` plus the first start took.
+    pub fn startup_time(&self) -> Duration {
+        self.startup
+    }
+
+    /// The PostgreSQL major version of the binaries used (e.g. "15").
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// The postmaster's process id, read from `postmaster.pid`.
+    pub fn postmaster_pid(&self) -> Option<u32> {
+        let text = std::fs::read_to_string(self.data_dir().join("postmaster.pid")).ok()?;
+        text.lines().next()?.trim().parse().ok()
+    }
+
+    /// Restarts the server (for settings that need it) and waits until it accepts
+    /// connections again.
+    pub fn restart(&mut self) -> Result<(), ClusterError> {
+        self.pg_ctl("restart")
+    }
+
+    /// Leaves the cluster running when this value is dropped, and returns the command
+    /// that stops it and removes its directory.
+    pub fn keep(&mut self) -> String {
+        self.keep = true;
+        let pg_ctl = self.bindir.join("pg_ctl");
+        let stop = format!(
+            "{} -D {} -m fast stop && rm -rf {}",
+            pg_ctl.display(),
+            self.data_dir().display(),
+            self.dir.display()
+        );
+        match self.run_as {
+            Some(_) => format!("runuser -u postgres -- {stop}"),
+            None => stop,
+        }
+    }
+
+    /// Stops the server and removes the directory. Called by `Drop`; idempotent.
+    pub fn stop(&mut self) {
+        if self.keep {
+            return;
+        }
+        if !self.stopped {
+            // `fast` rolls back open transactions and disconnects clients; if it does not
+            // finish in time, `immediate` makes sure nothing is left running.
+            if self
+                .pg_ctl_args(&["-m", "fast", "-t", "20", "stop"])
+                .is_err()
+            {
+                let _ = self.pg_ctl_args(&["-m", "immediate", "stop"]);
+            }
+            self.stopped = true;
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+
+    fn pg_ctl(&self, action: &str) -> Result<(), ClusterError> {
+        let mut options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1",
+            self.port,
+            self.dir.display()
+        );
+        for (name, value) in &self.settings {
+            options.push_str(&format!(" -c {name}={value}"));
+        }
+        let log = self.dir.join("postgres.log");
+        self.pg_ctl_args(&[
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            &options,
+            "-l",
+            &log.to_string_lossy(),
+            action,
+        ])
+    }
+
+    fn pg_ctl_args(&self, args: &[&str]) -> Result<(), ClusterError> {
+        let data = self.data_dir();
+        let mut all = vec!["-D", data.to_str().unwrap_or_default()];
+        all.extend_from_slice(args);
+        self.run("pg_ctl", &all)
+    }
+
+    /// Runs one of the server binaries as the cluster's user and turns a failure into an
+    /// error that quotes the tool's last words (and the server log's, when there is one).
+    fn run(&self, program: &'static str, args: &[&str]) -> Result<(), ClusterError> {
+        let mut command = Command::new(self.bindir.join(program));
+        command.args(args).current_dir(&self.dir);
+        // The server must not inherit our terminal's Ctrl-C: we stop it ourselves, in
+        // order, after the work that uses it has ended.
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        if let Some(run_as) = &self.run_as {
+            std::os::unix::process::CommandExt::uid(&mut command, run_as.uid);
+            std::os::unix::process::CommandExt::gid(&mut command, run_as.gid);
+            command.env("HOME", &self.dir);
+        }
+        let output: Output = command.output()?;
+        if output.status.success() {
+            return Ok(());
+        }
+        let mut detail = last_line(&output.stderr)
+            .or_else(|| last_line(&output.stdout))
+            .unwrap_or_else(|| format!("exit status {}", output.status));
+        if let Ok(log) = std::fs::read(self.dir.join("postgres.log"))
+            && let Some(line) = last_line(&log)
+        {
+            detail.push_str(&format!(" (server log: {line})"));
+        }
+        Err(ClusterError::Command {
+            step: program,
+            dir: self.dir.display().to_string(),
+            detail,
+        })
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn last_line(bytes: &[u8]) -> Option<String> {
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .map(|l| l.trim().to_string())
+}
+
+fn free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn has_server(dir: &Path) -> bool {
+    ["initdb", "pg_ctl", "postgres"]
+        .iter()
+        .all(|b| dir.join(b).is_file())
+}
+
+/// Where the server binaries are: `pg_config --bindir`, then `PATH` (resolving symlinks,
+/// since Debian links only some of them into /usr/local/bin), then the highest version
+/// under /usr/lib/postgresql.
+pub fn find_bindir() -> Option<PathBuf> {
+    if let Ok(out) = Command::new("pg_config").arg("--bindir").output()
+        && out.status.success()
+    {
+        let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        if has_server(&dir) {
+            return Some(dir);
+        }
+    }
+    if let Some(path) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&path) {
+            let initdb = dir.join("initdb");
+            if initdb.is_file() {
+                if has_server(&dir) {
+                    return Some(dir);
+                }
+                if let Some(real) = std::fs::canonicalize(&initdb)
+                    .ok()
+                    .and_then(|p| p.parent().map(Path::to_path_buf))
+                    && has_server(&real)
+                {
+                    return Some(real);
+                }
+            }
+        }
+    }
+    let mut versions: Vec<(Vec<u32>, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let key: Vec<u32> = name
+                .split('.')
+                .map(|p| p.parse().ok())
+                .collect::<Option<_>>()?;
+            Some((key, e.path().join("bin")))
+        })
+        .filter(|(_, bin)| has_server(bin))
+        .collect();
+    versions.sort();
+    versions.pop().map(|(_, bin)| bin)
+}

@@ -1,0 +1,291 @@
+//! `run.json`: the contract between `load` and everything that reads a run later
+//! (`report`, `gate`, `merge`). Its JSON schema is `src/report/run.schema.json`; a test
+//! validates real output against it. Bump [`SCHEMA_VERSION`] on any incompatible change.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::Context;
+use base64::Engine;
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
+use serde::{Deserialize, Serialize};
+
+use crate::load::{EndpointStats, LoadOutcome};
+use crate::report::targets::TargetResult;
+
+/// Version of the run.json layout.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// One load run, as written to `run.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunReport {
+    /// Layout version of this file.
+    pub schema_version: u32,
+    /// The tool that wrote it, `koprogo-perf X.Y.Z`.
+    pub tool: String,
+    /// When the load started (UTC, RFC 3339).
+    pub started_at: String,
+    /// Seconds of steady state the statistics cover (ramp-up excluded).
+    pub duration_s: f64,
+    /// Seconds of ramp-up before the steady state.
+    pub ramp_up_s: f64,
+    /// Virtual users (goose users) at steady state.
+    pub vus: usize,
+    /// The scenario's name and where it was loaded from.
+    pub scenario: ScenarioInfo,
+    /// What was loaded.
+    pub target: TargetInfo,
+    /// True when Ctrl-C ended the run early; the numbers cover what was measured.
+    pub interrupted: bool,
+    /// Requests sent during ramp-up, not in the statistics.
+    pub warmup_requests: u64,
+    /// Logins repeated after a 401 (expired tokens).
+    pub relogins: u64,
+    /// All endpoints together.
+    pub totals: Totals,
+    /// Per endpoint (method + path template), in scenario order.
+    pub endpoints: Vec<EndpointReport>,
+    /// All requests' latencies: HdrHistogram V2-compressed, base64 (mergeable).
+    pub histogram: String,
+    /// The targets of `profiles/targets.toml` checked against this run.
+    pub targets: Vec<TargetResult>,
+}
+
+/// Which scenario ran.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScenarioInfo {
+    /// Its name.
+    pub name: String,
+    /// Its file, or `builtin:NAME`.
+    pub source: String,
+}
+
+/// The system under load.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TargetInfo {
+    /// Base URL the requests went to.
+    pub host: String,
+    /// True when the tool started the server and its embedded PostgreSQL itself.
+    pub embedded: bool,
+    /// The reference server's pool size and the seed scale, when it is ours.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server: Option<ServerInfo>,
+}
+
+/// The bundled reference server's settings for this run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServerInfo {
+    /// Seed scale of its database.
+    pub scale: u32,
+    /// Maximum pool connections.
+    pub pool_max_connections: u32,
+    /// PostgreSQL version of the embedded cluster, when embedded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub postgres_version: Option<String>,
+}
+
+/// Counts and latency of a set of requests.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Totals {
+    /// Requests measured.
+    pub requests: u64,
+    /// Non-2xx responses, timeouts and connection errors.
+    pub errors: u64,
+    /// Requests per second over the steady state.
+    pub rps: f64,
+    /// Latency percentiles in microseconds.
+    pub latency_us: Latency,
+}
+
+/// Latency summary in microseconds (from the HdrHistogram; 0 when no request).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Latency {
+    pub p50: u64,
+    pub p90: u64,
+    pub p95: u64,
+    pub p99: u64,
+    pub p999: u64,
+    pub max: u64,
+    pub mean: f64,
+}
+
+impl Latency {
+    /// Summarizes a histogram.
+    pub fn of(h: &Histogram<u64>) -> Latency {
+        if h.is_empty() {
+            return Latency {
+                p50: 0,
+                p90: 0,
+                p95: 0,
+                p99: 0,
+                p999: 0,
+                max: 0,
+                mean: 0.0,
+            };
+        }
+        Latency {
+            p50: h.value_at_quantile(0.50),
+            p90: h.value_at_quantile(0.90),
+            p95: h.value_at_quantile(0.95),
+            p99: h.value_at_quantile(0.99),
+            p999: h.value_at_quantile(0.999),
+            max: h.max(),
+            mean: (h.mean() * 10.0).round() / 10.0,
+        }
+    }
+}
+
+/// One endpoint's results.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EndpointReport {
+    /// Method and path template, e.g. `GET /api/v1/buildings/{building_id}`.
+    pub name: String,
+    /// Requests measured.
+    pub requests: u64,
+    /// Non-2xx responses, timeouts and connection errors.
+    pub errors: u64,
+    /// Requests per second over the steady state.
+    pub rps: f64,
+    /// HTTP status code → count.
+    pub status_codes: BTreeMap<String, u64>,
+    /// Requests that got no response, by cause.
+    pub transport_errors: TransportErrors,
+    /// Latency percentiles in microseconds.
+    pub latency_us: Latency,
+    /// This endpoint's latencies: HdrHistogram V2-compressed, base64.
+    pub histogram: String,
+}
+
+/// Requests that got no HTTP response.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TransportErrors {
+    pub timeout: u64,
+    pub connect: u64,
+    pub other: u64,
+}
+
+/// Encodes a histogram as HdrHistogram V2-compressed (deflate) bytes in base64.
+pub fn encode_histogram(h: &Histogram<u64>) -> String {
+    let mut bytes = Vec::new();
+    V2DeflateSerializer::new()
+        .serialize(h, &mut bytes)
+        .expect("serializing a histogram into memory cannot fail");
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Decodes what [`encode_histogram`] wrote.
+pub fn decode_histogram(text: &str) -> anyhow::Result<Histogram<u64>> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .context("histogram is not base64")?;
+    Deserializer::new()
+        .deserialize(&mut bytes.as_slice())
+        .map_err(|e| anyhow::anyhow!("histogram is not HdrHistogram V2: {e:?}"))
+}
+
+/// Everything a report needs besides what `load` measured.
+#[derive(Debug, Clone)]
+pub struct RunContext {
+    pub vus: usize,
+    pub ramp_up_s: f64,
+    pub scenario: ScenarioInfo,
+    pub target: TargetInfo,
+}
+
+impl RunReport {
+    /// Builds the report of a run; `targets` is filled by the caller once checked.
+    pub fn build(outcome: &LoadOutcome, context: RunContext) -> RunReport {
+        let secs = outcome.duration.as_secs_f64().max(1e-9);
+        let mut all = crate::load::record::new_histogram();
+        let mut errors = 0;
+        let endpoints: Vec<EndpointReport> = outcome
+            .endpoints
+            .iter()
+            .map(|(name, stats)| {
+                all.add(&stats.histogram).expect("histograms share bounds");
+                errors += stats.errors();
+                endpoint_report(name, stats, secs)
+            })
+            .collect();
+        RunReport {
+            schema_version: SCHEMA_VERSION,
+            tool: format!("koprogo-perf {}", env!("CARGO_PKG_VERSION")),
+            started_at: outcome
+                .started_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            duration_s: round3(outcome.duration.as_secs_f64()),
+            ramp_up_s: context.ramp_up_s,
+            vus: context.vus,
+            scenario: context.scenario,
+            target: context.target,
+            interrupted: outcome.interrupted,
+            warmup_requests: outcome.warmup_requests,
+            relogins: outcome.relogins,
+            totals: Totals {
+                requests: all.len(),
+                errors,
+                rps: round3(all.len() as f64 / secs),
+                latency_us: Latency::of(&all),
+            },
+            endpoints,
+            histogram: encode_histogram(&all),
+            targets: Vec::new(),
+        }
+    }
+
+    /// Reads a run.json.
+    pub fn read(path: &Path) -> anyhow::Result<RunReport> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        serde_json::from_str(&text).with_context(|| format!("{} is not a run.json", path.display()))
+    }
+
+    /// The overall histogram, decoded.
+    pub fn overall_histogram(&self) -> anyhow::Result<Histogram<u64>> {
+        decode_histogram(&self.histogram)
+    }
+}
+
+fn endpoint_report(name: &str, stats: &EndpointStats, secs: f64) -> EndpointReport {
+    EndpointReport {
+        name: name.to_string(),
+        requests: stats.requests(),
+        errors: stats.errors(),
+        rps: round3(stats.requests() as f64 / secs),
+        status_codes: stats
+            .status_codes
+            .iter()
+            .map(|(code, n)| (code.to_string(), *n))
+            .collect(),
+        transport_errors: TransportErrors {
+            timeout: stats.timeouts,
+            connect: stats.connect_errors,
+            other: stats.other_errors,
+        },
+        latency_us: Latency::of(&stats.histogram),
+        histogram: encode_histogram(&stats.histogram),
+    }
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histograms_round_trip_through_base64() {
+        let mut h = crate::load::record::new_histogram();
+        for v in [120, 450, 450, 9_000, 2_000_000] {
+            h.record(v).unwrap();
+        }
+        let back = decode_histogram(&encode_histogram(&h)).unwrap();
+        assert_eq!(back.len(), 5);
+        assert_eq!(back.max(), h.max());
+        assert_eq!(Latency::of(&back), Latency::of(&h));
+        assert!(decode_histogram("not base64!").is_err());
+    }
+}

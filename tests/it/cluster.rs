@@ -1,0 +1,137 @@
+//! The embedded cluster: starts with pg_stat_statements preloaded, and is stopped and
+//! removed when its owner ends — normally, on error, and on Ctrl-C.
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use koprogo_perf::pg::Cluster;
+
+use crate::common;
+
+#[tokio::test]
+async fn cluster_starts_with_pg_stat_statements_and_is_removed_on_drop() {
+    let cluster = tokio::task::spawn_blocking(|| Cluster::start(&Default::default()))
+        .await
+        .unwrap()
+        .expect("the embedded cluster starts");
+    let dir = cluster.dir().to_path_buf();
+    let pid = cluster.postmaster_pid().expect("a postmaster pid");
+    let pool = koprogo_perf::pg::connect(&cluster.url(), 1).await.unwrap();
+    let libs: String = sqlx::query_scalar("SHOW shared_preload_libraries")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(libs.contains("pg_stat_statements"), "{libs}");
+    let listen: String = sqlx::query_scalar("SHOW listen_addresses")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(listen, "127.0.0.1");
+    pool.close().await;
+    assert!(dir.join("data/PG_VERSION").is_file());
+
+    tokio::task::spawn_blocking(move || drop(cluster))
+        .await
+        .unwrap();
+    assert!(!dir.exists(), "{} is left behind", dir.display());
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "postmaster {pid} still runs"
+    );
+}
+
+#[test]
+fn a_command_that_fails_after_starting_the_cluster_leaves_nothing() {
+    // Take a port, then ask `serve` to bind it: the cluster is up and seeded by then.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let tmp = common::private_tmp();
+    let out = common::bin()
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .env("TMPDIR", tmp.path())
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("embedded PostgreSQL"),
+        "the cluster did start: {stderr}"
+    );
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("error: cannot listen on 127.0.0.1:"),
+        "{stderr}"
+    );
+    assert!(
+        common::leftovers(tmp.path()).is_empty(),
+        "left: {:?}",
+        common::leftovers(tmp.path())
+    );
+    assert!(common::processes_mentioning(&tmp.path().display().to_string()).is_empty());
+}
+
+#[test]
+fn ctrl_c_stops_serve_and_removes_its_cluster() {
+    let tmp = common::private_tmp();
+    let mut child = common::bin()
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("TMPDIR", tmp.path())
+        .env_remove("DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let serving = lines
+        .by_ref()
+        .map(|l| l.unwrap())
+        .find(|l| l.starts_with("serving the reference KoproGo API on http://"))
+        .expect("serve announces its URL");
+    let url = serving.split_whitespace().nth(6).unwrap().to_string();
+    let health = reqwest::blocking_get(&format!("{url}/health"));
+    assert_eq!(health, 200, "{url}/health");
+    assert!(!common::processes_mentioning(&tmp.path().display().to_string()).is_empty());
+
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let began = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            began.elapsed() < Duration::from_secs(60),
+            "serve did not stop on SIGINT"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status}");
+    assert!(
+        common::leftovers(tmp.path()).is_empty(),
+        "left: {:?}",
+        common::leftovers(tmp.path())
+    );
+    assert!(common::processes_mentioning(&tmp.path().display().to_string()).is_empty());
+}
+
+mod reqwest {
+    /// Status of a GET, from a plain thread (the test is not async).
+    pub fn blocking_get(url: &str) -> u16 {
+        let url = url.to_string();
+        std::thread::spawn(move || {
+            tokio::runtime::Runtime::new().unwrap().block_on(async {
+                ::reqwest::get(&url)
+                    .await
+                    .map(|r| r.status().as_u16())
+                    .unwrap_or(0)
+            })
+        })
+        .join()
+        .unwrap()
+    }
+}

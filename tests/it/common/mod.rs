@@ -1,0 +1,100 @@
+//! The shared harness: a seeded embedded database with the reference server on port 0,
+//! a logged-in HTTP client, and the `koprogo-perf` binary for end-to-end runs.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use koprogo_perf::cli::ScaleArgs;
+use koprogo_perf::commands::LocalStack;
+use koprogo_perf::server::ServerArgs;
+use serde_json::Value;
+
+/// Seed used by the tests (the CLI's default).
+pub const RNG_SEED: u64 = 42;
+
+/// A fresh embedded cluster, migrated and seeded at `scale`, with the reference server
+/// on a free port. Call `stop()` at the end; a panicking test still removes the cluster
+/// (the database's `Drop`).
+pub async fn stack(scale: u32) -> LocalStack {
+    let mut config = ServerArgs::default()
+        .resolve()
+        .expect("default server settings");
+    config.bind = SocketAddr::from(([127, 0, 0, 1], 0));
+    LocalStack::start(
+        None,
+        &ScaleArgs {
+            scale,
+            rng_seed: RNG_SEED,
+        },
+        config,
+    )
+    .await
+    .expect("the local stack starts")
+}
+
+/// An HTTP client for the tests.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+/// Logs in and returns the access token.
+pub async fn token(base: &str, email: &str, password: &str) -> String {
+    let response = client()
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&serde_json::json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "login as {email}");
+    let body: Value = response.json().await.unwrap();
+    body["token"].as_str().expect("a token").to_string()
+}
+
+/// The `koprogo-perf` binary built for these tests.
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_koprogo-perf"))
+}
+
+/// A private temporary directory, used as TMPDIR of a child process so that the
+/// embedded cluster it creates can be found (and must be gone) afterwards.
+pub fn private_tmp() -> tempfile::TempDir {
+    let dir = tempfile::Builder::new().prefix("kp-it.").tempdir().unwrap();
+    // The embedded server runs as `postgres` and must be able to traverse into it.
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    dir
+}
+
+/// Entries left in a directory.
+pub fn leftovers(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect()
+}
+
+/// Processes whose command line mentions `needle` (e.g. a cluster's directory).
+pub fn processes_mentioning(needle: &str) -> Vec<u32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            if cmdline.contains(needle) {
+                found.push(pid);
+            }
+        }
+    }
+    found
+}

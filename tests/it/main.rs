@@ -1,0 +1,8 @@
+//! Integration tests: one binary, a module per area, a shared harness in `common`.
+//! Everything runs against real parts: an embedded PostgreSQL cluster per test, the
+//! reference server on a free loopback port, real HTTP, real goose.
+
+mod cli;
+mod cluster;
+mod common;
+mod load;
