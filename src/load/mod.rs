@@ -125,6 +125,9 @@ struct Shared {
     scenario: Scenario,
     logins: Vec<Login>,
     recorder: Arc<Recorder>,
+    /// Users that finished logging in; the steady state starts when all have.
+    started_users: std::sync::atomic::AtomicUsize,
+    vus: usize,
     /// Distinguishes this load process's unique values from any other's.
     run_tag: String,
     needs: Needs,
@@ -175,6 +178,8 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<LoadOutcome> {
         scenario: options.scenario.clone(),
         logins: options.logins.clone(),
         recorder: recorder.clone(),
+        started_users: Default::default(),
+        vus: options.vus,
         run_tag: format!("{:06x}", rand::rng().random::<u32>() & 0xff_ffff),
     });
 
@@ -214,6 +219,7 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<LoadOutcome> {
         .await
         .map_err(|e| LoadError::Goose(e.to_string()))?;
     let interrupted = crate::interrupt::interrupted();
+    let steady_from = recorder.steady_from().unwrap_or(steady_from);
     let duration = Instant::now().saturating_duration_since(steady_from);
 
     Ok(LoadOutcome {
@@ -235,7 +241,7 @@ async fn preflight(host: &str, options: &LoadOptions) -> anyhow::Result<()> {
         .context("building the HTTP client")?;
     let unreachable = |e: reqwest::Error| LoadError::Unreachable {
         host: host.to_string(),
-        detail: error_chain(&e),
+        detail: root_cause(&e),
     };
     if !options.scenario.needs_login() {
         client.get(host).send().await.map_err(unreachable)?;
@@ -261,15 +267,14 @@ async fn preflight(host: &str, options: &LoadOptions) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
+/// The innermost cause (e.g. "Connection refused (os error 111)"): reqwest's outer
+/// layers only repeat the URL.
+fn root_cause(e: &dyn std::error::Error) -> String {
+    let mut cause = e;
+    while let Some(next) = cause.source() {
+        cause = next;
     }
-    text
+    cause.to_string()
 }
 
 fn goose_config(host: &str, options: &LoadOptions) -> GooseConfiguration {
@@ -312,6 +317,14 @@ async fn start_user(user: &mut GooseUser, shared: &Shared) -> TransactionResult 
     if shared.scenario.needs_login() {
         log_in(user).await;
         discover(user, shared.needs).await;
+    }
+    // Logins are not the workload: the statistics start once every user is ready.
+    let ready = shared
+        .started_users
+        .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        + 1;
+    if ready == shared.vus {
+        shared.recorder.delay_steady_to(Instant::now());
     }
     Ok(())
 }

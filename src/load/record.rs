@@ -93,6 +93,18 @@ impl Recorder {
         *lock(&self.steady_from) = Some(at);
     }
 
+    /// Moves the start of the steady state to `at` when that is later (the last user
+    /// finished logging in after the ramp-up ended).
+    pub fn delay_steady_to(&self, at: Instant) {
+        let mut from = lock(&self.steady_from);
+        *from = Some(from.map_or(at, |f| f.max(at)));
+    }
+
+    /// The start of the steady state.
+    pub fn steady_from(&self) -> Option<Instant> {
+        *lock(&self.steady_from)
+    }
+
     fn in_steady_state(&self, started: Instant) -> bool {
         lock(&self.steady_from).is_none_or(|from| started >= from)
     }

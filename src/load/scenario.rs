@@ -468,7 +468,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("bad.toml:2:"), "{e}");
-        let text = "[[request]]\nmethod = \"POST\"\npath = \"/a\"\nweight = 1\nbody = '{\"a\": {int:1:2}'\n";
+        let text = "[[request]]\nmethod = \"POST\"\npath = \"/a\"\nweight = 1\nbody = '{{\"a\": {int:1:2}'\n";
         let e = parse(text, "b.toml", "b").unwrap_err().to_string();
         assert!(e.starts_with("b.toml:5: body is not JSON"), "{e}");
         let text = "[[request]]\nmethod = \"GET\"\npath = \"/a\"\nweight = 0\n";

@@ -225,6 +225,7 @@ impl Cluster {
             return;
         }
         if !self.stopped {
+            let pid = self.postmaster_pid();
             // `fast` rolls back open transactions and disconnects clients; if it does not
             // finish in time, `immediate` makes sure nothing is left running.
             if self
@@ -232,6 +233,13 @@ impl Cluster {
                 .is_err()
             {
                 let _ = self.pg_ctl_args(&["-m", "immediate", "stop"]);
+            }
+            // pg_ctl returns once the pid file is gone; the postmaster exits just after.
+            if let Some(pid) = pid {
+                let began = Instant::now();
+                while process_alive(pid) && began.elapsed() < Duration::from_secs(5) {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
             }
             self.stopped = true;
         }
@@ -303,6 +311,17 @@ impl Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// True while `pid` exists and is not a zombie.
+pub fn process_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the parenthesized command name.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')),
+        Err(_) => false,
     }
 }
 

@@ -36,7 +36,7 @@ async fn cluster_starts_with_pg_stat_statements_and_is_removed_on_drop() {
         .unwrap();
     assert!(!dir.exists(), "{} is left behind", dir.display());
     assert!(
-        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        !koprogo_perf::pg::embedded::process_alive(pid),
         "postmaster {pid} still runs"
     );
 }
