@@ -1,0 +1,86 @@
+//! The reference API server: an imitation of KoproGo's backend (axum + sqlx) over
+//! the reference schema, close enough that tuning and load results mean something
+//! for KoproGo. Routes live under `/api/v1`; every query is scoped to the caller's
+//! organization and tagged with a leading `/* METHOD /api/v1/route */` comment so
+//! that pg_stat_statements entries can be attributed to endpoints. pg_stat_statements
+//! keys a statement by its parse tree, comments ignored, so no two routes share a
+//! statement of the same shape: the text it keeps is the first one it saw.
+//!
+//! [`app`] builds the router from an [`AppState`]; [`serve`] runs it on a listener
+//! the caller bound (port 0 in tests) until the shutdown future resolves.
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod model;
+pub mod password;
+pub mod routes;
+
+#[cfg(test)]
+mod tests;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use anyhow::Context;
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+
+pub use config::{ConfigError, JwtSecret, ServerArgs, ServerConfig};
+pub use error::ApiError;
+
+/// What every handler shares: the pool, the settings and the JWT keys.
+#[derive(Clone)]
+pub struct AppState {
+    /// The server's database pool (`pool_max_connections`, `acquire_timeout`).
+    pub pool: PgPool,
+    /// The validated settings.
+    pub config: Arc<ServerConfig>,
+    /// Keys derived from `config.jwt_secret`.
+    pub keys: Arc<auth::Keys>,
+}
+
+impl AppState {
+    /// Connects a pool sized and timed by `config` and builds the state.
+    pub async fn connect(database_url: &str, config: ServerConfig) -> anyhow::Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(config.pool_max_connections)
+            .acquire_timeout(config.acquire_timeout)
+            .connect(database_url)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot connect the server's pool to {}",
+                    crate::pg::redact_url(database_url)
+                )
+            })?;
+        Ok(Self::new(pool, config))
+    }
+
+    /// The state over an existing pool (whose size and timeout are the caller's).
+    pub fn new(pool: PgPool, config: ServerConfig) -> Self {
+        let keys = Arc::new(auth::Keys::new(&config.jwt_secret));
+        Self {
+            pool,
+            config: Arc::new(config),
+            keys,
+        }
+    }
+}
+
+/// The whole HTTP application.
+pub fn app(state: AppState) -> axum::Router {
+    routes::router().with_state(state)
+}
+
+/// Serves [`app`] on `listener` until `shutdown` resolves, then lets in-flight
+/// requests finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,256 @@
+//! KoproGo's paginated lists: `page`, `per_page`, `sort_by`, `order` in the query
+//! string; a COUNT query and a LIMIT/OFFSET query; `{data, pagination}` back.
+//!
+//! `sort_by` only ever selects one of a table's whitelisted ORDER BY clauses, so no
+//! text from the request reaches the SQL. Out-of-range values are a 400, never
+//! silently clamped, so that a load script's mistake shows.
+
+use serde::{Deserialize, Serialize};
+use sqlx::postgres::PgRow;
+use sqlx::{FromRow, PgPool};
+use uuid::Uuid;
+
+use crate::server::error::ApiError;
+
+/// Default and bounds of `per_page`, as KoproGo's API enforces them.
+pub const DEFAULT_PER_PAGE: u32 = 20;
+pub const MAX_PER_PAGE: u32 = 100;
+
+/// The query string of a list, as sent.
+#[derive(Debug, Default, Deserialize)]
+pub struct ListParams {
+    pub page: Option<u32>,
+    pub per_page: Option<u32>,
+    pub sort_by: Option<String>,
+    pub order: Option<String>,
+}
+
+/// One sortable key of a table: the `sort_by` name and its ORDER BY columns.
+pub struct SortKey {
+    pub name: &'static str,
+    /// Columns ordered by, each in the requested direction; `id` is appended as a
+    /// tie-breaker so that pages never overlap.
+    pub columns: &'static [&'static str],
+}
+
+/// What a table's list needs: its two SQL statements (both tagged with the route,
+/// both taking the organization as `$1`; the page query takes LIMIT `$2` and OFFSET
+/// `$3` after the ORDER BY this module appends) and its sort keys.
+pub struct ListSpec {
+    pub count_sql: &'static str,
+    pub page_sql: &'static str,
+    /// Whitelisted keys; the first one is the default.
+    pub sort_keys: &'static [SortKey],
+}
+
+/// A validated page request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRequest {
+    pub page: u32,
+    pub per_page: u32,
+    /// The ORDER BY clause, built from whitelisted names only.
+    pub order_by: String,
+}
+
+impl PageRequest {
+    /// Validates `params` against `spec`'s sort keys.
+    pub fn resolve(params: &ListParams, spec: &ListSpec) -> Result<Self, ApiError> {
+        let page = params.page.unwrap_or(1);
+        if page < 1 {
+            return Err(ApiError::bad_request("page must be >= 1"));
+        }
+        let per_page = params.per_page.unwrap_or(DEFAULT_PER_PAGE);
+        if !(1..=MAX_PER_PAGE).contains(&per_page) {
+            return Err(ApiError::bad_request(format!(
+                "per_page must be between 1 and {MAX_PER_PAGE}"
+            )));
+        }
+        let direction = match params.order.as_deref() {
+            None => "ASC",
+            Some(o) if o.eq_ignore_ascii_case("asc") => "ASC",
+            Some(o) if o.eq_ignore_ascii_case("desc") => "DESC",
+            Some(_) => return Err(ApiError::bad_request("order must be asc or desc")),
+        };
+        let key = match params.sort_by.as_deref() {
+            None => &spec.sort_keys[0],
+            Some(name) => spec
+                .sort_keys
+                .iter()
+                .find(|k| k.name == name)
+                .ok_or_else(|| {
+                    let allowed: Vec<&str> = spec.sort_keys.iter().map(|k| k.name).collect();
+                    ApiError::bad_request(format!("sort_by must be one of: {}", allowed.join(", ")))
+                })?,
+        };
+        let mut order_by = String::new();
+        for column in key.columns.iter().chain(std::iter::once(&"id")) {
+            if !order_by.is_empty() {
+                order_by.push_str(", ");
+            }
+            order_by.push_str(column);
+            order_by.push(' ');
+            order_by.push_str(direction);
+        }
+        Ok(Self {
+            page,
+            per_page,
+            order_by,
+        })
+    }
+
+    fn limit(&self) -> i64 {
+        i64::from(self.per_page)
+    }
+
+    fn offset(&self) -> i64 {
+        (i64::from(self.page) - 1) * i64::from(self.per_page)
+    }
+}
+
+/// KoproGo's pagination block.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Pagination {
+    pub current_page: i64,
+    pub per_page: i64,
+    pub total_items: i64,
+    pub total_pages: i64,
+    pub has_next: bool,
+    pub has_previous: bool,
+}
+
+impl Pagination {
+    pub fn new(current_page: i64, per_page: i64, total_items: i64) -> Self {
+        let total_pages = (total_items + per_page - 1) / per_page;
+        Self {
+            current_page,
+            per_page,
+            total_items,
+            total_pages,
+            has_next: current_page < total_pages,
+            has_previous: current_page > 1,
+        }
+    }
+}
+
+/// A page of a list.
+#[derive(Debug, Serialize)]
+pub struct Page<T> {
+    pub data: Vec<T>,
+    pub pagination: Pagination,
+}
+
+/// Runs the list's COUNT query, then its page query, in the organization `org`.
+pub async fn fetch_page<T>(
+    pool: &PgPool,
+    spec: &ListSpec,
+    org: Uuid,
+    request: &PageRequest,
+) -> Result<Page<T>, ApiError>
+where
+    T: for<'r> FromRow<'r, PgRow> + Send + Unpin,
+{
+    let total_items: i64 = sqlx::query_scalar(spec.count_sql)
+        .bind(org)
+        .fetch_one(pool)
+        .await?;
+    let sql = format!(
+        "{} ORDER BY {} LIMIT $2 OFFSET $3",
+        spec.page_sql, request.order_by
+    );
+    let data: Vec<T> = sqlx::query_as(&sql)
+        .bind(org)
+        .bind(request.limit())
+        .bind(request.offset())
+        .fetch_all(pool)
+        .await?;
+    Ok(Page {
+        data,
+        pagination: Pagination::new(
+            i64::from(request.page),
+            i64::from(request.per_page),
+            total_items,
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SPEC: ListSpec = ListSpec {
+        count_sql: "",
+        page_sql: "",
+        sort_keys: &[
+            SortKey {
+                name: "created_at",
+                columns: &["created_at"],
+            },
+            SortKey {
+                name: "last_name",
+                columns: &["last_name", "first_name"],
+            },
+        ],
+    };
+
+    fn params(
+        page: Option<u32>,
+        per_page: Option<u32>,
+        sort_by: Option<&str>,
+        order: Option<&str>,
+    ) -> ListParams {
+        ListParams {
+            page,
+            per_page,
+            sort_by: sort_by.map(str::to_string),
+            order: order.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn defaults_and_whitelist() {
+        let r = PageRequest::resolve(&ListParams::default(), &SPEC).unwrap();
+        assert_eq!((r.page, r.per_page), (1, 20));
+        assert_eq!(r.order_by, "created_at ASC, id ASC");
+        let r = PageRequest::resolve(
+            &params(Some(3), Some(100), Some("last_name"), Some("DESC")),
+            &SPEC,
+        )
+        .unwrap();
+        assert_eq!(r.order_by, "last_name DESC, first_name DESC, id DESC");
+        assert_eq!((r.limit(), r.offset()), (100, 200));
+    }
+
+    #[test]
+    fn out_of_range_is_rejected() {
+        for p in [
+            params(Some(0), None, None, None),
+            params(None, Some(0), None, None),
+            params(None, Some(101), None, None),
+            params(None, None, Some("name; DROP TABLE x"), None),
+            params(None, None, None, Some("up")),
+        ] {
+            assert!(matches!(
+                PageRequest::resolve(&p, &SPEC),
+                Err(ApiError::BadRequest(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn pagination_block() {
+        assert_eq!(
+            Pagination::new(2, 20, 45),
+            Pagination {
+                current_page: 2,
+                per_page: 20,
+                total_items: 45,
+                total_pages: 3,
+                has_next: true,
+                has_previous: true,
+            }
+        );
+        let empty = Pagination::new(1, 20, 0);
+        assert_eq!(empty.total_pages, 0);
+        assert!(!empty.has_next && !empty.has_previous);
+    }
+}

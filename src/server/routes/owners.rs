@@ -1,0 +1,151 @@
+//! `/api/v1/owners`: list, create, one owner.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::list::{ListParams, ListSpec, Page, PageRequest, SortKey, fetch_page};
+use super::validate;
+use crate::server::AppState;
+use crate::server::auth::AuthUser;
+use crate::server::error::{ApiError, Json, Path, Query};
+use crate::server::model::Role;
+
+/// An owner (co-proprietor) as KoproGo returns it.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Owner {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub user_id: Option<Uuid>,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub phone: Option<String>,
+    pub address: String,
+    pub city: String,
+    pub postal_code: String,
+    pub country: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const LIST: ListSpec = ListSpec {
+    count_sql: "/* GET /api/v1/owners */ SELECT COUNT(*) FROM owners WHERE organization_id = $1",
+    page_sql: concat!(
+        "/* GET /api/v1/owners */ SELECT ",
+        owner_columns!(),
+        " FROM owners WHERE organization_id = $1"
+    ),
+    sort_keys: &[
+        SortKey {
+            name: "created_at",
+            columns: &["created_at"],
+        },
+        // The order of the (organization_id, last_name, first_name) index.
+        SortKey {
+            name: "last_name",
+            columns: &["last_name", "first_name"],
+        },
+        SortKey {
+            name: "first_name",
+            columns: &["first_name"],
+        },
+        SortKey {
+            name: "email",
+            columns: &["email"],
+        },
+        SortKey {
+            name: "city",
+            columns: &["city"],
+        },
+    ],
+};
+
+/// `GET /owners`: a page of the organization's owners.
+pub async fn list(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Query(params): Query<ListParams>,
+) -> Result<axum::Json<Page<Owner>>, ApiError> {
+    let org = user.organization()?;
+    let request = PageRequest::resolve(&params, &LIST)?;
+    fetch_page(&state.pool, &LIST, org, &request)
+        .await
+        .map(axum::Json)
+}
+
+/// `GET /owners/{id}`.
+pub async fn get_one(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<Uuid>,
+) -> Result<axum::Json<Owner>, ApiError> {
+    let org = user.organization()?;
+    let owner: Option<Owner> = sqlx::query_as(concat!(
+        "/* GET /api/v1/owners/{id} */ SELECT ",
+        owner_columns!(),
+        " FROM owners WHERE id = $1 AND organization_id = $2"
+    ))
+    .bind(id)
+    .bind(org)
+    .fetch_optional(&state.pool)
+    .await?;
+    owner
+        .map(axum::Json)
+        .ok_or(ApiError::NotFound("owner not found"))
+}
+
+/// The create body; the organization comes from the token.
+#[derive(Debug, Deserialize)]
+pub struct CreateOwner {
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub phone: Option<String>,
+    pub address: String,
+    pub city: String,
+    pub postal_code: String,
+    pub country: Option<String>,
+}
+
+/// `POST /owners` (syndic, superadmin) → 201 with the row.
+pub async fn create(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Json(body): Json<CreateOwner>,
+) -> Result<(StatusCode, axum::Json<Owner>), ApiError> {
+    user.require_role(&[Role::Syndic, Role::Superadmin])?;
+    let org = user.organization()?;
+    let first_name = validate::text("first_name", &body.first_name, validate::PERSON_NAME_MAX)?;
+    let last_name = validate::text("last_name", &body.last_name, validate::PERSON_NAME_MAX)?;
+    let email = validate::email("email", &body.email)?;
+    let phone = validate::optional_text("phone", body.phone.as_deref(), validate::PHONE_MAX)?;
+    let address = validate::text("address", &body.address, validate::ADDRESS_MAX)?;
+    let city = validate::text("city", &body.city, validate::CITY_MAX)?;
+    let postal_code = validate::text("postal_code", &body.postal_code, validate::POSTAL_CODE_MAX)?;
+    let country =
+        validate::optional_text("country", body.country.as_deref(), validate::COUNTRY_MAX)?
+            .unwrap_or_else(|| validate::DEFAULT_COUNTRY.to_string());
+
+    let owner: Owner = sqlx::query_as(concat!(
+        "/* POST /api/v1/owners */ INSERT INTO owners \
+         (id, organization_id, first_name, last_name, email, phone, address, city, postal_code, \
+         country) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING ",
+        owner_columns!()
+    ))
+    .bind(Uuid::new_v4())
+    .bind(org)
+    .bind(first_name)
+    .bind(last_name)
+    .bind(email)
+    .bind(phone)
+    .bind(address)
+    .bind(city)
+    .bind(postal_code)
+    .bind(country)
+    .fetch_one(&state.pool)
+    .await?;
+    Ok((StatusCode::CREATED, axum::Json(owner)))
+}

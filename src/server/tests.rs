@@ -1,0 +1,1273 @@
+//! The server against a real database, in-process: the app served on port 0 and
+//! exercised over HTTP with reqwest.
+//!
+//! They need `SERVER_TEST_DATABASE_URL` pointing at a database with the reference
+//! schema and return early (passing) without it. Each test inserts its own two
+//! organizations, with random ids and e-mails, and deletes them at the end, so tests
+//! run in parallel and again on the same database.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use super::auth::{Keys, claims_for};
+use super::model::Role;
+use super::password::hash_password;
+use super::{AppState, JwtSecret, ServerArgs};
+
+const PASSWORD: &str = "syndic123";
+const SECRET: &[u8] = b"server-tests-secret-0123456789";
+
+fn database_url() -> Option<String> {
+    match std::env::var("SERVER_TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            eprintln!("SERVER_TEST_DATABASE_URL is not set: skipping this server test");
+            None
+        }
+    }
+}
+
+/// One Argon2 hash for every fixture user (hashing is slow in debug builds).
+fn password_hash() -> &'static str {
+    static HASH: OnceLock<String> = OnceLock::new();
+    HASH.get_or_init(|| hash_password(PASSWORD, b"somesaltsomesalt"))
+}
+
+/// Ids of one test's rows. Organization A has two buildings (A1 with two units and
+/// two expenses, A2 empty), two owners, current and past owners on unit A1-101,
+/// three accounts; organization B has one of most things.
+#[derive(Clone, Debug)]
+struct Fixture {
+    org_a: Uuid,
+    org_b: Uuid,
+    syndic_a: String,
+    owner_user_a: String,
+    accountant_a: String,
+    syndic_b: String,
+    building_a1: Uuid,
+    building_a2: Uuid,
+    building_b1: Uuid,
+    unit_a1_101: Uuid,
+    unit_a1_102: Uuid,
+    unit_b1: Uuid,
+    owner_a1: Uuid,
+    owner_a2: Uuid,
+    owner_b1: Uuid,
+    expense_a_approved: Uuid,
+    expense_b: Uuid,
+}
+
+impl Fixture {
+    async fn insert(pool: &PgPool) -> Self {
+        let tag = Uuid::new_v4().simple().to_string();
+        let id = Uuid::new_v4;
+        let fx = Fixture {
+            org_a: id(),
+            org_b: id(),
+            syndic_a: format!("syndic-{tag}@a.test"),
+            owner_user_a: format!("owner-{tag}@a.test"),
+            accountant_a: format!("accountant-{tag}@a.test"),
+            syndic_b: format!("syndic-{tag}@b.test"),
+            building_a1: id(),
+            building_a2: id(),
+            building_b1: id(),
+            unit_a1_101: id(),
+            unit_a1_102: id(),
+            unit_b1: id(),
+            owner_a1: id(),
+            owner_a2: id(),
+            owner_b1: id(),
+            expense_a_approved: id(),
+            expense_b: id(),
+        };
+        let mut tx = pool.begin().await.unwrap();
+        for (org, name) in [(fx.org_a, "A"), (fx.org_b, "B")] {
+            sqlx::query("INSERT INTO organizations (id, name, slug) VALUES ($1, $2, $3)")
+                .bind(org)
+                .bind(format!("Org {name} {tag}"))
+                .bind(format!("org-{}-{tag}", name.to_lowercase()))
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+        }
+        for (email, role, org) in [
+            (&fx.syndic_a, "syndic", fx.org_a),
+            (&fx.owner_user_a, "owner", fx.org_a),
+            (&fx.accountant_a, "accountant", fx.org_a),
+            (&fx.syndic_b, "syndic", fx.org_b),
+        ] {
+            sqlx::query(
+                "INSERT INTO users (id, email, password_hash, first_name, last_name, role, \
+                 organization_id) VALUES ($1, $2, $3, 'Jean', 'Dupont', $4, $5)",
+            )
+            .bind(id())
+            .bind(email)
+            .bind(password_hash())
+            .bind(role)
+            .bind(org)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        }
+        for (b, org, name, units) in [
+            (fx.building_a1, fx.org_a, "Résidence Alpha", 2),
+            (fx.building_a2, fx.org_a, "Beta Gardens", 4),
+            (fx.building_b1, fx.org_b, "Gamma Tower", 1),
+        ] {
+            sqlx::query(
+                "INSERT INTO buildings (id, organization_id, name, address, city, postal_code, \
+                 total_units, construction_year) \
+                 VALUES ($1, $2, $3, 'Rue Neuve 1', 'Bruxelles', '1000', $4, 1990)",
+            )
+            .bind(b)
+            .bind(org)
+            .bind(name)
+            .bind(units)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        }
+        for (u, org, b, number, floor) in [
+            (fx.unit_a1_101, fx.org_a, fx.building_a1, "101", 1),
+            (fx.unit_a1_102, fx.org_a, fx.building_a1, "102", 1),
+            (fx.unit_b1, fx.org_b, fx.building_b1, "1", 0),
+        ] {
+            sqlx::query(
+                "INSERT INTO units (id, organization_id, building_id, unit_number, unit_type, \
+                 floor, surface_area, quota) VALUES ($1, $2, $3, $4, 'apartment', $5, 85.5, 500)",
+            )
+            .bind(u)
+            .bind(org)
+            .bind(b)
+            .bind(number)
+            .bind(floor)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        }
+        for (o, org, first, last) in [
+            (fx.owner_a1, fx.org_a, "Alice", "Martin"),
+            (fx.owner_a2, fx.org_a, "Bruno", "Janssens"),
+            (fx.owner_b1, fx.org_b, "Chloé", "Peeters"),
+        ] {
+            sqlx::query(
+                "INSERT INTO owners (id, organization_id, first_name, last_name, email, phone, \
+                 address, city, postal_code) \
+                 VALUES ($1, $2, $3, $4, $5, '+32 2 123 45 67', 'Rue Haute 5', 'Liège', '4000')",
+            )
+            .bind(o)
+            .bind(org)
+            .bind(first)
+            .bind(last)
+            .bind(format!("{}-{tag}@owners.test", first.to_lowercase()))
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        }
+        for (unit, owner, share, start, end, primary) in [
+            (
+                fx.unit_a1_101,
+                fx.owner_a2,
+                "0.5",
+                "2010-01-01",
+                Some("2019-12-31"),
+                true,
+            ),
+            (fx.unit_a1_101, fx.owner_a1, "0.6", "2020-01-01", None, true),
+            (
+                fx.unit_a1_101,
+                fx.owner_a2,
+                "0.4",
+                "2020-01-01",
+                None,
+                false,
+            ),
+            (fx.unit_b1, fx.owner_b1, "1", "2021-06-01", None, true),
+        ] {
+            sqlx::query(
+                "INSERT INTO unit_owners (id, unit_id, owner_id, ownership_percentage, \
+                 start_date, end_date, is_primary_contact) \
+                 VALUES ($1, $2, $3, $4::numeric, $5::date, $6::date, $7)",
+            )
+            .bind(id())
+            .bind(unit)
+            .bind(owner)
+            .bind(share)
+            .bind(start)
+            .bind(end)
+            .bind(primary)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        }
+        for (e, org, b, category, amount, date, status) in [
+            (
+                fx.expense_a_approved,
+                fx.org_a,
+                fx.building_a1,
+                "maintenance",
+                "1500.00",
+                "2025-01-10",
+                "Approved",
+            ),
+            (
+                id(),
+                fx.org_a,
+                fx.building_a1,
+                "cleaning",
+                "200.50",
+                "2025-02-01",
+                "Draft",
+            ),
+            (
+                fx.expense_b,
+                fx.org_b,
+                fx.building_b1,
+                "insurance",
+                "999.99",
+                "2025-01-05",
+                "Approved",
+            ),
+        ] {
+            sqlx::query(
+                "INSERT INTO expenses (id, organization_id, building_id, category, description, \
+                 amount, expense_date, status, supplier, account_code) \
+                 VALUES ($1, $2, $3, $4, 'Test expense', $5::numeric, $6::date, $7, 'ACME', '6100')",
+            )
+            .bind(e)
+            .bind(org)
+            .bind(b)
+            .bind(category)
+            .bind(amount)
+            .bind(date)
+            .bind(status)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        }
+        for (org, code, label, parent, kind) in [
+            (
+                fx.org_a,
+                "6100",
+                "Entretien et réparations",
+                Some("61"),
+                "EXPENSE",
+            ),
+            (fx.org_a, "61", "Services et biens divers", None, "EXPENSE"),
+            (fx.org_a, "5500", "Banque", Some("55"), "ASSET"),
+            (
+                fx.org_b,
+                "6100",
+                "Entretien et réparations",
+                Some("61"),
+                "EXPENSE",
+            ),
+            (fx.org_b, "7000", "Appels de fonds", Some("70"), "REVENUE"),
+        ] {
+            sqlx::query(
+                "INSERT INTO accounts (id, code, label, parent_code, account_type, organization_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(id())
+            .bind(code)
+            .bind(label)
+            .bind(parent)
+            .bind(kind)
+            .bind(org)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        }
+        tx.commit().await.unwrap();
+        fx
+    }
+}
+
+/// A running server over the fixture.
+struct Harness {
+    base: String,
+    client: reqwest::Client,
+    state: AppState,
+    fx: Fixture,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+struct Reply {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: Value,
+}
+
+impl Reply {
+    #[track_caller]
+    fn expect(self, status: u16) -> Value {
+        assert_eq!(self.status, status, "unexpected status, body {}", self.body);
+        self.body
+    }
+
+    /// Asserts a status and the `{"error": "..."}` body; returns the message.
+    #[track_caller]
+    fn expect_error(self, status: u16) -> String {
+        let body = self.expect(status);
+        let message = body["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no error message in {body}"))
+            .to_string();
+        assert!(!message.is_empty());
+        message
+    }
+}
+
+impl Harness {
+    async fn start(url: &str, pool_max: u32, acquire_timeout: f64) -> Self {
+        let args = ServerArgs {
+            bind: "127.0.0.1:0".to_string(),
+            pool_max,
+            acquire_timeout,
+            jwt_secret: Some(JwtSecret::new(SECRET)),
+        };
+        let config = args.resolve().unwrap();
+        let listener = TcpListener::bind(config.bind).await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let state = AppState::connect(url, config).await.unwrap();
+        let fx = Fixture::insert(&state.pool).await;
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(super::serve(listener, state.clone(), async move {
+            let _ = rx.await;
+        }));
+        Self {
+            base,
+            client: reqwest::Client::new(),
+            state,
+            fx,
+            shutdown: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    /// Stops the server and deletes the fixture (cascading to everything created).
+    async fn finish(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(Duration::from_secs(10), task)
+                .await
+                .expect("graceful shutdown within 10 s")
+                .unwrap()
+                .unwrap();
+        }
+        sqlx::query("DELETE FROM organizations WHERE id = $1 OR id = $2")
+            .bind(self.fx.org_a)
+            .bind(self.fx.org_b)
+            .execute(&self.state.pool)
+            .await
+            .unwrap();
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder, token: Option<&str>) -> Reply {
+        let request = match token {
+            Some(t) => request.bearer_auth(t),
+            None => request,
+        };
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        let body = serde_json::from_str(&text)
+            .unwrap_or_else(|_| panic!("status {status}: body is not JSON: {text:?}"));
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    async fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        self.send(self.client.get(format!("{}{path}", self.base)), token)
+            .await
+    }
+
+    async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Reply {
+        self.send(
+            self.client.post(format!("{}{path}", self.base)).json(body),
+            token,
+        )
+        .await
+    }
+
+    async fn post_raw(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        content_type: Option<&str>,
+        body: &'static str,
+    ) -> Reply {
+        let mut request = self.client.post(format!("{}{path}", self.base)).body(body);
+        if let Some(ct) = content_type {
+            request = request.header(reqwest::header::CONTENT_TYPE, ct);
+        }
+        self.send(request, token).await
+    }
+
+    async fn login(&self, email: &str) -> String {
+        let body = self
+            .post(
+                "/api/v1/auth/login",
+                None,
+                &json!({ "email": email, "password": PASSWORD }),
+            )
+            .await
+            .expect(200);
+        body["token"].as_str().unwrap().to_string()
+    }
+
+    async fn count(&self, sql: &str, org: Uuid) -> i64 {
+        sqlx::query_scalar(sql)
+            .bind(org)
+            .fetch_one(&self.state.pool)
+            .await
+            .unwrap()
+    }
+}
+
+fn ids(list: &Value) -> Vec<String> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn health_login_and_me() {
+    let Some(url) = database_url() else { return };
+    let h = Harness::start(&url, 5, 3.0).await;
+    let fx = h.fx.clone();
+
+    let body = h.get("/api/v1/health", None).await.expect(200);
+    assert_eq!(body, json!({ "status": "ok", "service": "koprogo-api" }));
+
+    let body = h
+        .post(
+            "/api/v1/auth/login",
+            None,
+            &json!({ "email": fx.syndic_a, "password": PASSWORD }),
+        )
+        .await
+        .expect(200);
+    let token = body["token"].as_str().unwrap();
+    assert_eq!(body["refresh_token"].as_str().unwrap().len(), 64);
+    let user = &body["user"];
+    assert_eq!(user["email"], json!(fx.syndic_a));
+    assert_eq!(user["role"], json!("syndic"));
+    assert_eq!(user["organization_id"], json!(fx.org_a));
+    assert_eq!(user["first_name"], json!("Jean"));
+    assert_eq!(user["last_name"], json!("Dupont"));
+    let user_id: Uuid = user["id"].as_str().unwrap().parse().unwrap();
+
+    // The token is the server's HS256 JWT with KoproGo's claims, valid 15 minutes.
+    let claims = Keys::new(&JwtSecret::new(SECRET)).decode(token).unwrap();
+    assert_eq!(claims.sub, user_id);
+    assert_eq!(claims.email, fx.syndic_a);
+    assert_eq!(claims.organization_id, Some(fx.org_a));
+    assert_eq!(claims.role, Role::Syndic);
+    assert_eq!(claims.exp - claims.iat, 900);
+    let header = jsonwebtoken::decode_header(token).unwrap();
+    assert_eq!(header.alg, jsonwebtoken::Algorithm::HS256);
+
+    let me = h.get("/api/v1/auth/me", Some(token)).await.expect(200);
+    assert_eq!(&me, user);
+
+    for (email, password) in [
+        (fx.syndic_a.as_str(), "wrong-password"),
+        ("nobody@nowhere.test", PASSWORD),
+    ] {
+        let r = h
+            .post(
+                "/api/v1/auth/login",
+                None,
+                &json!({ "email": email, "password": password }),
+            )
+            .await;
+        assert_eq!(r.expect_error(401), "invalid credentials");
+    }
+    h.post("/api/v1/auth/login", None, &json!({ "email": fx.syndic_a }))
+        .await
+        .expect_error(400);
+    h.post(
+        "/api/v1/auth/login",
+        None,
+        &json!({ "email": "", "password": "" }),
+    )
+    .await
+    .expect_error(400);
+    h.post_raw(
+        "/api/v1/auth/login",
+        None,
+        Some("application/json"),
+        "{\"email\": ",
+    )
+    .await
+    .expect_error(400);
+
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn missing_bad_and_expired_tokens_are_401() {
+    let Some(url) = database_url() else { return };
+    let h = Harness::start(&url, 5, 3.0).await;
+    let fx = h.fx.clone();
+    let keys = Keys::new(&JwtSecret::new(SECRET));
+    let claims = claims_for(
+        Uuid::new_v4(),
+        &fx.syndic_a,
+        Some(fx.org_a),
+        Role::Syndic,
+        Duration::from_secs(900),
+    );
+    let mut old = claims.clone();
+    old.iat -= 3600;
+    old.exp = old.iat + 900;
+    let expired = keys.encode(&old).unwrap();
+    let foreign = Keys::new(&JwtSecret::new(*b"another-secret-entirely-32-bytes"))
+        .encode(&claims)
+        .unwrap();
+
+    for path in ["/api/v1/buildings", "/api/v1/auth/me", "/api/v1/accounts"] {
+        let r = h.get(path, None).await;
+        assert_eq!(r.headers["www-authenticate"], "Bearer");
+        assert_eq!(r.expect_error(401), "missing bearer token");
+        h.get(path, Some("not-a-jwt")).await.expect_error(401);
+        h.get(path, Some(&foreign)).await.expect_error(401);
+        assert_eq!(
+            h.get(path, Some(&expired)).await.expect_error(401),
+            "token expired"
+        );
+    }
+    let r = h
+        .send(
+            h.client
+                .get(format!("{}/api/v1/buildings", h.base))
+                .header("authorization", "Basic dXNlcjpwYXNz"),
+            None,
+        )
+        .await;
+    r.expect_error(401);
+    // POST is checked too, before the body.
+    h.post("/api/v1/buildings", None, &json!({}))
+        .await
+        .expect_error(401);
+    // A valid signature for a user that does not exist: /auth/me says 401.
+    let ghost = keys.encode(&claims).unwrap();
+    h.get("/api/v1/auth/me", Some(&ghost))
+        .await
+        .expect_error(401);
+
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn lists_paginate_sort_and_validate() {
+    let Some(url) = database_url() else { return };
+    let h = Harness::start(&url, 5, 3.0).await;
+    let fx = h.fx.clone();
+    let token = h.login(&fx.syndic_a).await;
+    let t = Some(token.as_str());
+
+    let body = h.get("/api/v1/buildings", t).await.expect(200);
+    assert_eq!(
+        body["pagination"],
+        json!({ "current_page": 1, "per_page": 20, "total_items": 2, "total_pages": 1,
+                "has_next": false, "has_previous": false })
+    );
+    let mut listed = ids(&body["data"]);
+    listed.sort();
+    let mut expected = vec![fx.building_a1.to_string(), fx.building_a2.to_string()];
+    expected.sort();
+    assert_eq!(listed, expected);
+    let b = &body["data"][0];
+    for field in [
+        "id",
+        "organization_id",
+        "name",
+        "address",
+        "city",
+        "postal_code",
+        "country",
+        "total_units",
+        "construction_year",
+        "total_tantiemes",
+        "created_at",
+        "updated_at",
+    ] {
+        assert!(b.get(field).is_some(), "building has no {field}: {b}");
+    }
+    assert_eq!(b["organization_id"], json!(fx.org_a));
+    assert_eq!(b["country"], json!("Belgium"));
+
+    // Page by page, sorted by name descending: Résidence Alpha, then Beta Gardens.
+    let p1 = h
+        .get("/api/v1/buildings?per_page=1&sort_by=name&order=desc", t)
+        .await
+        .expect(200);
+    assert_eq!(p1["data"][0]["id"], json!(fx.building_a1));
+    assert_eq!(
+        p1["pagination"],
+        json!({ "current_page": 1, "per_page": 1, "total_items": 2, "total_pages": 2,
+                "has_next": true, "has_previous": false })
+    );
+    let p2 = h
+        .get(
+            "/api/v1/buildings?page=2&per_page=1&sort_by=name&order=desc",
+            t,
+        )
+        .await
+        .expect(200);
+    assert_eq!(p2["data"][0]["id"], json!(fx.building_a2));
+    assert_eq!(p2["pagination"]["has_next"], json!(false));
+    assert_eq!(p2["pagination"]["has_previous"], json!(true));
+    let p3 = h
+        .get("/api/v1/buildings?page=3&per_page=1", t)
+        .await
+        .expect(200);
+    assert_eq!(p3["data"], json!([]));
+    assert_eq!(p3["pagination"]["total_items"], json!(2));
+
+    let units = h
+        .get("/api/v1/units?sort_by=unit_number", t)
+        .await
+        .expect(200);
+    assert_eq!(units["pagination"]["total_items"], json!(2));
+    assert_eq!(
+        ids(&units["data"]),
+        vec![fx.unit_a1_101.to_string(), fx.unit_a1_102.to_string()]
+    );
+    let u = &units["data"][0];
+    assert_eq!(u["unit_type"], json!("Apartment"));
+    assert_eq!(u["unit_number"], json!("101"));
+    assert_eq!(u["building_id"], json!(fx.building_a1));
+    assert_eq!(u["surface_area"], json!(85.5));
+    assert_eq!(u["quota"], json!(500.0));
+    assert_eq!(u["floor"], json!(1));
+
+    let owners = h
+        .get("/api/v1/owners?sort_by=last_name", t)
+        .await
+        .expect(200);
+    assert_eq!(owners["pagination"]["total_items"], json!(2));
+    // Janssens before Martin.
+    assert_eq!(
+        ids(&owners["data"]),
+        vec![fx.owner_a2.to_string(), fx.owner_a1.to_string()]
+    );
+    assert_eq!(owners["data"][0]["phone"], json!("+32 2 123 45 67"));
+    assert_eq!(owners["data"][0]["user_id"], Value::Null);
+
+    let expenses = h
+        .get("/api/v1/expenses?sort_by=amount&order=desc", t)
+        .await
+        .expect(200);
+    assert_eq!(expenses["pagination"]["total_items"], json!(2));
+    let e = &expenses["data"][0];
+    assert_eq!(e["id"], json!(fx.expense_a_approved));
+    assert_eq!(e["amount"], json!(1500.0));
+    assert_eq!(e["category"], json!("Maintenance"));
+    assert_eq!(e["status"], json!("Approved"));
+    assert_eq!(e["approval_status"], json!("Approved"));
+    assert_eq!(e["payment_status"], json!("Pending"));
+    assert_eq!(e["expense_date"], json!("2025-01-10"));
+    assert_eq!(e["account_code"], json!("6100"));
+    assert_eq!(expenses["data"][1]["amount"], json!(200.5));
+
+    for query in [
+        "per_page=0",
+        "per_page=101",
+        "per_page=-1",
+        "per_page=abc",
+        "page=0",
+        "page=-3",
+        "page=abc",
+        "page=99999999999",
+        "sort_by=bogus",
+        "sort_by=name;DROP%20TABLE%20buildings",
+        "order=up",
+    ] {
+        let message = h
+            .get(&format!("/api/v1/buildings?{query}"), t)
+            .await
+            .expect_error(400);
+        assert!(!message.contains("SELECT"), "{message}");
+    }
+    for path in ["/api/v1/units", "/api/v1/owners", "/api/v1/expenses"] {
+        h.get(&format!("{path}?per_page=101"), t)
+            .await
+            .expect_error(400);
+        h.get(&format!("{path}?sort_by=password_hash"), t)
+            .await
+            .expect_error(400);
+    }
+    h.get("/api/v1/buildings?per_page=100", t).await.expect(200);
+
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn details_and_sub_lists() {
+    let Some(url) = database_url() else { return };
+    let h = Harness::start(&url, 5, 3.0).await;
+    let fx = h.fx.clone();
+    let token = h.login(&fx.syndic_a).await;
+    let t = Some(token.as_str());
+
+    let b = h
+        .get(&format!("/api/v1/buildings/{}", fx.building_a1), t)
+        .await
+        .expect(200);
+    assert_eq!(b["name"], json!("Résidence Alpha"));
+    assert_eq!(b["total_units"], json!(2));
+    assert_eq!(b["construction_year"], json!(1990));
+    assert_eq!(b["total_tantiemes"], json!(1000));
+
+    let units = h
+        .get(&format!("/api/v1/buildings/{}/units", fx.building_a1), t)
+        .await
+        .expect(200);
+    assert_eq!(
+        ids(&units),
+        vec![fx.unit_a1_101.to_string(), fx.unit_a1_102.to_string()]
+    );
+    // An empty building of the organization: an empty list, not a 404.
+    let empty = h
+        .get(&format!("/api/v1/buildings/{}/units", fx.building_a2), t)
+        .await
+        .expect(200);
+    assert_eq!(empty, json!([]));
+
+    for status in ["Approved", "approved"] {
+        let approved = h
+            .get(
+                &format!(
+                    "/api/v1/buildings/{}/expenses?status={status}",
+                    fx.building_a1
+                ),
+                t,
+            )
+            .await
+            .expect(200);
+        assert_eq!(ids(&approved), vec![fx.expense_a_approved.to_string()]);
+    }
+    let all = h
+        .get(&format!("/api/v1/buildings/{}/expenses", fx.building_a1), t)
+        .await
+        .expect(200);
+    assert_eq!(all.as_array().unwrap().len(), 2);
+    // Newest first.
+    assert_eq!(all[0]["expense_date"], json!("2025-02-01"));
+    assert_eq!(all[0]["status"], json!("Draft"));
+    assert_eq!(all[0]["category"], json!("Cleaning"));
+    let none = h
+        .get(
+            &format!(
+                "/api/v1/buildings/{}/expenses?status=Rejected",
+                fx.building_a1
+            ),
+            t,
+        )
+        .await
+        .expect(200);
+    assert_eq!(none, json!([]));
+    h.get(
+        &format!("/api/v1/buildings/{}/expenses?status=Bogus", fx.building_a1),
+        t,
+    )
+    .await
+    .expect_error(400);
+
+    let owners = h
+        .get(&format!("/api/v1/units/{}/owners", fx.unit_a1_101), t)
+        .await
+        .expect(200);
+    let owners = owners.as_array().unwrap();
+    assert_eq!(owners.len(), 2, "only current owners: {owners:?}");
+    assert_eq!(owners[0]["owner_id"], json!(fx.owner_a1));
+    assert_eq!(owners[0]["is_primary_contact"], json!(true));
+    assert_eq!(owners[0]["ownership_percentage"], json!(0.6));
+    assert_eq!(owners[0]["start_date"], json!("2020-01-01"));
+    assert_eq!(owners[0]["end_date"], Value::Null);
+    assert_eq!(owners[0]["owner_last_name"], json!("Martin"));
+    assert_eq!(owners[0]["unit_id"], json!(fx.unit_a1_101));
+    assert_eq!(owners[1]["owner_id"], json!(fx.owner_a2));
+    assert_eq!(owners[1]["ownership_percentage"], json!(0.4));
+    assert_eq!(owners[1]["is_primary_contact"], json!(false));
+    let nobody = h
+        .get(&format!("/api/v1/units/{}/owners", fx.unit_a1_102), t)
+        .await
+        .expect(200);
+    assert_eq!(nobody, json!([]));
+
+    let unit = h
+        .get(&format!("/api/v1/units/{}", fx.unit_a1_102), t)
+        .await
+        .expect(200);
+    assert_eq!(unit["unit_number"], json!("102"));
+    let owner = h
+        .get(&format!("/api/v1/owners/{}", fx.owner_a1), t)
+        .await
+        .expect(200);
+    assert_eq!(owner["first_name"], json!("Alice"));
+    let expense = h
+        .get(&format!("/api/v1/expenses/{}", fx.expense_a_approved), t)
+        .await
+        .expect(200);
+    assert_eq!(expense["amount"], json!(1500.0));
+
+    let accounts = h.get("/api/v1/accounts", t).await.expect(200);
+    let codes: Vec<&str> = accounts
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, vec!["5500", "61", "6100"]);
+    assert!(
+        accounts
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["organization_id"] == json!(fx.org_a))
+    );
+    let account = h.get("/api/v1/accounts/code/6100", t).await.expect(200);
+    assert_eq!(account["label"], json!("Entretien et réparations"));
+    assert_eq!(account["parent_code"], json!("61"));
+    assert_eq!(account["account_type"], json!("EXPENSE"));
+    assert_eq!(account["direct_use"], json!(true));
+    assert_eq!(account["organization_id"], json!(fx.org_a));
+    // 7000 exists, but only in organization B.
+    h.get("/api/v1/accounts/code/7000", t)
+        .await
+        .expect_error(404);
+    h.get("/api/v1/accounts/code/%00", t)
+        .await
+        .expect_error(400);
+
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn another_organizations_ids_are_404() {
+    let Some(url) = database_url() else { return };
+    let h = Harness::start(&url, 5, 3.0).await;
+    let fx = h.fx.clone();
+    let token = h.login(&fx.syndic_a).await;
+    let t = Some(token.as_str());
+
+    for path in [
+        format!("/api/v1/buildings/{}", fx.building_b1),
+        format!("/api/v1/buildings/{}/units", fx.building_b1),
+        format!("/api/v1/buildings/{}/expenses", fx.building_b1),
+        format!(
+            "/api/v1/buildings/{}/expenses?status=Approved",
+            fx.building_b1
+        ),
+        format!("/api/v1/units/{}", fx.unit_b1),
+        format!("/api/v1/units/{}/owners", fx.unit_b1),
+        format!("/api/v1/owners/{}", fx.owner_b1),
+        format!("/api/v1/expenses/{}", fx.expense_b),
+        format!("/api/v1/buildings/{}", Uuid::new_v4()),
+        format!("/api/v1/units/{}/owners", Uuid::new_v4()),
+    ] {
+        h.get(&path, t).await.expect_error(404);
+    }
+    // Organization B sees its own.
+    let token_b = h.login(&fx.syndic_b).await;
+    h.get(
+        &format!("/api/v1/buildings/{}", fx.building_b1),
+        Some(&token_b),
+    )
+    .await
+    .expect(200);
+    let b_units = h.get("/api/v1/units", Some(&token_b)).await.expect(200);
+    assert_eq!(ids(&b_units["data"]), vec![fx.unit_b1.to_string()]);
+
+    // Creating under B's building from A: 404, and nothing written.
+    h.post(
+        "/api/v1/units",
+        t,
+        &json!({ "building_id": fx.building_b1, "unit_number": "X1", "unit_type": "Apartment",
+                 "surface_area": 50.0, "quota": 100.0 }),
+    )
+    .await
+    .expect_error(404);
+    h.post(
+        "/api/v1/expenses",
+        t,
+        &json!({ "building_id": fx.building_b1, "category": "Maintenance", "description": "x",
+                 "amount": 10.0, "expense_date": "2025-03-01" }),
+    )
+    .await
+    .expect_error(404);
+    assert_eq!(
+        h.count(
+            "SELECT COUNT(*) FROM units WHERE organization_id = $1",
+            fx.org_b
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        h.count(
+            "SELECT COUNT(*) FROM expenses WHERE organization_id = $1",
+            fx.org_b
+        )
+        .await,
+        1
+    );
+
+    for path in [
+        "/api/v1/buildings/not-a-uuid",
+        "/api/v1/buildings/1234/units",
+        "/api/v1/units/xyz/owners",
+        "/api/v1/expenses/%27%20OR%201=1",
+    ] {
+        h.get(path, t).await.expect_error(400);
+    }
+
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn creates_answer_201_with_the_row() {
+    let Some(url) = database_url() else { return };
+    let h = Harness::start(&url, 5, 3.0).await;
+    let fx = h.fx.clone();
+    let token = h.login(&fx.syndic_a).await;
+    let t = Some(token.as_str());
+
+    let building = h
+        .post(
+            "/api/v1/buildings",
+            t,
+            &json!({ "name": "  Delta  ", "address": "Avenue Louise 10", "city": "Ixelles",
+                     "postal_code": "1050", "total_units": 12, "construction_year": 2001,
+                     "organization_id": fx.org_b }),
+        )
+        .await
+        .expect(201);
+    assert_eq!(building["name"], json!("Delta"));
+    // The organization is the token's, whatever the body says.
+    assert_eq!(building["organization_id"], json!(fx.org_a));
+    assert_eq!(building["country"], json!("Belgium"));
+    assert_eq!(building["total_units"], json!(12));
+    assert!(building["created_at"].is_string());
+    let building_id = building["id"].as_str().unwrap().to_string();
+    let fetched = h
+        .get(&format!("/api/v1/buildings/{building_id}"), t)
+        .await
+        .expect(200);
+    assert_eq!(fetched, building);
+
+    let unit_body = json!({ "building_id": building_id, "unit_number": "P1",
+                            "unit_type": "parking", "surface_area": 12.5, "quota": 10 });
+    let unit = h.post("/api/v1/units", t, &unit_body).await.expect(201);
+    assert_eq!(unit["unit_type"], json!("Parking"));
+    assert_eq!(unit["floor"], Value::Null);
+    assert_eq!(unit["quota"], json!(10.0));
+    assert_eq!(unit["organization_id"], json!(fx.org_a));
+    assert_eq!(
+        h.post("/api/v1/units", t, &unit_body)
+            .await
+            .expect_error(409),
+        "a unit with this unit_number already exists in this building"
+    );
+    // The same number in another building is fine.
+    let mut other = unit_body.clone();
+    other["building_id"] = json!(fx.building_a2);
+    other["unit_type"] = json!("Cellar");
+    other["floor"] = json!(-1);
+    h.post("/api/v1/units", t, &other).await.expect(201);
+
+    let owner = h
+        .post(
+            "/api/v1/owners",
+            t,
+            &json!({ "first_name": "Dirk", "last_name": "Claes", "email": "dirk@claes.be",
+                     "address": "Meir 1", "city": "Antwerpen", "postal_code": "2000",
+                     "country": "België" }),
+        )
+        .await
+        .expect(201);
+    assert_eq!(owner["country"], json!("België"));
+    assert_eq!(owner["phone"], Value::Null);
+    assert_eq!(owner["organization_id"], json!(fx.org_a));
+
+    let expense = h
+        .post(
+            "/api/v1/expenses",
+            t,
+            &json!({ "building_id": building_id, "category": "Utilities",
+                     "description": "Électricité communs", "amount": 1234.5,
+                     "expense_date": "2025-03-14", "supplier": "Engie",
+                     "invoice_number": "F-2025-001", "account_code": "6100" }),
+        )
+        .await
+        .expect(201);
+    assert_eq!(expense["amount"], json!(1234.5));
+    assert_eq!(expense["status"], json!("Draft"));
+    assert_eq!(expense["approval_status"], json!("Draft"));
+    assert_eq!(expense["payment_status"], json!("Pending"));
+    assert_eq!(expense["category"], json!("Utilities"));
+    assert_eq!(expense["expense_date"], json!("2025-03-14"));
+    assert_eq!(expense["invoice_number"], json!("F-2025-001"));
+    // KoproGo clients send a timestamp; amounts are rounded to the cent.
+    let expense = h
+        .post(
+            "/api/v1/expenses",
+            t,
+            &json!({ "building_id": building_id, "category": "works", "description": "Toiture",
+                     "amount": 99.999, "expense_date": "2025-04-01T12:00:00Z" }),
+        )
+        .await
+        .expect(201);
+    assert_eq!(expense["amount"], json!(100.0));
+    assert_eq!(expense["expense_date"], json!("2025-04-01"));
+    assert_eq!(expense["supplier"], Value::Null);
+
+    let lists = [
+        ("/api/v1/buildings", 3),
+        ("/api/v1/units", 4),
+        ("/api/v1/owners", 3),
+        ("/api/v1/expenses", 4),
+    ];
+    for (path, total) in lists {
+        let body = h.get(path, t).await.expect(200);
+        assert_eq!(body["pagination"]["total_items"], json!(total), "{path}");
+    }
+
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn bad_bodies_are_400_and_write_nothing() {
+    let Some(url) = database_url() else { return };
+    let h = Harness::start(&url, 5, 3.0).await;
+    let fx = h.fx.clone();
+    let token = h.login(&fx.syndic_a).await;
+    let t = Some(token.as_str());
+
+    let building = json!({ "name": "N", "address": "A", "city": "C", "postal_code": "1000",
+                           "total_units": 3 });
+    let unit = json!({ "building_id": fx.building_a2, "unit_number": "9", "unit_type": "Apartment",
+                       "surface_area": 50.0, "quota": 100 });
+    let owner = json!({ "first_name": "F", "last_name": "L", "email": "f@l.be", "address": "A",
+                        "city": "C", "postal_code": "1000" });
+    let expense = json!({ "building_id": fx.building_a2, "category": "Maintenance",
+                          "description": "D", "amount": 10.0, "expense_date": "2025-01-01" });
+    let with = |base: &Value, field: &str, value: Value| {
+        let mut body = base.clone();
+        body[field] = value;
+        body
+    };
+    let without = |base: &Value, field: &str| {
+        let mut body = base.clone();
+        body.as_object_mut().unwrap().remove(field);
+        body
+    };
+    let cases = [
+        (
+            "/api/v1/buildings",
+            with(&building, "total_units", json!(0)),
+        ),
+        (
+            "/api/v1/buildings",
+            with(&building, "total_units", json!(1e20)),
+        ),
+        (
+            "/api/v1/buildings",
+            with(&building, "total_units", json!("3")),
+        ),
+        (
+            "/api/v1/buildings",
+            with(&building, "construction_year", json!(3000)),
+        ),
+        ("/api/v1/buildings", with(&building, "name", json!("   "))),
+        (
+            "/api/v1/buildings",
+            with(&building, "name", json!("x".repeat(300))),
+        ),
+        ("/api/v1/buildings", with(&building, "city", Value::Null)),
+        ("/api/v1/buildings", without(&building, "address")),
+        ("/api/v1/units", with(&unit, "unit_type", json!("Castle"))),
+        ("/api/v1/units", with(&unit, "quota", json!(0))),
+        ("/api/v1/units", with(&unit, "quota", json!(10000.5))),
+        ("/api/v1/units", with(&unit, "surface_area", json!(-1))),
+        ("/api/v1/units", with(&unit, "floor", json!(1.5))),
+        (
+            "/api/v1/units",
+            with(&unit, "building_id", json!("not-a-uuid")),
+        ),
+        (
+            "/api/v1/units",
+            with(&unit, "unit_number", json!("a\u{0}b")),
+        ),
+        ("/api/v1/owners", with(&owner, "email", json!("nope"))),
+        ("/api/v1/owners", without(&owner, "last_name")),
+        (
+            "/api/v1/expenses",
+            with(&expense, "category", json!("Bribes")),
+        ),
+        ("/api/v1/expenses", with(&expense, "amount", json!(0))),
+        ("/api/v1/expenses", with(&expense, "amount", json!(-5))),
+        ("/api/v1/expenses", with(&expense, "amount", json!(1e10))),
+        ("/api/v1/expenses", with(&expense, "amount", json!(0.001))),
+        ("/api/v1/expenses", with(&expense, "amount", json!("10.00"))),
+        (
+            "/api/v1/expenses",
+            with(&expense, "expense_date", json!("2025-13-01")),
+        ),
+        (
+            "/api/v1/expenses",
+            with(&expense, "expense_date", json!("yesterday")),
+        ),
+        ("/api/v1/expenses", with(&expense, "description", json!(""))),
+        ("/api/v1/expenses", json!([1, 2, 3])),
+    ];
+    for (path, body) in &cases {
+        let r = h.post(path, t, body).await;
+        assert_eq!(r.status, 400, "{path} {body}: {}", r.body);
+        r.expect_error(400);
+    }
+    for path in [
+        "/api/v1/buildings",
+        "/api/v1/units",
+        "/api/v1/owners",
+        "/api/v1/expenses",
+        "/api/v1/auth/login",
+    ] {
+        h.post_raw(path, t, Some("application/json"), "{\"name\": \"x\",")
+            .await
+            .expect_error(400);
+        h.post_raw(path, t, Some("application/json"), "")
+            .await
+            .expect_error(400);
+        h.post_raw(path, t, None, "{}").await.expect_error(415);
+    }
+    for table in ["buildings", "units", "owners", "expenses"] {
+        let n = h
+            .count(
+                &format!("SELECT COUNT(*) FROM {table} WHERE organization_id = $1"),
+                fx.org_a,
+            )
+            .await;
+        assert_eq!(n, 2, "{table}: the fixture's rows only");
+    }
+
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn roles_limit_creation() {
+    let Some(url) = database_url() else { return };
+    let h = Harness::start(&url, 5, 3.0).await;
+    let fx = h.fx.clone();
+    let owner_token = h.login(&fx.owner_user_a).await;
+    let accountant_token = h.login(&fx.accountant_a).await;
+    let building = json!({ "name": "N", "address": "A", "city": "C", "postal_code": "1000",
+                           "total_units": 3 });
+    let expense = json!({ "building_id": fx.building_a2, "category": "Maintenance",
+                          "description": "D", "amount": 10.0, "expense_date": "2025-01-01" });
+
+    // An owner reads, but creates nothing.
+    h.get("/api/v1/buildings", Some(&owner_token))
+        .await
+        .expect(200);
+    h.post("/api/v1/buildings", Some(&owner_token), &building)
+        .await
+        .expect_error(403);
+    h.post("/api/v1/expenses", Some(&owner_token), &expense)
+        .await
+        .expect_error(403);
+    h.post(
+        "/api/v1/owners",
+        Some(&owner_token),
+        &json!({ "first_name": "F", "last_name": "L", "email": "f@l.be", "address": "A",
+                 "city": "C", "postal_code": "1000" }),
+    )
+    .await
+    .expect_error(403);
+    // An accountant books expenses but does not create buildings.
+    h.post("/api/v1/expenses", Some(&accountant_token), &expense)
+        .await
+        .expect(201);
+    h.post("/api/v1/buildings", Some(&accountant_token), &building)
+        .await
+        .expect_error(403);
+    // A platform superadmin without an organization is not served org-scoped data.
+    let keys = Keys::new(&JwtSecret::new(SECRET));
+    let admin = keys
+        .encode(&claims_for(
+            Uuid::new_v4(),
+            "admin@platform.test",
+            None,
+            Role::Superadmin,
+            Duration::from_secs(60),
+        ))
+        .unwrap();
+    h.get("/api/v1/buildings", Some(&admin))
+        .await
+        .expect_error(403);
+    h.post("/api/v1/buildings", Some(&admin), &building)
+        .await
+        .expect_error(403);
+
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn pool_exhaustion_is_503_with_retry_after() {
+    let Some(url) = database_url() else { return };
+    let h = Harness::start(&url, 1, 0.2).await;
+    let token = h.login(&h.fx.syndic_a.clone()).await;
+
+    let held = h.state.pool.acquire().await.unwrap();
+    let r = h.get("/api/v1/buildings", Some(&token)).await;
+    assert_eq!(r.headers["retry-after"], "1");
+    r.expect_error(503);
+    // Health needs no database.
+    h.get("/api/v1/health", None).await.expect(200);
+    drop(held);
+    h.get("/api/v1/buildings", Some(&token)).await.expect(200);
+
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_answer_json() {
+    let Some(url) = database_url() else { return };
+    let h = Harness::start(&url, 2, 3.0).await;
+
+    h.get("/api/v1/nothing-here", None).await.expect_error(404);
+    h.get("/health", None).await.expect_error(404);
+    let r = h
+        .send(
+            h.client.delete(format!("{}/api/v1/buildings", h.base)),
+            None,
+        )
+        .await;
+    r.expect_error(405);
+    let r = h
+        .send(h.client.put(format!("{}/api/v1/health", h.base)), None)
+        .await;
+    r.expect_error(405);
+
+    h.finish().await;
+}
