@@ -1,8 +1,8 @@
 //! Password hashing shared by the seeder (which writes users) and the server (which
 //! checks logins): Argon2id, PHC string format.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 
 /// Hashes `password` with the given salt (at least 8 bytes of entropy, any bytes).
 /// The seeder passes a salt derived from its rng seed so that seeding is deterministic.
@@ -18,7 +18,11 @@ pub fn hash_password(password: &str, salt: &[u8]) -> String {
 /// hash that cannot be parsed.
 pub fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
-        .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
