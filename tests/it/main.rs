@@ -6,3 +6,5 @@ mod cli;
 mod cluster;
 mod common;
 mod load;
+mod seed;
+mod server;

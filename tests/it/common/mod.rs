@@ -9,8 +9,12 @@ use std::process::Command;
 
 use koprogo_perf::cli::ScaleArgs;
 use koprogo_perf::commands::LocalStack;
-use koprogo_perf::server::ServerArgs;
+use koprogo_perf::pg::Database;
+use koprogo_perf::server::{AppState, ServerArgs};
 use serde_json::Value;
+use sqlx::PgPool;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
 /// Seed used by the tests (the CLI's default).
 pub const RNG_SEED: u64 = 42;
@@ -33,6 +37,74 @@ pub async fn stack(scale: u32) -> LocalStack {
     )
     .await
     .expect("the local stack starts")
+}
+
+/// A fresh embedded cluster holding the reference schema and no rows, with a small
+/// pool for the test's own queries. `db.close().await` at the end (its `Drop` also
+/// removes it).
+pub async fn migrated_db() -> (Database, PgPool) {
+    let db = Database::open(None)
+        .await
+        .expect("the embedded cluster starts");
+    let pool = koprogo_perf::pg::connect(db.url(), 2).await.unwrap();
+    koprogo_perf::pg::migrate(&pool)
+        .await
+        .expect("the migrations apply");
+    (db, pool)
+}
+
+/// The reference server over `database_url`, with the settings `args` resolve to, on a
+/// free loopback port (`args.bind` is ignored).
+pub async fn server(database_url: &str, args: ServerArgs) -> Server {
+    let mut config = args.resolve().expect("valid server settings");
+    config.bind = SocketAddr::from(([127, 0, 0, 1], 0));
+    let listener = tokio::net::TcpListener::bind(config.bind).await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let state = AppState::connect(database_url, config)
+        .await
+        .expect("the server's pool connects");
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(koprogo_perf::server::serve(
+        listener,
+        state.clone(),
+        async move {
+            let _ = rx.await;
+        },
+    ));
+    Server {
+        base,
+        state,
+        shutdown: Some(tx),
+        task: Some(task),
+    }
+}
+
+/// A reference server running in this process (see [`server`]).
+pub struct Server {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// The server's state; its pool is the one requests use.
+    pub state: AppState,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl Server {
+    /// Shuts the server down gracefully and asserts that it stops cleanly (a minute is
+    /// a hang guard, not a timing bound).
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(std::time::Duration::from_secs(60), task)
+                .await
+                .expect("the server shuts down")
+                .expect("the server task did not panic")
+                .expect("the server ended without an I/O error");
+        }
+        self.state.pool.close().await;
+    }
 }
 
 /// An HTTP client for the tests.

@@ -1,38 +1,23 @@
-//! The server against a real database, in-process: the app served on port 0 and
-//! exercised over HTTP with reqwest.
-//!
-//! They need `SERVER_TEST_DATABASE_URL` pointing at a database with the reference
-//! schema and return early (passing) without it. Each test inserts its own two
-//! organizations, with random ids and e-mails, and deletes them at the end, so tests
-//! run in parallel and again on the same database.
+//! The reference server over HTTP, each test on its own embedded cluster: the schema
+//! migrated, a small fixture of two organizations inserted (so that every expected
+//! value is known), and the server on a free loopback port.
 
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use koprogo_perf::pg::Database;
+use koprogo_perf::server::auth::{Keys, claims_for};
+use koprogo_perf::server::model::Role;
+use koprogo_perf::server::password::hash_password;
+use koprogo_perf::server::{JwtSecret, ServerArgs};
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-use super::auth::{Keys, claims_for};
-use super::model::Role;
-use super::password::hash_password;
-use super::{AppState, JwtSecret, ServerArgs};
+use crate::common;
 
 const PASSWORD: &str = "syndic123";
 const SECRET: &[u8] = b"server-tests-secret-0123456789";
-
-fn database_url() -> Option<String> {
-    match std::env::var("SERVER_TEST_DATABASE_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            eprintln!("SERVER_TEST_DATABASE_URL is not set: skipping this server test");
-            None
-        }
-    }
-}
 
 /// One Argon2 hash for every fixture user (hashing is slow in debug builds).
 fn password_hash() -> &'static str {
@@ -66,15 +51,14 @@ struct Fixture {
 
 impl Fixture {
     async fn insert(pool: &PgPool) -> Self {
-        let tag = Uuid::new_v4().simple().to_string();
         let id = Uuid::new_v4;
         let fx = Fixture {
             org_a: id(),
             org_b: id(),
-            syndic_a: format!("syndic-{tag}@a.test"),
-            owner_user_a: format!("owner-{tag}@a.test"),
-            accountant_a: format!("accountant-{tag}@a.test"),
-            syndic_b: format!("syndic-{tag}@b.test"),
+            syndic_a: "syndic@a.test".to_string(),
+            owner_user_a: "owner@a.test".to_string(),
+            accountant_a: "accountant@a.test".to_string(),
+            syndic_b: "syndic@b.test".to_string(),
             building_a1: id(),
             building_a2: id(),
             building_b1: id(),
@@ -91,8 +75,8 @@ impl Fixture {
         for (org, name) in [(fx.org_a, "A"), (fx.org_b, "B")] {
             sqlx::query("INSERT INTO organizations (id, name, slug) VALUES ($1, $2, $3)")
                 .bind(org)
-                .bind(format!("Org {name} {tag}"))
-                .bind(format!("org-{}-{tag}", name.to_lowercase()))
+                .bind(format!("Org {name}"))
+                .bind(format!("org-{}", name.to_lowercase()))
                 .execute(&mut *tx)
                 .await
                 .unwrap();
@@ -166,7 +150,7 @@ impl Fixture {
             .bind(org)
             .bind(first)
             .bind(last)
-            .bind(format!("{}-{tag}@owners.test", first.to_lowercase()))
+            .bind(format!("{}@owners.test", first.to_lowercase()))
             .execute(&mut *tx)
             .await
             .unwrap();
@@ -290,14 +274,15 @@ impl Fixture {
     }
 }
 
-/// A running server over the fixture.
+/// The fixture in a fresh cluster, and the server over it.
 struct Harness {
+    db: Database,
+    /// The test's own connections (the fixture, row counts), apart from the server's.
+    pool: PgPool,
+    server: common::Server,
     base: String,
     client: reqwest::Client,
-    state: AppState,
     fx: Fixture,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<std::io::Result<()>>>,
 }
 
 struct Reply {
@@ -327,50 +312,34 @@ impl Reply {
 }
 
 impl Harness {
-    async fn start(url: &str, pool_max: u32, acquire_timeout: f64) -> Self {
-        let args = ServerArgs {
-            bind: "127.0.0.1:0".to_string(),
-            pool_max,
-            acquire_timeout,
-            jwt_secret: Some(JwtSecret::new(SECRET)),
-        };
-        let config = args.resolve().unwrap();
-        let listener = TcpListener::bind(config.bind).await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let state = AppState::connect(url, config).await.unwrap();
-        let fx = Fixture::insert(&state.pool).await;
-        let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(super::serve(listener, state.clone(), async move {
-            let _ = rx.await;
-        }));
+    async fn start(pool_max: u32, acquire_timeout: f64) -> Self {
+        let (db, pool) = common::migrated_db().await;
+        let fx = Fixture::insert(&pool).await;
+        let server = common::server(
+            db.url(),
+            ServerArgs {
+                pool_max,
+                acquire_timeout,
+                jwt_secret: Some(JwtSecret::new(SECRET)),
+                ..ServerArgs::default()
+            },
+        )
+        .await;
         Self {
-            base,
-            client: reqwest::Client::new(),
-            state,
+            db,
+            pool,
+            base: server.base.clone(),
+            server,
+            client: common::client(),
             fx,
-            shutdown: Some(tx),
-            task: Some(task),
         }
     }
 
-    /// Stops the server and deletes the fixture (cascading to everything created).
-    async fn finish(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(task) = self.task.take() {
-            tokio::time::timeout(Duration::from_secs(10), task)
-                .await
-                .expect("graceful shutdown within 10 s")
-                .unwrap()
-                .unwrap();
-        }
-        sqlx::query("DELETE FROM organizations WHERE id = $1 OR id = $2")
-            .bind(self.fx.org_a)
-            .bind(self.fx.org_b)
-            .execute(&self.state.pool)
-            .await
-            .unwrap();
+    /// Stops the server (asserting a clean graceful shutdown), then the cluster.
+    async fn finish(self) {
+        self.server.stop().await;
+        self.pool.close().await;
+        self.db.close().await;
     }
 
     async fn send(&self, request: reqwest::RequestBuilder, token: Option<&str>) -> Reply {
@@ -433,7 +402,7 @@ impl Harness {
     async fn count(&self, sql: &str, org: Uuid) -> i64 {
         sqlx::query_scalar(sql)
             .bind(org)
-            .fetch_one(&self.state.pool)
+            .fetch_one(&self.pool)
             .await
             .unwrap()
     }
@@ -449,8 +418,7 @@ fn ids(list: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn health_login_and_me() {
-    let Some(url) = database_url() else { return };
-    let h = Harness::start(&url, 5, 3.0).await;
+    let h = Harness::start(5, 3.0).await;
     let fx = h.fx.clone();
 
     let body = h.get("/api/v1/health", None).await.expect(200);
@@ -524,8 +492,7 @@ async fn health_login_and_me() {
 
 #[tokio::test]
 async fn missing_bad_and_expired_tokens_are_401() {
-    let Some(url) = database_url() else { return };
-    let h = Harness::start(&url, 5, 3.0).await;
+    let h = Harness::start(5, 3.0).await;
     let fx = h.fx.clone();
     let keys = Keys::new(&JwtSecret::new(SECRET));
     let claims = claims_for(
@@ -578,8 +545,7 @@ async fn missing_bad_and_expired_tokens_are_401() {
 
 #[tokio::test]
 async fn lists_paginate_sort_and_validate() {
-    let Some(url) = database_url() else { return };
-    let h = Harness::start(&url, 5, 3.0).await;
+    let h = Harness::start(5, 3.0).await;
     let fx = h.fx.clone();
     let token = h.login(&fx.syndic_a).await;
     let t = Some(token.as_str());
@@ -723,8 +689,7 @@ async fn lists_paginate_sort_and_validate() {
 
 #[tokio::test]
 async fn details_and_sub_lists() {
-    let Some(url) = database_url() else { return };
-    let h = Harness::start(&url, 5, 3.0).await;
+    let h = Harness::start(5, 3.0).await;
     let fx = h.fx.clone();
     let token = h.login(&fx.syndic_a).await;
     let t = Some(token.as_str());
@@ -865,8 +830,7 @@ async fn details_and_sub_lists() {
 
 #[tokio::test]
 async fn another_organizations_ids_are_404() {
-    let Some(url) = database_url() else { return };
-    let h = Harness::start(&url, 5, 3.0).await;
+    let h = Harness::start(5, 3.0).await;
     let fx = h.fx.clone();
     let token = h.login(&fx.syndic_a).await;
     let t = Some(token.as_str());
@@ -916,22 +880,17 @@ async fn another_organizations_ids_are_404() {
     )
     .await
     .expect_error(404);
-    assert_eq!(
-        h.count(
-            "SELECT COUNT(*) FROM units WHERE organization_id = $1",
-            fx.org_b
-        )
-        .await,
-        1
-    );
-    assert_eq!(
-        h.count(
-            "SELECT COUNT(*) FROM expenses WHERE organization_id = $1",
-            fx.org_b
-        )
-        .await,
-        1
-    );
+    // Nothing written anywhere: not under B's building, not under either organization.
+    for table in ["units", "expenses"] {
+        for (column, id, n) in [
+            ("building_id", fx.building_b1, 1),
+            ("organization_id", fx.org_b, 1),
+            ("organization_id", fx.org_a, 2),
+        ] {
+            let sql = format!("SELECT COUNT(*) FROM {table} WHERE {column} = $1");
+            assert_eq!(h.count(&sql, id).await, n, "{table} by {column}");
+        }
+    }
 
     for path in [
         "/api/v1/buildings/not-a-uuid",
@@ -947,8 +906,7 @@ async fn another_organizations_ids_are_404() {
 
 #[tokio::test]
 async fn creates_answer_201_with_the_row() {
-    let Some(url) = database_url() else { return };
-    let h = Harness::start(&url, 5, 3.0).await;
+    let h = Harness::start(5, 3.0).await;
     let fx = h.fx.clone();
     let token = h.login(&fx.syndic_a).await;
     let t = Some(token.as_str());
@@ -1058,8 +1016,7 @@ async fn creates_answer_201_with_the_row() {
 
 #[tokio::test]
 async fn bad_bodies_are_400_and_write_nothing() {
-    let Some(url) = database_url() else { return };
-    let h = Harness::start(&url, 5, 3.0).await;
+    let h = Harness::start(5, 3.0).await;
     let fx = h.fx.clone();
     let token = h.login(&fx.syndic_a).await;
     let t = Some(token.as_str());
@@ -1176,8 +1133,7 @@ async fn bad_bodies_are_400_and_write_nothing() {
 
 #[tokio::test]
 async fn roles_limit_creation() {
-    let Some(url) = database_url() else { return };
-    let h = Harness::start(&url, 5, 3.0).await;
+    let h = Harness::start(5, 3.0).await;
     let fx = h.fx.clone();
     let owner_token = h.login(&fx.owner_user_a).await;
     let accountant_token = h.login(&fx.accountant_a).await;
@@ -1234,11 +1190,10 @@ async fn roles_limit_creation() {
 
 #[tokio::test]
 async fn pool_exhaustion_is_503_with_retry_after() {
-    let Some(url) = database_url() else { return };
-    let h = Harness::start(&url, 1, 0.2).await;
+    let h = Harness::start(1, 0.2).await;
     let token = h.login(&h.fx.syndic_a.clone()).await;
 
-    let held = h.state.pool.acquire().await.unwrap();
+    let held = h.server.state.pool.acquire().await.unwrap();
     let r = h.get("/api/v1/buildings", Some(&token)).await;
     assert_eq!(r.headers["retry-after"], "1");
     r.expect_error(503);
@@ -1252,8 +1207,7 @@ async fn pool_exhaustion_is_503_with_retry_after() {
 
 #[tokio::test]
 async fn unknown_routes_and_methods_answer_json() {
-    let Some(url) = database_url() else { return };
-    let h = Harness::start(&url, 2, 3.0).await;
+    let h = Harness::start(2, 3.0).await;
 
     h.get("/api/v1/nothing-here", None).await.expect_error(404);
     h.get("/health", None).await.expect_error(404);
