@@ -128,6 +128,8 @@ struct Shared {
     /// Users that finished logging in; the steady state starts when all have.
     started_users: std::sync::atomic::AtomicUsize,
     vus: usize,
+    /// Signalled when the last user has logged in.
+    all_ready: tokio::sync::Notify,
     /// Distinguishes this load process's unique values from any other's.
     run_tag: String,
     needs: Needs,
@@ -180,6 +182,7 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<LoadOutcome> {
         recorder: recorder.clone(),
         started_users: Default::default(),
         vus: options.vus,
+        all_ready: tokio::sync::Notify::new(),
         run_tag: format!("{:06x}", rand::rng().random::<u32>() & 0xff_ffff),
     });
 
@@ -212,15 +215,16 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<LoadOutcome> {
         .set_scheduler(GooseScheduler::Random);
 
     let started_at = chrono::Utc::now();
-    let steady_from = Instant::now() + options.ramp_up;
-    recorder.set_steady_from(steady_from);
-    attack
-        .execute()
-        .await
-        .map_err(|e| LoadError::Goose(e.to_string()))?;
+    let ramp_end = Instant::now() + options.ramp_up;
+    let controller = tokio::spawn(control(shared.clone(), ramp_end, options.duration));
+    let result = attack.execute().await;
+    controller.abort();
+    recorder.close_window(Instant::now());
+    result.map_err(|e| LoadError::Goose(e.to_string()))?;
     let interrupted = crate::interrupt::interrupted();
-    let steady_from = recorder.steady_from().unwrap_or(steady_from);
-    let duration = Instant::now().saturating_duration_since(steady_from);
+    let duration = recorder
+        .window()
+        .map_or(Duration::ZERO, |(_, length)| length);
 
     Ok(LoadOutcome {
         started_at,
@@ -277,6 +281,21 @@ fn root_cause(e: &dyn std::error::Error) -> String {
     cause.to_string()
 }
 
+/// How long after the ramp-up the steady state waits for the last logins.
+const LOGIN_GRACE: Duration = Duration::from_secs(30);
+
+/// The run's clock: the steady state starts when the ramp-up is over and every user
+/// has logged in (logins are not the workload), lasts `duration`, then goose is told
+/// to stop. goose's own run time is only a backstop.
+async fn control(shared: Arc<Shared>, ramp_end: Instant, duration: Duration) {
+    let ready = shared.all_ready.notified();
+    let _ = tokio::time::timeout_at((ramp_end + LOGIN_GRACE).into(), ready).await;
+    tokio::time::sleep_until(ramp_end.into()).await;
+    shared.recorder.open_window(Instant::now(), duration);
+    tokio::time::sleep(duration).await;
+    goose::trigger_killswitch("koprogo-perf: the steady state is over");
+}
+
 fn goose_config(host: &str, options: &LoadOptions) -> GooseConfiguration {
     let mut config = GooseConfiguration::default();
     config.host = Some(host.to_string());
@@ -288,7 +307,8 @@ fn goose_config(host: &str, options: &LoadOptions) -> GooseConfiguration {
         // All at once: a rate far above the user count.
         config.increase_rate = Some((options.vus * 1000).to_string());
     }
-    config.run_time = Some(options.duration.as_secs().max(1).to_string());
+    let backstop = options.duration + LOGIN_GRACE + Duration::from_secs(10);
+    config.run_time = Some(backstop.as_secs().to_string());
     config.timeout = Some(options.timeout.as_secs().max(1).to_string());
     config.quiet = 1;
     config.no_print_metrics = true;
@@ -324,7 +344,7 @@ async fn start_user(user: &mut GooseUser, shared: &Shared) -> TransactionResult 
         .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
         + 1;
     if ready == shared.vus {
-        shared.recorder.delay_steady_to(Instant::now());
+        shared.all_ready.notify_one();
     }
     Ok(())
 }

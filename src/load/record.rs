@@ -62,15 +62,23 @@ impl EndpointStats {
     }
 }
 
-/// Shared by all virtual users of one run. Requests that start before the steady-state
-/// window (the ramp-up) are counted apart and kept out of the statistics.
+/// Shared by all virtual users of one run. Only requests that start inside the
+/// steady-state window count; the others (ramp-up and logins before it, shutdown after
+/// it) are counted apart as warm-up.
 #[derive(Debug)]
 pub struct Recorder {
     endpoints: Vec<Mutex<EndpointStats>>,
     names: Vec<String>,
-    steady_from: Mutex<Option<Instant>>,
+    window: Mutex<Window>,
     warmup: Mutex<u64>,
     relogins: Mutex<u64>,
+}
+
+/// The steady-state window: `[from, until)`; nothing counts before it is opened.
+#[derive(Debug, Default, Clone, Copy)]
+struct Window {
+    from: Option<Instant>,
+    until: Option<Instant>,
 }
 
 impl Recorder {
@@ -82,31 +90,48 @@ impl Recorder {
                 .map(|_| Mutex::new(EndpointStats::new()))
                 .collect(),
             names,
-            steady_from: Mutex::new(None),
+            window: Mutex::new(Window::default()),
             warmup: Mutex::new(0),
             relogins: Mutex::new(0),
         }
     }
 
-    /// Requests started before `at` count as warm-up.
-    pub fn set_steady_from(&self, at: Instant) {
-        *lock(&self.steady_from) = Some(at);
+    /// Opens the steady-state window at `from` for `length`. Whatever was recorded
+    /// before (requests of users that were ready early) moves to the warm-up count.
+    pub fn open_window(&self, from: Instant, length: Duration) {
+        *lock(&self.window) = Window {
+            from: Some(from),
+            until: Some(from + length),
+        };
+        let mut moved = 0;
+        for slot in &self.endpoints {
+            let mut stats = lock(slot);
+            moved += stats.requests();
+            *stats = EndpointStats::new();
+        }
+        *lock(&self.warmup) += moved;
     }
 
-    /// Moves the start of the steady state to `at` when that is later (the last user
-    /// finished logging in after the ramp-up ended).
-    pub fn delay_steady_to(&self, at: Instant) {
-        let mut from = lock(&self.steady_from);
-        *from = Some(from.map_or(at, |f| f.max(at)));
+    /// Closes the window early (Ctrl-C) at `at`.
+    pub fn close_window(&self, at: Instant) {
+        let mut window = lock(&self.window);
+        if window.until.is_none_or(|u| at < u) {
+            window.until = Some(at);
+        }
     }
 
-    /// The start of the steady state.
-    pub fn steady_from(&self) -> Option<Instant> {
-        *lock(&self.steady_from)
+    /// The window's start and length, once opened.
+    pub fn window(&self) -> Option<(Instant, Duration)> {
+        let window = *lock(&self.window);
+        Some((
+            window.from?,
+            window.until?.saturating_duration_since(window.from?),
+        ))
     }
 
-    fn in_steady_state(&self, started: Instant) -> bool {
-        lock(&self.steady_from).is_none_or(|from| started >= from)
+    fn in_window(&self, started: Instant) -> bool {
+        let window = *lock(&self.window);
+        window.from.is_some_and(|f| started >= f) && window.until.is_none_or(|u| started < u)
     }
 
     /// Records one request of endpoint `index`, started at `started`, lasting `latency`,
@@ -118,7 +143,7 @@ impl Recorder {
         latency: Duration,
         outcome: Result<u16, TransportError>,
     ) {
-        if !self.in_steady_state(started) {
+        if !self.in_window(started) {
             *lock(&self.warmup) += 1;
             return;
         }
@@ -172,8 +197,18 @@ mod tests {
     fn ramp_up_requests_are_kept_out_and_errors_counted() {
         let r = Recorder::new(vec!["a".into(), "b".into()]);
         let t0 = Instant::now();
-        r.set_steady_from(t0 + Duration::from_secs(1));
+        // Before the window opens, and a request that started before it, are warm-up.
         r.record(0, t0, Duration::from_millis(5), Ok(200));
+        r.open_window(t0 + Duration::from_secs(1), Duration::from_secs(10));
+        assert_eq!(r.snapshot()[0].1.requests(), 0);
+        r.record(0, t0, Duration::from_millis(5), Ok(200));
+        // After it closes too.
+        r.record(
+            0,
+            t0 + Duration::from_secs(11),
+            Duration::from_millis(5),
+            Ok(200),
+        );
         r.record(
             0,
             t0 + Duration::from_secs(2),
@@ -193,7 +228,8 @@ mod tests {
             Err(TransportError::Timeout),
         );
         let snap = r.snapshot();
-        assert_eq!(r.warmup_requests(), 1);
+        assert_eq!(r.warmup_requests(), 3);
+        assert_eq!(r.window().unwrap().1, Duration::from_secs(10));
         assert_eq!(snap[0].1.requests(), 1);
         assert_eq!(snap[0].1.errors(), 0);
         assert_eq!(snap[1].1.requests(), 2);

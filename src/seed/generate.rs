@@ -116,7 +116,7 @@ pub struct Organizations {
 pub struct Users {
     pub id: Vec<Uuid>,
     pub email: Vec<String>,
-    /// The plain demo password; the insert swaps in its Argon2 hash.
+    /// The plain demo password; the insert swaps in its bcrypt hash.
     pub password: Vec<&'static str>,
     pub first_name: Vec<&'static str>,
     pub last_name: Vec<&'static str>,

@@ -18,7 +18,7 @@ fn chunks(len: usize) -> impl Iterator<Item = Range<usize>> {
         .map(move |start| start..(start + CHUNK).min(len))
 }
 
-/// Inserts every row of `batch`. `hashes` maps each demo password to its Argon2 hash.
+/// Inserts every row of `batch`. `hashes` maps each demo password to its bcrypt hash.
 pub async fn batch(
     conn: &mut PgConnection,
     batch: &Batch,

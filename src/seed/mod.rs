@@ -154,7 +154,7 @@ pub async fn seed(pool: &PgPool, opts: &SeedOptions) -> Result<SeedSummary, Seed
         });
     }
 
-    // Argon2 takes tens of milliseconds a password: hash each demo password once,
+    // bcrypt takes tens of milliseconds a password: hash each demo password once,
     // on blocking threads, while the first batch is generated.
     let mut hashing: Option<Vec<_>> = Some(
         DEMO_USERS

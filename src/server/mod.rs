@@ -16,9 +16,6 @@ pub mod model;
 pub mod password;
 pub mod routes;
 
-#[cfg(test)]
-mod tests;
-
 use std::future::Future;
 use std::sync::Arc;
 
@@ -38,6 +35,10 @@ pub struct AppState {
     pub config: Arc<ServerConfig>,
     /// Keys derived from `config.jwt_secret`.
     pub keys: Arc<auth::Keys>,
+    /// Bounds concurrent password checks to the CPU count: they are pure CPU work, and
+    /// 100 users logging in at once would otherwise start 100 blocking threads without
+    /// finishing any sooner.
+    pub password_checks: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -60,10 +61,12 @@ impl AppState {
     /// The state over an existing pool (whose size and timeout are the caller's).
     pub fn new(pool: PgPool, config: ServerConfig) -> Self {
         let keys = Arc::new(auth::Keys::new(&config.jwt_secret));
+        let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
         Self {
             pool,
             config: Arc::new(config),
             keys,
+            password_checks: Arc::new(tokio::sync::Semaphore::new(cpus)),
         }
     }
 }

@@ -19,7 +19,7 @@ use crate::common;
 const PASSWORD: &str = "syndic123";
 const SECRET: &[u8] = b"server-tests-secret-0123456789";
 
-/// One Argon2 hash for every fixture user (hashing is slow in debug builds).
+/// One bcrypt hash for every fixture user (hashing is slow in debug builds).
 fn password_hash() -> &'static str {
     static HASH: OnceLock<String> = OnceLock::new();
     HASH.get_or_init(|| hash_password(PASSWORD, b"somesaltsomesalt"))

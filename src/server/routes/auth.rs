@@ -79,8 +79,12 @@ pub async fn login(
     .fetch_optional(&state.pool)
     .await?;
 
-    // Argon2 takes tens of milliseconds of CPU: keep it off the async workers.
+    // bcrypt takes tens of milliseconds of CPU: keep it off the async workers.
     let password = body.password;
+    let _permit =
+        state.password_checks.acquire().await.map_err(|e| {
+            ApiError::Internal(anyhow::Error::new(e).context("password check permit"))
+        })?;
     let (row, verified) = tokio::task::spawn_blocking(move || {
         let verified = match &row {
             Some(r) => verify_password(&password, &r.password_hash),
