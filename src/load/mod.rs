@@ -96,6 +96,8 @@ pub struct LoadOutcome {
     pub relogins: u64,
     /// Stopped early by Ctrl-C: the statistics cover what was measured until then.
     pub interrupted: bool,
+    /// Stopped early because the host refused every connection for [`HOST_DOWN_AFTER`].
+    pub host_down: bool,
 }
 
 /// Why a run could not start or complete.
@@ -130,6 +132,8 @@ struct Shared {
     vus: usize,
     /// Signalled when the last user has logged in.
     all_ready: tokio::sync::Notify,
+    /// Set when the run was stopped because the host went away.
+    host_down: std::sync::atomic::AtomicBool,
     /// Distinguishes this load process's unique values from any other's.
     run_tag: String,
     needs: Needs,
@@ -183,6 +187,7 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<LoadOutcome> {
         started_users: Default::default(),
         vus: options.vus,
         all_ready: tokio::sync::Notify::new(),
+        host_down: Default::default(),
         run_tag: format!("{:06x}", rand::rng().random::<u32>() & 0xff_ffff),
     });
 
@@ -217,8 +222,10 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<LoadOutcome> {
     let started_at = chrono::Utc::now();
     let ramp_end = Instant::now() + options.ramp_up;
     let controller = tokio::spawn(control(shared.clone(), ramp_end, options.duration));
+    let watchdog = tokio::spawn(watch_host(shared.clone()));
     let result = attack.execute().await;
     controller.abort();
+    watchdog.abort();
     recorder.close_window(Instant::now());
     result.map_err(|e| LoadError::Goose(e.to_string()))?;
     let interrupted = crate::interrupt::interrupted();
@@ -233,6 +240,7 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<LoadOutcome> {
         warmup_requests: recorder.warmup_requests(),
         relogins: recorder.relogins(),
         interrupted,
+        host_down: shared.host_down.load(std::sync::atomic::Ordering::SeqCst),
     })
 }
 
@@ -294,6 +302,25 @@ async fn control(shared: Arc<Shared>, ramp_end: Instant, duration: Duration) {
     shared.recorder.open_window(Instant::now(), duration);
     tokio::time::sleep(duration).await;
     goose::trigger_killswitch("koprogo-perf: the steady state is over");
+}
+
+/// A host that refuses every connection for this long has gone away: the run stops
+/// instead of spinning on refused connections until the end.
+pub const HOST_DOWN_AFTER: Duration = Duration::from_secs(3);
+
+async fn watch_host(shared: Arc<Shared>) {
+    loop {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let live = shared.recorder.liveness();
+        if live.refused_since > 0 && live.last_response.elapsed() >= HOST_DOWN_AFTER {
+            shared
+                .host_down
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+            shared.recorder.close_window(Instant::now());
+            goose::trigger_killswitch("koprogo-perf: the host stopped accepting connections");
+            return;
+        }
+    }
 }
 
 fn goose_config(host: &str, options: &LoadOptions) -> GooseConfiguration {

@@ -72,6 +72,15 @@ pub struct Recorder {
     window: Mutex<Window>,
     warmup: Mutex<u64>,
     relogins: Mutex<u64>,
+    liveness: Mutex<Liveness>,
+}
+
+/// Whether the host still answers: when the last HTTP response came, and how many
+/// connections were refused since.
+#[derive(Debug, Clone, Copy)]
+pub struct Liveness {
+    pub last_response: Instant,
+    pub refused_since: u64,
 }
 
 /// The steady-state window: `[from, until)`; nothing counts before it is opened.
@@ -93,7 +102,16 @@ impl Recorder {
             window: Mutex::new(Window::default()),
             warmup: Mutex::new(0),
             relogins: Mutex::new(0),
+            liveness: Mutex::new(Liveness {
+                last_response: Instant::now(),
+                refused_since: 0,
+            }),
         }
+    }
+
+    /// When the host last answered and how many connections failed since.
+    pub fn liveness(&self) -> Liveness {
+        *lock(&self.liveness)
     }
 
     /// Opens the steady-state window at `from` for `length`. Whatever was recorded
@@ -143,6 +161,17 @@ impl Recorder {
         latency: Duration,
         outcome: Result<u16, TransportError>,
     ) {
+        {
+            let mut live = lock(&self.liveness);
+            match outcome {
+                Ok(_) => {
+                    live.last_response = Instant::now();
+                    live.refused_since = 0;
+                }
+                Err(TransportError::Connect) => live.refused_since += 1,
+                Err(_) => {}
+            }
+        }
         if !self.in_window(started) {
             *lock(&self.warmup) += 1;
             return;

@@ -38,6 +38,9 @@ pub struct RunReport {
     pub target: TargetInfo,
     /// True when Ctrl-C ended the run early; the numbers cover what was measured.
     pub interrupted: bool,
+    /// True when the run stopped early because the host refused every connection for a
+    /// few seconds (the server died); the numbers cover what was measured.
+    pub host_down: bool,
     /// Requests sent during ramp-up, not in the statistics.
     pub warmup_requests: u64,
     /// Logins repeated after a 401 (expired tokens).
@@ -220,6 +223,7 @@ impl RunReport {
             scenario: context.scenario,
             target: context.target,
             interrupted: outcome.interrupted,
+            host_down: outcome.host_down,
             warmup_requests: outcome.warmup_requests,
             relogins: outcome.relogins,
             totals: Totals {

@@ -106,3 +106,150 @@ async fn a_two_second_api_load_run_hits_every_endpoint_and_writes_a_valid_run_js
         "{hgrm}"
     );
 }
+
+/// Spawns `koprogo-perf serve` on a free port with its own embedded cluster in `tmp`;
+/// returns the child and the base URL once it answers.
+fn spawn_serve(tmp: &std::path::Path) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = crate::common::bin()
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("TMPDIR", tmp)
+        .env_remove("DATABASE_URL")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let line = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .map(|l| l.unwrap())
+        .find(|l| l.starts_with("serving the reference KoproGo API on http://"))
+        .expect("serve announces its URL");
+    let url = line.split_whitespace().nth(6).unwrap();
+    (child, url.trim_end_matches("/api/v1").to_string())
+}
+
+fn signal(child: &std::process::Child, sig: nix::sys::signal::Signal) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), sig).unwrap();
+}
+
+fn wait_with_guard(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let began = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            began.elapsed() < std::time::Duration::from_secs(120),
+            "the process hangs"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_server_dying_mid_run_is_reported_and_what_was_measured_is_kept() {
+    let tmp = crate::common::private_tmp();
+    let _cleanup = KillLeftovers(tmp.path().to_path_buf());
+    let (mut serve, host) = spawn_serve(tmp.path());
+    let out = tempfile::tempdir().unwrap();
+    let mut load = crate::common::bin()
+        .args([
+            "load",
+            "--host",
+            &host,
+            "--scenario",
+            "health",
+            "--vus",
+            "4",
+            "--ramp-up",
+            "0s",
+        ])
+        .args(["--duration", "30s", "--out", out.path().to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Let the load run a while, then take the server down under it.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    signal(&serve, nix::sys::signal::Signal::SIGKILL);
+    serve.wait().unwrap();
+    let status = wait_with_guard(&mut load);
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut load.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with(&format!(
+            "error: {host} stopped accepting connections during the run"
+        )),
+        "{stderr}"
+    );
+    let run: RunReport = RunReport::read(&out.path().join("run.json")).unwrap();
+    let ok = run.endpoints[0]
+        .status_codes
+        .get("200")
+        .copied()
+        .unwrap_or(0);
+    assert!(ok > 0, "the requests before the crash are kept");
+    assert!(run.endpoints[0].transport_errors.connect > 0);
+    assert!(run.host_down);
+    assert!(
+        run.duration_s < 20.0,
+        "the run stopped early: {}",
+        run.duration_s
+    );
+}
+
+/// The killed server cannot stop its cluster: stop whatever still runs from `dir`.
+struct KillLeftovers(std::path::PathBuf);
+
+impl Drop for KillLeftovers {
+    fn drop(&mut self) {
+        for pid in crate::common::processes_mentioning(&self.0.display().to_string()) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGQUIT,
+            );
+        }
+    }
+}
+
+#[test]
+fn ctrl_c_during_a_run_writes_the_report_marked_interrupted() {
+    let tmp = crate::common::private_tmp();
+    let out = tempfile::tempdir().unwrap();
+    let mut load = crate::common::bin()
+        .args(["load", "--vus", "4", "--ramp-up", "0s", "--duration", "60s"])
+        .args(["--out", out.path().to_str().unwrap()])
+        .env("TMPDIR", tmp.path())
+        .env_remove("DATABASE_URL")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the users are running (the stack prints this line before the load).
+    let mut stderr = std::io::BufReader::new(load.stderr.take().unwrap());
+    let mut seen = String::new();
+    while !seen.contains("load: scenario api-load") {
+        let mut line = String::new();
+        assert!(
+            std::io::BufRead::read_line(&mut stderr, &mut line).unwrap() > 0,
+            "{seen}"
+        );
+        seen.push_str(&line);
+    }
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    signal(&load, nix::sys::signal::Signal::SIGINT);
+    let status = wait_with_guard(&mut load);
+    assert_eq!(status.code(), Some(130));
+    let run = RunReport::read(&out.path().join("run.json")).unwrap();
+    assert!(run.interrupted);
+    assert!(run.totals.requests > 0);
+    assert!(run.duration_s < 60.0);
+    assert!(
+        crate::common::leftovers(tmp.path()).is_empty(),
+        "{:?}",
+        crate::common::leftovers(tmp.path())
+    );
+    assert!(crate::common::processes_mentioning(&tmp.path().display().to_string()).is_empty());
+}
