@@ -25,17 +25,24 @@ pub struct Cli {
 pub enum Command {
     /// Everything in one command: embedded PostgreSQL, seeded data, the reference server,
     /// a load run, the tables and run.json; then everything stopped and removed.
+    #[command(after_help = EXIT_CODES)]
     Demo(DemoArgs),
     /// Run the bundled reference API server (a faithful imitation of KoproGo's backend).
     Serve(ServeArgs),
     /// Load a KoproGo API with goose and record HDR latency histograms. Without --host,
     /// starts the embedded PostgreSQL and the reference server in-process.
+    // The in-process server always listens on a free loopback port.
+    #[command(mut_arg("bind", |a| a.hide(true)), after_help = EXIT_CODES)]
     Load(LoadArgs),
     /// Create the reference schema and fill it with deterministic KoproGo-like data.
     Seed(SeedArgs),
     /// Apply the tuning guide's PostgreSQL settings and indexes (not available yet).
     TuneDb(TuneDbArgs),
 }
+
+const EXIT_CODES: &str = "Exit codes: 0 the run completed (whatever the targets say); 1 it could \
+not run, or the host stopped answering (the report of what was measured is still written); 2 invalid \
+flags; 130 interrupted by Ctrl-C (report written, marked interrupted).";
 
 /// Where the database is.
 #[derive(Debug, Clone, Args)]
@@ -124,7 +131,7 @@ pub struct LoadArgs {
     pub db: DatabaseArgs,
     #[command(flatten)]
     pub scale: ScaleArgs,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Reference server (without --host)")]
     pub server: ServerArgs,
 }
 

@@ -153,7 +153,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         .resolve()
         .context("server settings")?;
     config.bind = SocketAddr::from(([127, 0, 0, 1], 0));
-    let code = in_process(plan, &args.scale, None, config).await?;
+    let code = in_process(plan, &args.scale, None, config, false).await?;
     eprintln!(
         "demo finished in {:.1} s; everything it started is stopped and removed",
         began.elapsed().as_secs_f64()
@@ -190,7 +190,14 @@ pub async fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
         None => {
             let mut config = args.server.resolve().context("server settings")?;
             config.bind = SocketAddr::from(([127, 0, 0, 1], 0));
-            in_process(plan, &args.scale, args.db.database_url.as_deref(), config).await
+            in_process(
+                plan,
+                &args.scale,
+                args.db.database_url.as_deref(),
+                config,
+                args.db.keep_db,
+            )
+            .await
         }
     }
 }
@@ -201,8 +208,12 @@ async fn in_process(
     scale: &ScaleArgs,
     database_url: Option<&str>,
     config: ServerConfig,
+    keep_db: bool,
 ) -> anyhow::Result<ExitCode> {
-    let stack = super::interruptible(LocalStack::start(database_url, scale, config)).await?;
+    let mut stack = super::interruptible(LocalStack::start(database_url, scale, config)).await?;
+    if keep_db {
+        stack.db.keep();
+    }
     eprintln!(
         "reference server on {} (pool {} connections)",
         stack.base_url(),
