@@ -123,8 +123,10 @@ pub struct LoadArgs {
     pub host: Option<String>,
     /// With --host: credentials EMAIL:PASSWORD, repeatable; users are spread over them.
     /// Also read from KOPROGO_PERF_LOGINS (comma-separated). Never printed.
+    // Kept as text until the command resolves it: clap would echo a rejected value,
+    // password included.
     #[arg(long = "login", value_name = "EMAIL:PASSWORD")]
-    pub logins: Vec<crate::load::Login>,
+    pub logins: Vec<String>,
     #[command(flatten)]
     pub run: RunArgs,
     #[command(flatten)]
@@ -224,7 +226,6 @@ mod tests {
         Cli::command().debug_assert();
         assert!(Cli::try_parse_from(["koprogo-perf", "load", "--vus", "0"]).is_err());
         assert!(Cli::try_parse_from(["koprogo-perf", "load", "--duration", "soon"]).is_err());
-        assert!(Cli::try_parse_from(["koprogo-perf", "load", "--login", "nopass"]).is_err());
         assert!(Cli::try_parse_from(["koprogo-perf", "demo", "--scale", "0"]).is_err());
         let cli = Cli::try_parse_from(["koprogo-perf", "demo", "--duration", "10s", "--vus", "20"])
             .unwrap();

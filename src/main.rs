@@ -15,8 +15,10 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(koprogo_perf::run(cli));
-    // Let background tasks (server connections) end without waiting on them.
-    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    // Async tasks (server connections) are dropped at once; blocking ones — an embedded
+    // cluster still starting or stopping after Ctrl-C — are waited for, so that its
+    // `Drop` can stop it and remove its directory.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(90));
     match result {
         Ok(code) => code,
         Err(e) => {

@@ -173,7 +173,16 @@ pub async fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
                 .with_context(|| {
                     format!("--host `{host}` is not an http(s) URL (e.g. http://127.0.0.1:8080)")
                 })?;
-            let mut logins = args.logins.clone();
+            if args.db.keep_db {
+                anyhow::bail!(
+                    "--keep-db applies to the embedded cluster, which --host does not start"
+                );
+            }
+            let mut logins = args
+                .logins
+                .iter()
+                .map(|l| l.parse().map_err(|e| anyhow::anyhow!("--login: {e}")))
+                .collect::<anyhow::Result<Vec<Login>>>()?;
             if logins.is_empty()
                 && let Ok(env) = std::env::var("KOPROGO_PERF_LOGINS")
             {
@@ -305,6 +314,16 @@ fn finish(plan: &Plan, report: &RunReport) -> anyhow::Result<ExitCode> {
             report.duration_s
         );
         return Ok(ExitCode::from(130));
+    }
+    if report.totals.requests == 0 {
+        anyhow::bail!(
+            "no request completed in the steady state against {} ({} during warm-up, {} skipped); \
+             check the server and the scenario — the report is in {}",
+            report.target.host,
+            report.warmup_requests,
+            report.skipped_requests,
+            plan.out.display()
+        );
     }
     if report.host_down {
         let connect_errors: u64 = report

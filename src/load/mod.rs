@@ -94,6 +94,8 @@ pub struct LoadOutcome {
     pub endpoints: Vec<(String, EndpointStats)>,
     pub warmup_requests: u64,
     pub relogins: u64,
+    /// Requests not sent because their user lacked an id to fill in.
+    pub skipped_requests: u64,
     /// Stopped early by Ctrl-C: the statistics cover what was measured until then.
     pub interrupted: bool,
     /// Stopped early because the host refused every connection for [`HOST_DOWN_AFTER`].
@@ -239,6 +241,7 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<LoadOutcome> {
         endpoints: recorder.snapshot(),
         warmup_requests: recorder.warmup_requests(),
         relogins: recorder.relogins(),
+        skipped_requests: recorder.skipped(),
         interrupted,
         host_down: shared.host_down.load(std::sync::atomic::Ordering::SeqCst),
     })
@@ -296,12 +299,29 @@ const LOGIN_GRACE: Duration = Duration::from_secs(30);
 /// has logged in (logins are not the workload), lasts `duration`, then goose is told
 /// to stop. goose's own run time is only a backstop.
 async fn control(shared: Arc<Shared>, ramp_end: Instant, duration: Duration) {
-    let ready = shared.all_ready.notified();
-    let _ = tokio::time::timeout_at((ramp_end + LOGIN_GRACE).into(), ready).await;
-    tokio::time::sleep_until(ramp_end.into()).await;
-    shared.recorder.open_window(Instant::now(), duration);
-    tokio::time::sleep(duration).await;
-    goose::trigger_killswitch("koprogo-perf: the steady state is over");
+    let clock = async {
+        let ready = shared.all_ready.notified();
+        let _ = tokio::time::timeout_at((ramp_end + LOGIN_GRACE).into(), ready).await;
+        tokio::time::sleep_until(ramp_end.into()).await;
+        shared.recorder.open_window(Instant::now(), duration);
+        tokio::time::sleep(duration).await;
+        goose::trigger_killswitch("koprogo-perf: the steady state is over");
+    };
+    tokio::select! {
+        _ = clock => {}
+        _ = crate::interrupt::wait() => {
+            // Ctrl-C: the statistics end now, not when goose has drained its users.
+            shared.recorder.close_window(Instant::now());
+            // goose clears its kill switch while it sets up (our handler is installed
+            // first), so a Ctrl-C that came before then must be repeated.
+            loop {
+                if !goose::is_killswitch_triggered() {
+                    goose::trigger_killswitch("interrupted by the user");
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
 }
 
 /// A host that refuses every connection for this long has gone away: the run stops
@@ -312,7 +332,9 @@ async fn watch_host(shared: Arc<Shared>) {
     loop {
         tokio::time::sleep(Duration::from_millis(250)).await;
         let live = shared.recorder.liveness();
-        if live.refused_since > 0 && live.last_response.elapsed() >= HOST_DOWN_AFTER {
+        // Refused connections (not slow answers) for a while: on loopback, that is a
+        // server that is gone.
+        if live.refused_since >= 10 && live.last_response.elapsed() >= HOST_DOWN_AFTER {
             shared
                 .host_down
                 .store(true, std::sync::atomic::Ordering::SeqCst);
@@ -362,8 +384,8 @@ async fn start_user(user: &mut GooseUser, shared: &Shared) -> TransactionResult 
         seq: 0,
     });
     if shared.scenario.needs_login() {
-        log_in(user).await;
-        discover(user, shared.needs).await;
+        log_in(user, shared).await;
+        discover(user, shared).await;
     }
     // Logins are not the workload: the statistics start once every user is ready.
     let ready = shared
@@ -378,7 +400,7 @@ async fn start_user(user: &mut GooseUser, shared: &Shared) -> TransactionResult 
 
 /// Logs the user in (again); leaves the token empty on failure, so the next request
 /// tries again.
-async fn log_in(user: &mut GooseUser) {
+async fn log_in(user: &mut GooseUser, shared: &Shared) {
     let Some(login) = vu(user).login.clone() else {
         return;
     };
@@ -392,10 +414,21 @@ async fn log_in(user: &mut GooseUser) {
             match user.request(request).await {
                 Ok(GooseResponse {
                     response: Ok(r), ..
-                }) if r.status().is_success() => {
-                    r.json::<Value>().await.ok().as_ref().and_then(token_of)
+                }) => {
+                    shared.recorder.note(Ok(r.status().as_u16()));
+                    if r.status().is_success() {
+                        r.json::<Value>().await.ok().as_ref().and_then(token_of)
+                    } else {
+                        None
+                    }
                 }
-                _ => None,
+                Ok(GooseResponse {
+                    response: Err(e), ..
+                }) => {
+                    shared.recorder.note(Err(classify(&e)));
+                    None
+                }
+                Err(_) => None,
             }
         }
         Err(_) => None,
@@ -412,7 +445,8 @@ fn token_of(body: &Value) -> Option<String> {
 }
 
 /// Learns the ids of the user's organization through the list endpoints (`data[].id`).
-async fn discover(user: &mut GooseUser, needs: Needs) {
+async fn discover(user: &mut GooseUser, shared: &Shared) {
+    let needs = shared.needs;
     for (needed, path) in [
         (needs.buildings, "/api/v1/buildings?page=1&per_page=100"),
         (needs.units, "/api/v1/units?page=1&per_page=100"),
@@ -432,10 +466,18 @@ async fn discover(user: &mut GooseUser, needs: Needs) {
             .set_request_builder(builder)
             .name("discover")
             .build();
-        let ids: Vec<String> = match user.request(request).await {
-            Ok(GooseResponse {
-                response: Ok(r), ..
-            }) if r.status().is_success() => r
+        let response = match user.request(request).await {
+            Ok(GooseResponse { response, .. }) => response,
+            Err(_) => continue,
+        };
+        shared.recorder.note(
+            response
+                .as_ref()
+                .map(|r| r.status().as_u16())
+                .map_err(classify),
+        );
+        let ids: Vec<String> = match response {
+            Ok(r) if r.status().is_success() => r
                 .json::<Value>()
                 .await
                 .ok()
@@ -510,7 +552,7 @@ async fn send(user: &mut GooseUser, shared: &Shared, index: usize) -> Transactio
     let spec = &shared.scenario.requests[index];
     for attempt in 0..2 {
         if spec.auth && vu(user).token.is_none() {
-            log_in(user).await;
+            log_in(user, shared).await;
         }
         let state = vu_mut(user);
         let rendered =
@@ -521,7 +563,7 @@ async fn send(user: &mut GooseUser, shared: &Shared, index: usize) -> Transactio
         let Some((path, body)) = rendered else {
             // The organization has none of the rows this request needs: learn again, and
             // record it as an error so it is seen.
-            discover(user, shared.needs).await;
+            discover(user, shared).await;
             shared.recorder.record(
                 index,
                 Instant::now(),

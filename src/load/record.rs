@@ -72,6 +72,7 @@ pub struct Recorder {
     window: Mutex<Window>,
     warmup: Mutex<u64>,
     relogins: Mutex<u64>,
+    skipped: Mutex<u64>,
     liveness: Mutex<Liveness>,
 }
 
@@ -88,6 +89,8 @@ pub struct Liveness {
 struct Window {
     from: Option<Instant>,
     until: Option<Instant>,
+    /// Closed early (Ctrl-C, host down): it cannot be opened any more.
+    closed: bool,
 }
 
 impl Recorder {
@@ -102,10 +105,35 @@ impl Recorder {
             window: Mutex::new(Window::default()),
             warmup: Mutex::new(0),
             relogins: Mutex::new(0),
+            skipped: Mutex::new(0),
             liveness: Mutex::new(Liveness {
                 last_response: Instant::now(),
                 refused_since: 0,
             }),
+        }
+    }
+
+    /// Counts a request that could not be sent (it needs an id its user has not learned).
+    pub fn record_skipped(&self) {
+        *lock(&self.skipped) += 1;
+    }
+
+    /// Requests that could not be sent.
+    pub fn skipped(&self) -> u64 {
+        *lock(&self.skipped)
+    }
+
+    /// Notes the outcome of a request that is not part of the statistics (login,
+    /// discovery) for the host-liveness check.
+    pub fn note(&self, outcome: Result<u16, TransportError>) {
+        let mut live = lock(&self.liveness);
+        match outcome {
+            Ok(_) => {
+                live.last_response = Instant::now();
+                live.refused_since = 0;
+            }
+            Err(TransportError::Connect) => live.refused_since += 1,
+            Err(_) => {}
         }
     }
 
@@ -117,10 +145,17 @@ impl Recorder {
     /// Opens the steady-state window at `from` for `length`. Whatever was recorded
     /// before (requests of users that were ready early) moves to the warm-up count.
     pub fn open_window(&self, from: Instant, length: Duration) {
-        *lock(&self.window) = Window {
-            from: Some(from),
-            until: Some(from + length),
-        };
+        {
+            let mut window = lock(&self.window);
+            if window.closed {
+                return;
+            }
+            *window = Window {
+                from: Some(from),
+                until: Some(from + length),
+                closed: false,
+            };
+        }
         let mut moved = 0;
         for slot in &self.endpoints {
             let mut stats = lock(slot);
@@ -133,6 +168,7 @@ impl Recorder {
     /// Closes the window early (Ctrl-C) at `at`.
     pub fn close_window(&self, at: Instant) {
         let mut window = lock(&self.window);
+        window.closed = true;
         if window.until.is_none_or(|u| at < u) {
             window.until = Some(at);
         }
@@ -161,17 +197,7 @@ impl Recorder {
         latency: Duration,
         outcome: Result<u16, TransportError>,
     ) {
-        {
-            let mut live = lock(&self.liveness);
-            match outcome {
-                Ok(_) => {
-                    live.last_response = Instant::now();
-                    live.refused_since = 0;
-                }
-                Err(TransportError::Connect) => live.refused_since += 1,
-                Err(_) => {}
-            }
-        }
+        self.note(outcome);
         if !self.in_window(started) {
             *lock(&self.warmup) += 1;
             return;

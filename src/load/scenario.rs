@@ -153,6 +153,10 @@ impl Placeholder {
                     if lo > hi {
                         return Err(format!("`{{{text}}}`: lower bound above upper bound"));
                     }
+                    const LIMIT: i64 = 1_000_000_000_000;
+                    if lo < -LIMIT || hi > LIMIT {
+                        return Err(format!("`{{{text}}}`: bounds must be within ±10^12"));
+                    }
                     Ok((lo, hi))
                 }
                 _ => Err(format!(

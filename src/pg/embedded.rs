@@ -3,9 +3,14 @@
 //! the command ends (success, error, Ctrl-C or panic: [`Cluster`]'s `Drop` does it).
 //!
 //! PostgreSQL refuses to run as root, so when the tool runs as root the server runs as
-//! the unprivileged `postgres` system user. Authentication is `trust`, but the server
-//! listens on 127.0.0.1 only and its socket lives in a directory only its user can read;
-//! the URL therefore carries no password and can be printed.
+//! the unprivileged `postgres` system user. TCP (127.0.0.1 only) needs a random password
+//! (scram-sha-256) that lives in the URL the tool uses and is never printed; the Unix
+//! socket trusts its peer, but lives in the cluster's directory, which only the
+//! cluster's user (and root) can enter.
+//!
+//! A cluster whose owning process was killed outright (SIGKILL, OOM) cannot stop
+//! itself: each cluster directory records its owner's pid, and the next start sweeps
+//! away clusters whose owner is gone (unless they were kept with `--keep-db`).
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -73,9 +78,17 @@ pub struct Cluster {
     settings: Vec<(String, String)>,
     startup: Duration,
     version: String,
+    password: String,
     stopped: bool,
     keep: bool,
 }
+
+/// Directory-name prefix of embedded clusters (under the temp dir).
+const DIR_PREFIX: &str = "koprogo-perf-pg.";
+/// File in a cluster directory holding the pid of the process that owns it.
+const OWNER_FILE: &str = "owner.pid";
+/// File whose presence marks a cluster kept with `--keep-db`.
+const KEPT_FILE: &str = "kept";
 
 impl Cluster {
     /// `initdb` into a fresh temporary directory, then start the server on a free
@@ -95,10 +108,22 @@ impl Cluster {
         } else {
             None
         };
+        sweep_orphans();
         let dir = tempfile::Builder::new()
-            .prefix("koprogo-perf-pg.")
+            .prefix(DIR_PREFIX)
             .tempdir()?
             .keep();
+        std::fs::write(dir.join(OWNER_FILE), std::process::id().to_string())?;
+        let password: String = {
+            use rand::Rng;
+            rand::rng()
+                .sample_iter(rand::distr::Alphanumeric)
+                .take(32)
+                .map(char::from)
+                .collect()
+        };
+        let pwfile = dir.join("pwfile");
+        std::fs::write(&pwfile, &password)?;
         let mut cluster = Cluster {
             version: bindir
                 .parent()
@@ -111,12 +136,14 @@ impl Cluster {
             run_as,
             settings: options.settings.clone(),
             startup: Duration::ZERO,
+            password,
             stopped: true,
             keep: false,
         };
         // From here on, Drop removes the directory whatever fails.
         if let Some(run_as) = &cluster.run_as {
             std::os::unix::fs::chown(&cluster.dir, Some(run_as.uid), Some(run_as.gid))?;
+            std::os::unix::fs::chown(&pwfile, Some(run_as.uid), Some(run_as.gid))?;
         }
         cluster.run(
             "initdb",
@@ -125,8 +152,9 @@ impl Cluster {
                 &cluster.data_dir().to_string_lossy(),
                 "-U",
                 "postgres",
-                "-A",
-                "trust",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                "--pwfile=pwfile",
                 "-E",
                 "UTF8",
                 "--locale=C",
@@ -134,18 +162,24 @@ impl Cluster {
                 "--no-instructions",
             ],
         )?;
+        let _ = std::fs::remove_file(&pwfile);
         // A free port can be taken by someone else between our probe and the server's
         // bind; try a few.
         let mut last_error = None;
         for _ in 0..3 {
             cluster.port = free_port()?;
+            // A start that timed out may still bring a server up: from here on, stop()
+            // must try, whatever pg_ctl said.
+            cluster.stopped = false;
             match cluster.pg_ctl("start") {
                 Ok(()) => {
-                    cluster.stopped = false;
                     last_error = None;
                     break;
                 }
-                Err(e) => last_error = Some(e),
+                Err(e) => {
+                    let _ = cluster.pg_ctl_args(&["-m", "immediate", "stop"]);
+                    last_error = Some(e);
+                }
             }
         }
         if let Some(e) = last_error {
@@ -155,14 +189,39 @@ impl Cluster {
         Ok(cluster)
     }
 
-    /// The connection URL of the `postgres` database (no password: trust on loopback).
+    /// The connection URL of the `postgres` database. It holds the cluster's password:
+    /// print [`Cluster::display_url`] instead.
     pub fn url(&self) -> String {
         self.url_for("postgres")
     }
 
-    /// The connection URL of another database on this cluster.
+    /// The connection URL of another database on this cluster (with its password).
     pub fn url_for(&self, database: &str) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+        format!(
+            "postgres://postgres:{}@127.0.0.1:{}/{database}",
+            self.password, self.port
+        )
+    }
+
+    /// The URL with the password hidden, for messages.
+    pub fn display_url(&self) -> String {
+        super::redact_url(&self.url())
+    }
+
+    /// A `psql` command line that reaches the cluster through its Unix socket (no
+    /// password needed, but only the cluster's user and root can use the socket).
+    pub fn psql_command(&self) -> String {
+        let psql = self.bindir.join("psql");
+        let command = format!(
+            "{} -h {} -p {} -U postgres postgres",
+            psql.display(),
+            self.dir.display(),
+            self.port
+        );
+        match self.run_as {
+            Some(_) => format!("runuser -u postgres -- {command}"),
+            None => command,
+        }
     }
 
     /// The loopback TCP port the server listens on.
@@ -206,6 +265,7 @@ impl Cluster {
     /// that stops it and removes its directory.
     pub fn keep(&mut self) -> String {
         self.keep = true;
+        let _ = std::fs::write(self.dir.join(KEPT_FILE), "");
         let pg_ctl = self.bindir.join("pg_ctl");
         let stop = format!(
             "{} -D {} -m fast stop && rm -rf {}",
@@ -311,6 +371,49 @@ impl Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// Stops and removes clusters left by processes that no longer exist (killed with
+/// SIGKILL, or by the OOM killer), except kept ones. Best effort: errors are ignored.
+fn sweep_orphans() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let dir = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.starts_with(DIR_PREFIX) || dir.join(KEPT_FILE).exists() {
+            continue;
+        }
+        let Some(owner) = std::fs::read_to_string(dir.join(OWNER_FILE))
+            .ok()
+            .and_then(|t| t.trim().parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if process_alive(owner) {
+            continue;
+        }
+        if let Some(pid) = std::fs::read_to_string(dir.join("data/postmaster.pid"))
+            .ok()
+            .and_then(|t| t.lines().next()?.trim().parse::<i32>().ok())
+        {
+            // SIGQUIT: PostgreSQL's immediate shutdown.
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGQUIT,
+            );
+            let began = Instant::now();
+            while process_alive(pid as u32) && began.elapsed() < Duration::from_secs(5) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        eprintln!(
+            "removed an embedded cluster left by a killed koprogo-perf (pid {owner}): {}",
+            dir.display()
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
 

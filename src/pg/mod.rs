@@ -39,8 +39,29 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> 
         })
 }
 
-/// The URL with its password replaced by `***`, for messages and reports.
+/// The URL with its password replaced by `***` (in the user-info part and in a
+/// `password=` query parameter), for messages and reports.
 pub fn redact_url(url: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let mut out = redact_userinfo(base);
+    if let Some(query) = query {
+        let params: Vec<String> = query
+            .split('&')
+            .map(|p| match p.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                _ => p.to_string(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&params.join("&"));
+    }
+    out
+}
+
+fn redact_userinfo(url: &str) -> String {
     match url.split_once("://") {
         Some((scheme, rest)) => match rest.rsplit_once('@') {
             Some((userinfo, host)) => match userinfo.split_once(':') {
@@ -65,6 +86,10 @@ mod tests {
         );
         assert_eq!(redact_url("postgres://app@db/k"), "postgres://app@db/k");
         assert_eq!(redact_url("postgres://a:b:c@h/d"), "postgres://a:***@h/d");
+        assert_eq!(
+            redact_url("postgres://u@h/db?sslmode=disable&password=s3cret"),
+            "postgres://u@h/db?sslmode=disable&password=***"
+        );
     }
 }
 
@@ -133,8 +158,10 @@ impl Database {
         if let Some(cluster) = self.cluster.as_mut() {
             let stop = cluster.keep();
             eprintln!(
-                "--keep-db: the embedded cluster stays up at {}\n  stop it with: {stop}",
-                cluster.url()
+                "--keep-db: the embedded cluster stays up at {} (password in the URL the tool used; \
+                 not printed)\n  connect: {}\n  stop it with: {stop}",
+                cluster.display_url(),
+                cluster.psql_command()
             );
         }
     }

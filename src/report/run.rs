@@ -45,6 +45,9 @@ pub struct RunReport {
     pub warmup_requests: u64,
     /// Logins repeated after a 401 (expired tokens).
     pub relogins: u64,
+    /// Requests not sent because their virtual user had not learned an id the path or
+    /// body needs (its organization has no such rows, or discovery failed).
+    pub skipped_requests: u64,
     /// All endpoints together.
     pub totals: Totals,
     /// Per endpoint (method + path template), in scenario order.
@@ -226,6 +229,7 @@ impl RunReport {
             host_down: outcome.host_down,
             warmup_requests: outcome.warmup_requests,
             relogins: outcome.relogins,
+            skipped_requests: outcome.skipped_requests,
             totals: Totals {
                 requests: all.len(),
                 errors,

@@ -92,7 +92,10 @@ impl From<sqlx::Error> for ApiError {
     /// server's fault (500), by SQLSTATE.
     fn from(error: sqlx::Error) -> Self {
         let code = match &error {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => return Self::Unavailable,
+            // The database is unreachable or restarting: the client may retry.
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                return Self::Unavailable;
+            }
             sqlx::Error::Database(db) => db.code().map(|c| c.into_owned()),
             _ => None,
         };

@@ -101,6 +101,22 @@ fn a_host_without_logins_is_refused_and_passwords_are_never_echoed() {
 }
 
 #[test]
+fn a_malformed_login_is_refused_without_echoing_it() {
+    let (code, err) = run_fail(&[
+        "load",
+        "--host",
+        "http://127.0.0.1:9",
+        "--login",
+        ":hunter2secret",
+    ]);
+    assert_eq!(code, 1);
+    assert_eq!(err, "error: --login: expected EMAIL:PASSWORD");
+    let (code, err) = run_fail(&["load", "--host", "http://127.0.0.1:9", "--keep-db"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("--keep-db"), "{err}");
+}
+
+#[test]
 fn an_unreachable_database_url_is_named_without_its_password() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

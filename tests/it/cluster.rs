@@ -135,3 +135,42 @@ mod reqwest {
         .unwrap()
     }
 }
+
+#[test]
+fn a_cluster_left_by_a_killed_process_is_swept_by_the_next_start() {
+    let tmp = common::private_tmp();
+    let mut serve = common::bin()
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("TMPDIR", tmp.path())
+        .env_remove("DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(serve.stdout.take().unwrap()).lines();
+    assert!(lines.any(|l| l.unwrap().starts_with("serving the reference KoproGo API")));
+    // SIGKILL: no handler runs, the cluster stays behind.
+    serve.kill().unwrap();
+    serve.wait().unwrap();
+    assert_eq!(common::leftovers(tmp.path()).len(), 1);
+    assert!(!common::processes_mentioning(&tmp.path().display().to_string()).is_empty());
+
+    let out = common::bin()
+        .args(["seed"])
+        .env("TMPDIR", tmp.path())
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("removed an embedded cluster left by a killed koprogo-perf"),
+        "{stderr}"
+    );
+    assert!(
+        common::leftovers(tmp.path()).is_empty(),
+        "left: {:?}",
+        common::leftovers(tmp.path())
+    );
+    assert!(common::processes_mentioning(&tmp.path().display().to_string()).is_empty());
+}
