@@ -1,10 +1,6 @@
 //! The embedded cluster: starts with pg_stat_statements preloaded, and is stopped and
 //! removed when its owner ends — normally, on error, and on Ctrl-C.
 
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
-use std::time::{Duration, Instant};
-
 use koprogo_perf::pg::Cluster;
 
 use crate::common;
@@ -75,41 +71,13 @@ fn a_command_that_fails_after_starting_the_cluster_leaves_nothing() {
 #[test]
 fn ctrl_c_stops_serve_and_removes_its_cluster() {
     let tmp = common::private_tmp();
-    let mut child = common::bin()
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .env("TMPDIR", tmp.path())
-        .env_remove("DATABASE_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let serving = lines
-        .by_ref()
-        .map(|l| l.unwrap())
-        .find(|l| l.starts_with("serving the reference KoproGo API on http://"))
-        .expect("serve announces its URL");
-    let url = serving.split_whitespace().nth(6).unwrap().to_string();
-    let health = reqwest::blocking_get(&format!("{url}/health"));
-    assert_eq!(health, 200, "{url}/health");
+    let (mut child, url) = common::spawn_serve(tmp.path());
+    let health = reqwest::blocking_get(&format!("{url}/api/v1/health"));
+    assert_eq!(health, 200, "{url}/api/v1/health");
     assert!(!common::processes_mentioning(&tmp.path().display().to_string()).is_empty());
 
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
-    let began = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            began.elapsed() < Duration::from_secs(60),
-            "serve did not stop on SIGINT"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    common::signal(&child, nix::sys::signal::Signal::SIGINT);
+    let status = common::wait_with_guard(&mut child);
     assert!(status.success(), "{status}");
     assert!(
         common::leftovers(tmp.path()).is_empty(),
@@ -139,16 +107,7 @@ mod reqwest {
 #[test]
 fn a_cluster_left_by_a_killed_process_is_swept_by_the_next_start() {
     let tmp = common::private_tmp();
-    let mut serve = common::bin()
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .env("TMPDIR", tmp.path())
-        .env_remove("DATABASE_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(serve.stdout.take().unwrap()).lines();
-    assert!(lines.any(|l| l.unwrap().starts_with("serving the reference KoproGo API")));
+    let (mut serve, _) = common::spawn_serve(tmp.path());
     // SIGKILL: no handler runs, the cluster stays behind.
     serve.kill().unwrap();
     serve.wait().unwrap();

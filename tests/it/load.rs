@@ -107,50 +107,11 @@ async fn a_two_second_api_load_run_hits_every_endpoint_and_writes_a_valid_run_js
     );
 }
 
-/// Spawns `koprogo-perf serve` on a free port with its own embedded cluster in `tmp`;
-/// returns the child and the base URL once it answers.
-fn spawn_serve(tmp: &std::path::Path) -> (std::process::Child, String) {
-    use std::io::{BufRead, BufReader};
-    let mut child = crate::common::bin()
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .env("TMPDIR", tmp)
-        .env_remove("DATABASE_URL")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let line = BufReader::new(child.stdout.take().unwrap())
-        .lines()
-        .map(|l| l.unwrap())
-        .find(|l| l.starts_with("serving the reference KoproGo API on http://"))
-        .expect("serve announces its URL");
-    let url = line.split_whitespace().nth(6).unwrap();
-    (child, url.trim_end_matches("/api/v1").to_string())
-}
-
-fn signal(child: &std::process::Child, sig: nix::sys::signal::Signal) {
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), sig).unwrap();
-}
-
-fn wait_with_guard(child: &mut std::process::Child) -> std::process::ExitStatus {
-    let began = std::time::Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        assert!(
-            began.elapsed() < std::time::Duration::from_secs(120),
-            "the process hangs"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-}
-
 #[test]
 fn a_server_dying_mid_run_is_reported_and_what_was_measured_is_kept() {
     let tmp = crate::common::private_tmp();
     let _cleanup = KillLeftovers(tmp.path().to_path_buf());
-    let (mut serve, host) = spawn_serve(tmp.path());
+    let (mut serve, host) = crate::common::spawn_serve(tmp.path());
     let out = tempfile::tempdir().unwrap();
     let mut load = crate::common::bin()
         .args([
@@ -171,9 +132,9 @@ fn a_server_dying_mid_run_is_reported_and_what_was_measured_is_kept() {
         .unwrap();
     // Let the load run a while, then take the server down under it.
     std::thread::sleep(std::time::Duration::from_secs(3));
-    signal(&serve, nix::sys::signal::Signal::SIGKILL);
+    crate::common::signal(&serve, nix::sys::signal::Signal::SIGKILL);
     serve.wait().unwrap();
-    let status = wait_with_guard(&mut load);
+    let status = crate::common::wait_with_guard(&mut load);
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut load.stderr.take().unwrap(), &mut stderr).unwrap();
     assert_eq!(status.code(), Some(1), "{stderr}");
@@ -239,8 +200,8 @@ fn ctrl_c_during_a_run_writes_the_report_marked_interrupted() {
         seen.push_str(&line);
     }
     std::thread::sleep(std::time::Duration::from_secs(4));
-    signal(&load, nix::sys::signal::Signal::SIGINT);
-    let status = wait_with_guard(&mut load);
+    crate::common::signal(&load, nix::sys::signal::Signal::SIGINT);
+    let status = crate::common::wait_with_guard(&mut load);
     assert_eq!(status.code(), Some(130));
     let run = RunReport::read(&out.path().join("run.json")).unwrap();
     assert!(run.interrupted);

@@ -170,3 +170,42 @@ pub fn processes_mentioning(needle: &str) -> Vec<u32> {
     }
     found
 }
+
+/// Spawns `koprogo-perf serve` on a free port with its own embedded cluster in `tmp`;
+/// returns the child and the base URL (without `/api/v1`) once it announces it.
+pub fn spawn_serve(tmp: &std::path::Path) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = bin()
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("TMPDIR", tmp)
+        .env_remove("DATABASE_URL")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let line = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .map(|l| l.unwrap())
+        .find(|l| l.starts_with("serving the reference KoproGo API on http://"))
+        .expect("serve announces its URL");
+    let url = line.split_whitespace().nth(6).unwrap();
+    (child, url.trim_end_matches("/api/v1").to_string())
+}
+
+pub fn signal(child: &std::process::Child, sig: nix::sys::signal::Signal) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), sig).unwrap();
+}
+
+pub fn wait_with_guard(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let began = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            began.elapsed() < std::time::Duration::from_secs(120),
+            "the process hangs"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
