@@ -36,7 +36,13 @@ pub enum Command {
     Load(LoadArgs),
     /// Create the reference schema and fill it with deterministic KoproGo-like data.
     Seed(SeedArgs),
-    /// Apply the tuning guide's PostgreSQL settings and indexes (not available yet).
+    /// Apply the tuning guide's PostgreSQL settings and indexes: a diff first (default),
+    /// --apply (rollback file, ALTER SYSTEM, reload/restart, indexes built concurrently,
+    /// verification), --rollback FILE.
+    #[command(
+        after_help = "Exit codes: 0 done (or nothing to change); 1 the profile, the database or \
+a change failed (nothing is applied when the profile is invalid); 2 invalid flags."
+    )]
     TuneDb(TuneDbArgs),
 }
 
@@ -148,9 +154,48 @@ pub struct DemoArgs {
 
 /// `tune-db`.
 #[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("mode").args(["dry_run", "apply", "rollback"]))]
 pub struct TuneDbArgs {
     #[command(flatten)]
     pub db: DatabaseArgs,
+    /// Profile: koprogo-vps (the guide's settings and indexes), auto (PGTune's rules for
+    /// this machine, see --memory …), or a path to a profile TOML file.
+    #[arg(long, default_value = "koprogo-vps")]
+    pub profile: String,
+    /// Show the diff and change nothing (the default).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Apply: save a rollback file, ALTER SYSTEM, reload (restart the embedded cluster
+    /// or run --restart-cmd when needed), build the indexes, verify.
+    #[arg(long)]
+    pub apply: bool,
+    /// Restore the settings saved in a rollback file and drop the indexes that apply
+    /// created.
+    #[arg(long, value_name = "FILE")]
+    pub rollback: Option<PathBuf>,
+    /// Command that restarts an external PostgreSQL when a setting needs it (e.g.
+    /// "systemctl restart postgresql").
+    #[arg(long, value_name = "CMD")]
+    pub restart_cmd: Option<String>,
+    /// Also EXPLAIN (ANALYZE, BUFFERS) the guide's hot queries (always done around the
+    /// index builds of --apply).
+    #[arg(long)]
+    pub explain: bool,
+    /// auto profile: RAM to size for (e.g. 1GB) [default: this machine's].
+    #[arg(long)]
+    pub memory: Option<String>,
+    /// auto profile: CPUs to size for [default: this machine's].
+    #[arg(long)]
+    pub cpus: Option<u32>,
+    /// auto profile: max_connections to size work_mem for [default: by workload].
+    #[arg(long)]
+    pub connections: Option<u32>,
+    /// auto profile: storage kind.
+    #[arg(long, value_enum, default_value = "ssd")]
+    pub storage: crate::tune::profile::Storage,
+    /// auto profile: workload kind.
+    #[arg(long, value_enum, default_value = "web")]
+    pub workload: crate::tune::profile::Workload,
 }
 
 /// Parses `250ms`, `30s`, `2m`, `1h`, `1h30m` or a bare number of seconds.

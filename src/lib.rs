@@ -13,6 +13,7 @@ pub mod pg;
 pub mod report;
 pub mod seed;
 pub mod server;
+pub mod tune;
 
 pub use cli::Cli;
 pub use commands::run;

@@ -5,6 +5,7 @@
 mod load;
 mod seed;
 mod serve;
+mod tune;
 
 use std::process::ExitCode;
 
@@ -21,10 +22,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Load(args) => load::load(args).await,
         Command::Serve(args) => serve::serve(args).await,
         Command::Seed(args) => seed::seed(args).await,
-        Command::TuneDb(_) => anyhow::bail!(
-            "tune-db is not implemented yet in this version: apply the guide's settings by hand \
-             (../shared/reference/seed-performance-tuning-guide.txt)"
-        ),
+        Command::TuneDb(args) => tune::tune_db(args).await,
     }
 }
 

@@ -8,3 +8,4 @@ mod common;
 mod load;
 mod seed;
 mod server;
+mod tune;

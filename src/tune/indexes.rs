@@ -1,0 +1,115 @@
+//! The tuning profile's indexes: created one at a time with `CREATE INDEX
+//! CONCURRENTLY IF NOT EXISTS` (outside any transaction, so the tables stay writable),
+//! INVALID leftovers of an interrupted build dropped and rebuilt; and, for any schema,
+//! the foreign keys that no index leads with.
+
+use std::time::{Duration, Instant};
+
+use sqlx::PgPool;
+
+use crate::tune::profile::IndexSpec;
+
+/// What the database holds under an index's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexState {
+    Missing,
+    Valid,
+    /// Left by a failed concurrent build: it slows writes and serves no query.
+    Invalid,
+}
+
+/// What applying did to one index.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IndexAction {
+    Created,
+    AlreadyPresent,
+    Rebuilt,
+}
+
+/// Reads the state of the index `name` in the current schema search path.
+pub async fn state(pool: &PgPool, name: &str) -> sqlx::Result<IndexState> {
+    let valid: Option<bool> = sqlx::query_scalar(
+        "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+         WHERE c.relname = $1 AND pg_catalog.pg_table_is_visible(c.oid)",
+    )
+    .bind(name)
+    .fetch_optional(pool)
+    .await?;
+    Ok(match valid {
+        None => IndexState::Missing,
+        Some(true) => IndexState::Valid,
+        Some(false) => IndexState::Invalid,
+    })
+}
+
+/// True when `table` exists (visible in the search path).
+pub async fn table_exists(pool: &PgPool, table: &str) -> sqlx::Result<bool> {
+    sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
+        .bind(table)
+        .fetch_one(pool)
+        .await
+}
+
+/// Creates `index` if missing, rebuilds it if INVALID; returns what it did and how
+/// long it took.
+pub async fn ensure(pool: &PgPool, index: &IndexSpec) -> anyhow::Result<(IndexAction, Duration)> {
+    let began = Instant::now();
+    let action = match state(pool, &index.name).await? {
+        IndexState::Valid => return Ok((IndexAction::AlreadyPresent, began.elapsed())),
+        IndexState::Invalid => {
+            sqlx::raw_sql(&format!("DROP INDEX CONCURRENTLY IF EXISTS {}", index.name))
+                .execute(pool)
+                .await?;
+            IndexAction::Rebuilt
+        }
+        IndexState::Missing => IndexAction::Created,
+    };
+    if let Err(e) = sqlx::raw_sql(&index.create_sql()).execute(pool).await {
+        // A failed concurrent build leaves an INVALID index behind: remove it now
+        // rather than leave it slowing every write.
+        let _ = sqlx::raw_sql(&format!("DROP INDEX CONCURRENTLY IF EXISTS {}", index.name))
+            .execute(pool)
+            .await;
+        return Err(anyhow::Error::new(e).context(format!("creating index {}", index.name)));
+    }
+    Ok((action, began.elapsed()))
+}
+
+/// Drops an index concurrently (rollback).
+pub async fn drop(pool: &PgPool, name: &str) -> sqlx::Result<()> {
+    sqlx::raw_sql(&format!("DROP INDEX CONCURRENTLY IF EXISTS {name}"))
+        .execute(pool)
+        .await
+        .map(|_| ())
+}
+
+/// A foreign key with no index whose leading column is the key's first column.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct UnindexedForeignKey {
+    pub table_name: String,
+    pub constraint_name: String,
+    pub columns: String,
+}
+
+/// Foreign keys (in any non-system schema) that no index leads with: each makes the
+/// referencing side's lookups and the referenced side's deletes scan the table.
+pub async fn unindexed_foreign_keys(pool: &PgPool) -> sqlx::Result<Vec<UnindexedForeignKey>> {
+    sqlx::query_as(
+        "SELECT c.conrelid::regclass::text AS table_name, c.conname::text AS constraint_name, \
+                (SELECT string_agg(a.attname, ', ' ORDER BY k.ord) \
+                   FROM unnest(c.conkey) WITH ORDINALITY AS k(attnum, ord) \
+                   JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum) AS columns \
+           FROM pg_constraint c \
+           JOIN pg_namespace n ON n.oid = c.connamespace \
+          WHERE c.contype = 'f' \
+            AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+            AND NOT EXISTS ( \
+                SELECT 1 FROM pg_index i \
+                 WHERE i.indrelid = c.conrelid AND i.indisvalid \
+                   AND i.indkey[0] = c.conkey[1]) \
+          ORDER BY 1, 2",
+    )
+    .fetch_all(pool)
+    .await
+}
