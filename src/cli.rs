@@ -95,6 +95,10 @@ pub struct ServeArgs {
     pub scale: ScaleArgs,
     #[command(flatten)]
     pub server: ServerArgs,
+    /// Internal: started by `load`/`demo` as a separate process (so that its CPU, memory
+    /// and flamegraph are its own); exits when its parent does.
+    #[arg(long, hide = true)]
+    pub child: bool,
 }
 
 /// Options shared by `load` and `demo`.
@@ -118,6 +122,24 @@ pub struct RunArgs {
     /// Per-request timeout.
     #[arg(long, default_value = "30s", value_parser = parse_whole_seconds)]
     pub timeout: Duration,
+    /// Sample the server's CPU during the steady state (perf) and write flamegraph.svg.
+    #[arg(long)]
+    pub flamegraph: bool,
+    /// Statements to report from pg_stat_statements, by total time.
+    #[arg(long, default_value_t = 10)]
+    pub pgss_top: usize,
+    /// Reset pg_stat_statements before the run instead of diffing snapshots (needs the
+    /// right to; resets the counters for every database of the server).
+    #[arg(long)]
+    pub pgss_reset: bool,
+    /// Grid for CO2 per request: a region of profiles/carbon.toml (FR, BE, EU, …) or a
+    /// number of g CO2/kWh.
+    #[arg(long, default_value = "BE")]
+    pub region: String,
+    /// Internal: the koprogo-perf binary that runs the reference server as its own
+    /// process [default: this executable].
+    #[arg(long, hide = true)]
+    pub server_bin: Option<PathBuf>,
 }
 
 /// `load`.
@@ -133,6 +155,12 @@ pub struct LoadArgs {
     // password included.
     #[arg(long = "login", value_name = "EMAIL:PASSWORD")]
     pub logins: Vec<String>,
+    /// With --host on this machine: the server's pid, for its CPU, memory and flamegraph.
+    #[arg(long, value_name = "PID")]
+    pub server_pid: Option<u32>,
+    /// With --host on this machine: the postmaster's pid (its backends are found).
+    #[arg(long, value_name = "PID")]
+    pub postgres_pid: Option<u32>,
     #[command(flatten)]
     pub run: RunArgs,
     #[command(flatten)]

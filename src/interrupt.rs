@@ -35,6 +35,12 @@ pub fn install() {
     });
 }
 
+/// Asks the running command to stop, as Ctrl-C would, without counting as one (used
+/// when a child server's parent has gone).
+pub fn request_stop() {
+    channel().send_replace(true);
+}
+
 /// True once Ctrl-C or SIGTERM arrived.
 pub fn interrupted() -> bool {
     SIGNALS.load(Ordering::SeqCst) > 0

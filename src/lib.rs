@@ -9,6 +9,7 @@ pub mod cli;
 pub mod commands;
 pub mod interrupt;
 pub mod load;
+pub mod measure;
 pub mod pg;
 pub mod report;
 pub mod seed;

@@ -7,18 +7,24 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use std::os::unix::ffi::OsStrExt;
+
 use anyhow::Context;
+use tokio::io::AsyncBufReadExt;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::cli::{DemoArgs, LoadArgs, RunArgs, ScaleArgs};
 use crate::load::{LoadOptions, Login, Scenario};
+use crate::measure::carbon::{Inputs as CarbonInputs, Model as CarbonModel, Region};
+use crate::measure::pgss::PostgresReport;
+use crate::measure::resources::{Sampler, Watch};
 use crate::pg::Database;
 use crate::report::RunReport;
 use crate::report::run::{RunContext, ScenarioInfo, ServerInfo, TargetInfo};
 use crate::seed::SeedOptions;
-use crate::server::{AppState, ServerConfig};
+use crate::server::{AppState, ServerArgs, ServerConfig};
 
 /// The reference stack in this process: a database (embedded unless a URL is given),
 /// migrated and seeded, and the reference server listening on a loopback port.
@@ -29,8 +35,18 @@ pub struct LocalStack {
     pub logins: Vec<Login>,
     pub scale: u32,
     pub pool_max_connections: u32,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<std::io::Result<()>>>,
+    server: Option<Server>,
+}
+
+/// Where the reference server runs.
+enum Server {
+    /// A task of this process.
+    InProcess {
+        shutdown: oneshot::Sender<()>,
+        task: JoinHandle<std::io::Result<()>>,
+    },
+    /// A `koprogo-perf serve --child` process: its CPU, memory and flamegraph are its own.
+    Child(tokio::process::Child),
 }
 
 impl LocalStack {
@@ -41,39 +57,18 @@ impl LocalStack {
         scale: &ScaleArgs,
         config: ServerConfig,
     ) -> anyhow::Result<LocalStack> {
-        let db = Database::open(database_url).await?;
-        let pool = crate::pg::connect(db.url(), 4).await?;
-        crate::pg::migrate(&pool).await?;
-        let existing: i64 = sqlx::query_scalar("SELECT count(*) FROM organizations")
-            .fetch_one(&pool)
-            .await
-            .context("counting organizations")?;
-        if existing == 0 {
-            let summary = crate::seed::seed(
-                &pool,
-                &SeedOptions {
-                    scale: scale.scale,
-                    rng_seed: scale.rng_seed,
-                    reset: false,
-                },
-            )
-            .await?;
-            super::seed::print_summary(&summary, &db.display_url());
-        } else {
-            eprintln!(
-                "{} already holds {existing} organizations: serving them as they are (logins assume a koprogo-perf seed at --scale {})",
-                db.display_url(),
-                scale.scale
-            );
-        }
-        pool.close().await;
-        let logins = crate::seed::demo_logins(scale.scale)
-            .into_iter()
-            .map(|l| Login {
-                email: l.email,
-                password: l.password,
-            })
-            .collect();
+        Self::start_quiet(database_url, scale, config, false).await
+    }
+
+    /// [`LocalStack::start`]; `quiet` leaves out the note about existing data (a child
+    /// server's parent has just seeded it).
+    pub async fn start_quiet(
+        database_url: Option<&str>,
+        scale: &ScaleArgs,
+        config: ServerConfig,
+        quiet: bool,
+    ) -> anyhow::Result<LocalStack> {
+        let (db, logins) = prepare_database(database_url, scale, quiet).await?;
         let pool_max_connections = config.pool_max_connections;
         let listener = TcpListener::bind(config.bind).await.with_context(|| {
             format!(
@@ -93,11 +88,126 @@ impl LocalStack {
             logins,
             scale: scale.scale,
             pool_max_connections,
-            shutdown: Some(tx),
-            task: Some(task),
+            server: Some(Server::InProcess { shutdown: tx, task }),
         })
     }
 
+    /// Like [`LocalStack::start`], but the server runs as a separate process of
+    /// `server_bin` (`koprogo-perf serve --child`) on a free loopback port.
+    pub async fn start_child(
+        database_url: Option<&str>,
+        scale: &ScaleArgs,
+        args: &crate::server::ServerArgs,
+        server_bin: &Path,
+    ) -> anyhow::Result<LocalStack> {
+        let (db, logins) = prepare_database(database_url, scale, false).await?;
+        let mut command = tokio::process::Command::new(server_bin);
+        command
+            .args(["serve", "--child", "--bind", "127.0.0.1:0"])
+            .args(["--pool-max", &args.pool_max.to_string()])
+            .args(["--acquire-timeout", &args.acquire_timeout.to_string()])
+            .args(["--scale", &scale.scale.to_string()])
+            // In the environment, not argv: the URL holds the cluster's password.
+            .env("DATABASE_URL", db.url())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        if let Some(secret) = &args.jwt_secret {
+            command.env(
+                "KOPROGO_PERF_JWT_SECRET",
+                std::ffi::OsStr::from_bytes(secret.as_bytes()),
+            );
+        }
+        let mut child = command
+            .spawn()
+            .with_context(|| format!("starting the reference server {}", server_bin.display()))?;
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        let announce = tokio::time::timeout(Duration::from_secs(120), async {
+            while let Some(line) = lines.next_line().await? {
+                if let Some(rest) =
+                    line.strip_prefix("serving the reference KoproGo API on http://")
+                {
+                    return Ok::<_, std::io::Error>(rest.split('/').next().map(str::to_string));
+                }
+            }
+            Ok(None)
+        })
+        .await;
+        let addr: SocketAddr = match announce {
+            Ok(Ok(Some(addr))) => addr.parse().context("the server announced a bad address")?,
+            _ => {
+                let _ = child.kill().await;
+                anyhow::bail!("the reference server process did not start (see its error above)");
+            }
+        };
+        // Keep draining its stdout so that it never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Ok(LocalStack {
+            db,
+            addr,
+            logins,
+            scale: scale.scale,
+            pool_max_connections: args.pool_max,
+            server: Some(Server::Child(child)),
+        })
+    }
+
+    /// The server's process id when it runs as its own process.
+    pub fn server_pid(&self) -> Option<u32> {
+        match &self.server {
+            Some(Server::Child(child)) => child.id(),
+            _ => None,
+        }
+    }
+}
+
+/// Opens the database, migrates it, seeds it when empty (always for an embedded
+/// cluster); returns it with the seeded syndics' logins.
+async fn prepare_database(
+    database_url: Option<&str>,
+    scale: &ScaleArgs,
+    quiet: bool,
+) -> anyhow::Result<(Database, Vec<Login>)> {
+    {
+        let db = Database::open(database_url).await?;
+        let pool = crate::pg::connect(db.url(), 4).await?;
+        crate::pg::migrate(&pool).await?;
+        let existing: i64 = sqlx::query_scalar("SELECT count(*) FROM organizations")
+            .fetch_one(&pool)
+            .await
+            .context("counting organizations")?;
+        if existing == 0 {
+            let summary = crate::seed::seed(
+                &pool,
+                &SeedOptions {
+                    scale: scale.scale,
+                    rng_seed: scale.rng_seed,
+                    reset: false,
+                },
+            )
+            .await?;
+            super::seed::print_summary(&summary, &db.display_url());
+        } else if !quiet {
+            eprintln!(
+                "{} already holds {existing} organizations: serving them as they are (logins assume a koprogo-perf seed at --scale {})",
+                db.display_url(),
+                scale.scale
+            );
+        }
+        pool.close().await;
+        let logins = crate::seed::demo_logins(scale.scale)
+            .into_iter()
+            .map(|l| Login {
+                email: l.email,
+                password: l.password,
+            })
+            .collect();
+        Ok((db, logins))
+    }
+}
+
+impl LocalStack {
     /// `http://ADDR`.
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
@@ -105,11 +215,26 @@ impl LocalStack {
 
     /// Stops the server gracefully, then the embedded cluster.
     pub async fn stop(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+        match self.server.take() {
+            Some(Server::InProcess { shutdown, task }) => {
+                let _ = shutdown.send(());
+                let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+            }
+            Some(Server::Child(mut child)) => {
+                if let Some(pid) = child.id() {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid as i32),
+                        nix::sys::signal::Signal::SIGINT,
+                    );
+                }
+                if tokio::time::timeout(Duration::from_secs(10), child.wait())
+                    .await
+                    .is_err()
+                {
+                    let _ = child.kill().await;
+                }
+            }
+            None => {}
         }
         self.db.close().await;
     }
@@ -123,6 +248,12 @@ struct Plan {
     ramp_up: Duration,
     timeout: Duration,
     out: PathBuf,
+    flamegraph: bool,
+    pgss_top: usize,
+    pgss_reset: bool,
+    region: Region,
+    carbon: CarbonModel,
+    server_bin: Option<PathBuf>,
 }
 
 fn plan(run: &RunArgs, default_duration: Duration) -> anyhow::Result<Plan> {
@@ -131,6 +262,15 @@ fn plan(run: &RunArgs, default_duration: Duration) -> anyhow::Result<Plan> {
     if duration.is_zero() {
         anyhow::bail!("--duration must be at least 1s");
     }
+    let region: Region = run
+        .region
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--region: {e}"))?;
+    let carbon = CarbonModel::load()?;
+    // An unknown region name fails now, not after the run.
+    carbon
+        .grid(&region)
+        .map_err(|e| anyhow::anyhow!("--region: {e}"))?;
     Ok(Plan {
         scenario,
         vus: run.vus as usize,
@@ -138,6 +278,20 @@ fn plan(run: &RunArgs, default_duration: Duration) -> anyhow::Result<Plan> {
         ramp_up: run.ramp_up,
         timeout: run.timeout,
         out: run.out.clone().unwrap_or_else(default_out_dir),
+        flamegraph: run.flamegraph,
+        pgss_top: run.pgss_top,
+        pgss_reset: run.pgss_reset,
+        region,
+        carbon,
+        server_bin: run.server_bin.clone().or_else(own_binary),
+    })
+}
+
+/// This executable when it is koprogo-perf (not a test harness linking the library).
+fn own_binary() -> Option<PathBuf> {
+    std::env::current_exe().ok().filter(|p| {
+        p.file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("koprogo-perf"))
     })
 }
 
@@ -145,15 +299,21 @@ fn default_out_dir() -> PathBuf {
     Path::new("reports").join(chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string())
 }
 
+/// What the measurements around the load can reach.
+struct Probe {
+    /// The run's database, for pg_stat_statements.
+    database_url: Option<String>,
+    server_pid: Option<u32>,
+    server_note: Option<String>,
+    postgres_pid: Option<u32>,
+    postgres_note: Option<String>,
+}
+
 /// `koprogo-perf demo`.
 pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let began = Instant::now();
     let plan = plan(&args.run, Duration::from_secs(30))?;
-    let mut config = crate::server::ServerArgs::default()
-        .resolve()
-        .context("server settings")?;
-    config.bind = SocketAddr::from(([127, 0, 0, 1], 0));
-    let code = in_process(plan, &args.scale, None, config, false).await?;
+    let code = local(plan, &args.scale, None, &ServerArgs::default(), false).await?;
     eprintln!(
         "demo finished in {:.1} s; everything it started is stopped and removed",
         began.elapsed().as_secs_f64()
@@ -193,17 +353,28 @@ pub async fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
                 embedded: false,
                 server: None,
             };
-            let report = measure(&plan, host, logins, target).await?;
+            let probe = Probe {
+                database_url: args.db.database_url.clone(),
+                server_pid: args.server_pid,
+                server_note: args
+                    .server_pid
+                    .is_none()
+                    .then(|| "an external target: pass --server-pid PID when it runs on this machine".into()),
+                postgres_pid: args.postgres_pid,
+                postgres_note: args
+                    .postgres_pid
+                    .is_none()
+                    .then(|| "an external target: pass --postgres-pid PID (the postmaster) when it runs on this machine".into()),
+            };
+            let report = measure(&plan, host, logins, target, probe).await?;
             finish(&plan, &report)
         }
         None => {
-            let mut config = args.server.resolve().context("server settings")?;
-            config.bind = SocketAddr::from(([127, 0, 0, 1], 0));
-            in_process(
+            local(
                 plan,
                 &args.scale,
                 args.db.database_url.as_deref(),
-                config,
+                &args.server,
                 args.db.keep_db,
             )
             .await
@@ -211,22 +382,36 @@ pub async fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Starts the local stack, loads it, stops it (also on error or Ctrl-C), reports.
-async fn in_process(
+/// Starts the local stack (the server as its own process when this is the
+/// koprogo-perf binary), loads it, stops it (also on error or Ctrl-C), reports.
+async fn local(
     plan: Plan,
     scale: &ScaleArgs,
     database_url: Option<&str>,
-    config: ServerConfig,
+    server: &ServerArgs,
     keep_db: bool,
 ) -> anyhow::Result<ExitCode> {
-    let mut stack = super::interruptible(LocalStack::start(database_url, scale, config)).await?;
+    let start = async {
+        match &plan.server_bin {
+            Some(bin) => LocalStack::start_child(database_url, scale, server, bin).await,
+            None => {
+                let mut config = server.resolve().context("server settings")?;
+                config.bind = SocketAddr::from(([127, 0, 0, 1], 0));
+                LocalStack::start(database_url, scale, config).await
+            }
+        }
+    };
+    let mut stack = super::interruptible(start).await?;
     if keep_db {
         stack.db.keep();
     }
     eprintln!(
-        "reference server on {} (pool {} connections)",
+        "reference server on {} (pool {} connections{})",
         stack.base_url(),
-        stack.pool_max_connections
+        stack.pool_max_connections,
+        stack
+            .server_pid()
+            .map_or(", in this process".to_string(), |p| format!(", pid {p}"))
     );
     let target = TargetInfo {
         host: stack.base_url(),
@@ -237,17 +422,31 @@ async fn in_process(
             postgres_version: stack.db.cluster().map(|c| c.version().to_string()),
         }),
     };
-    let result = measure(&plan, stack.base_url(), stack.logins.clone(), target).await;
+    let postgres_pid = stack.db.cluster().and_then(|c| c.postmaster_pid());
+    let probe = Probe {
+        database_url: Some(stack.db.url().to_string()),
+        server_pid: stack.server_pid(),
+        server_note: stack
+            .server_pid()
+            .is_none()
+            .then(|| "the server runs inside the load generator's process (library use)".into()),
+        postgres_pid,
+        postgres_note: postgres_pid
+            .is_none()
+            .then(|| "a database given by URL: pass it to load --host with --postgres-pid".into()),
+    };
+    let result = measure(&plan, stack.base_url(), stack.logins.clone(), target, probe).await;
     stack.stop().await;
     finish(&plan, &result?)
 }
 
-/// Runs the load and builds the report (targets checked).
+/// Runs the load with the measurements around it, and builds the report.
 async fn measure(
     plan: &Plan,
     host: String,
     logins: Vec<Login>,
     target: TargetInfo,
+    probe: Probe,
 ) -> anyhow::Result<RunReport> {
     if crate::interrupt::interrupted() {
         return Err(crate::interrupt::Interrupted.into());
@@ -257,6 +456,69 @@ async fn measure(
     } else {
         Vec::new()
     };
+
+    // pg_stat_statements: before.
+    let mut pgss = None;
+    let mut pgss_note = None;
+    match &probe.database_url {
+        Some(url) => match crate::pg::connect(url, 1).await {
+            Ok(pool) => match crate::measure::pgss::prepare(&pool).await {
+                Ok(()) => {
+                    let mut before = Default::default();
+                    if plan.pgss_reset
+                        && let Err(e) = crate::measure::pgss::reset(&pool).await
+                    {
+                        eprintln!("pg_stat_statements: {e}");
+                    }
+                    match crate::measure::pgss::snapshot(&pool).await {
+                        Ok(s) => before = s,
+                        Err(e) => pgss_note = Some(e),
+                    }
+                    if pgss_note.is_none() {
+                        pgss = Some((pool, before));
+                    }
+                }
+                Err(e) => pgss_note = Some(e),
+            },
+            Err(e) => pgss_note = Some(format!("{e:#}")),
+        },
+        None => {
+            pgss_note =
+                Some("the target's database is unknown: pass --database-url with --host".into())
+        }
+    }
+    if let Some(note) = &pgss_note {
+        eprintln!("pg_stat_statements not measured: {note}");
+    }
+
+    let sampler = Sampler::start(
+        Watch {
+            server: probe.server_pid,
+            postgres: probe.postgres_pid,
+            generator: std::process::id(),
+            server_note: probe.server_note.clone(),
+            postgres_note: probe.postgres_note.clone(),
+        },
+        Duration::from_secs(1),
+    );
+    // The flamegraph samples the steady state: perf starts once the ramp-up is over.
+    let profiler = if plan.flamegraph {
+        match probe.server_pid {
+            Some(pid) => {
+                let out = plan.out.clone();
+                let delay = plan.ramp_up;
+                Some(tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
+                    crate::measure::flamegraph::start(pid, &out)
+                }))
+            }
+            None => None,
+        }
+    } else {
+        None
+    };
+
     eprintln!(
         "load: scenario {} ({} request kinds), {} users, ramp-up {} s, {} s steady, against {host}",
         plan.scenario.name,
@@ -274,7 +536,55 @@ async fn measure(
         logins,
         timeout: plan.timeout,
     })
-    .await?;
+    .await;
+    let resources = sampler.stop().await;
+    let (flamegraph, flamegraph_skipped_reason) = match (plan.flamegraph, profiler) {
+        (false, _) => (None, Some("not asked for (--flamegraph)".to_string())),
+        (true, None) => (
+            None,
+            Some(
+                probe
+                    .server_note
+                    .clone()
+                    .unwrap_or_else(|| "no server process to profile".into()),
+            ),
+        ),
+        (true, Some(task)) => match task.await {
+            Ok(Ok(profiler)) => {
+                match profiler.finish(None, "koprogo-perf reference server").await {
+                    Ok(file) => (Some(file), None),
+                    Err(reason) => (None, Some(reason)),
+                }
+            }
+            Ok(Err(reason)) => (None, Some(reason)),
+            Err(e) => (None, Some(format!("the profiler task failed: {e}"))),
+        },
+    };
+    if let Some(reason) = flamegraph_skipped_reason
+        .as_deref()
+        .filter(|_| plan.flamegraph)
+    {
+        eprintln!("no flamegraph: {reason}");
+    }
+    let outcome = outcome?;
+
+    // pg_stat_statements: after.
+    let postgres = match pgss {
+        Some((pool, before)) => {
+            let report = match crate::measure::pgss::snapshot(&pool).await {
+                Ok(after) => PostgresReport {
+                    measured: true,
+                    note: None,
+                    statements: crate::measure::pgss::diff(&before, &after, plan.pgss_top),
+                },
+                Err(e) => PostgresReport::not_measured(e),
+            };
+            pool.close().await;
+            report
+        }
+        None => PostgresReport::not_measured(pgss_note.unwrap_or_default()),
+    };
+
     let mut report = RunReport::build(
         &outcome,
         RunContext {
@@ -287,6 +597,40 @@ async fn measure(
             target,
         },
     );
+    let carbon_inputs = CarbonInputs {
+        requests: report.totals.requests,
+        wall_s: report.duration_s,
+        cpus: resources.machine.cpus,
+        server_cpu_s: resources.server.measured.then_some(resources.server.cpu_s),
+        postgres_cpu_s: resources
+            .postgres
+            .measured
+            .then_some(resources.postgres.cpu_s),
+        server_mean_rss_bytes: resources
+            .server
+            .measured
+            .then_some(resources.server.mean_rss_bytes),
+        postgres_mean_rss_bytes: resources
+            .postgres
+            .measured
+            .then_some(resources.postgres.mean_rss_bytes),
+        network_bytes: outcome.network_bytes,
+    };
+    report.carbon = if report.totals.requests > 0 {
+        match crate::measure::carbon::compute(&plan.carbon, &plan.region, &carbon_inputs) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                eprintln!("CO2 not computed: {e}");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    report.postgres = postgres;
+    report.resources = Some(resources);
+    report.flamegraph = flamegraph;
+    report.flamegraph_skipped_reason = flamegraph_skipped_reason;
     let thresholds = crate::report::targets::guide_targets()?;
     report.targets = crate::report::targets::check_all(&thresholds, &report);
     Ok(report)
@@ -297,7 +641,20 @@ async fn measure(
 /// stopped answering — with the report of what was measured written either way.
 fn finish(plan: &Plan, report: &RunReport) -> anyhow::Result<ExitCode> {
     println!("{}", crate::report::tables::endpoints(report));
+    for table in [
+        crate::report::tables::statements(report),
+        crate::report::tables::resources(report),
+        crate::report::tables::carbon(report),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        println!("{table}");
+    }
     println!("{}", crate::report::tables::targets(&report.targets));
+    if let Some(svg) = &report.flamegraph {
+        println!("flamegraph: {}", plan.out.join(svg).display());
+    }
     crate::report::write_run(&plan.out, report)?;
     println!(
         "{} requests in {:.1} s: {:.1} req/s, p99 {}, {} errors; wrote {} and latency.hgrm",

@@ -2,26 +2,47 @@
 
 use std::process::ExitCode;
 
+use std::io::Write;
+
 use anyhow::Context;
 
 use crate::cli::ServeArgs;
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let config = args.server.resolve().context("server settings")?;
-    let mut stack = super::interruptible(super::LocalStack::start(
+    let mut stack = super::interruptible(super::LocalStack::start_quiet(
         args.db.database_url.as_deref(),
         &args.scale,
         config,
+        args.child,
     ))
     .await?;
-    println!(
+    if args.child {
+        // Started by load/demo: stop when the parent is gone, whatever killed it.
+        let parent = nix::unistd::getppid();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                if nix::unistd::getppid() != parent {
+                    crate::interrupt::request_stop();
+                    return;
+                }
+            }
+        });
+    }
+    // Written without println!: a closed stdout (a parent that stopped reading) must
+    // not kill the server.
+    let mut out = std::io::stdout();
+    let _ = writeln!(
+        out,
         "serving the reference KoproGo API on {}/api/v1 (database {}, pool {} connections); Ctrl-C stops it",
         stack.base_url(),
         stack.db.display_url(),
         stack.pool_max_connections
     );
     if let Some(login) = stack.logins.first() {
-        println!(
+        let _ = writeln!(
+            out,
             "  try: curl -s -X POST {}/api/v1/auth/login -H 'content-type: application/json' -d '{{\"email\":\"{}\",\"password\":\"{}\"}}'",
             stack.base_url(),
             login.email,

@@ -96,6 +96,9 @@ pub struct LoadOutcome {
     pub relogins: u64,
     /// Requests not sent because their user lacked an id to fill in.
     pub skipped_requests: u64,
+    /// Bytes on the wire (requests and responses, headers estimated from their fields)
+    /// of the steady state.
+    pub network_bytes: u64,
     /// Stopped early by Ctrl-C: the statistics cover what was measured until then.
     pub interrupted: bool,
     /// Stopped early because the host refused every connection for [`HOST_DOWN_AFTER`].
@@ -242,6 +245,7 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<LoadOutcome> {
         warmup_requests: recorder.warmup_requests(),
         relogins: recorder.relogins(),
         skipped_requests: recorder.skipped(),
+        network_bytes: recorder.bytes(),
         interrupted,
         host_down: shared.host_down.load(std::sync::atomic::Ordering::SeqCst),
     })
@@ -573,6 +577,12 @@ async fn send(user: &mut GooseUser, shared: &Shared, index: usize) -> Transactio
             return Ok(());
         };
         let token = if spec.auth { state.token.clone() } else { None };
+        // Request line, body and headers (bearer token plus ~100 bytes of the rest).
+        let request_bytes = (spec.method.to_string().len()
+            + path.len()
+            + body.as_ref().map_or(0, String::len)
+            + token.as_ref().map_or(0, |t| t.len() + 22)
+            + 100) as u64;
         let method = match spec.method {
             scenario::Method::Get => GooseMethod::Get,
             scenario::Method::Post => GooseMethod::Post,
@@ -595,11 +605,21 @@ async fn send(user: &mut GooseUser, shared: &Shared, index: usize) -> Transactio
             .build();
         let started = Instant::now();
         let response = user.request(request).await?;
+        let mut response_bytes = 0u64;
         let outcome = match response.response {
             Ok(r) => {
                 let status = r.status().as_u16();
+                // Status line and headers as they travel: "name: value\r\n" each.
+                let headers: usize = r
+                    .headers()
+                    .iter()
+                    .map(|(k, v)| k.as_str().len() + v.len() + 4)
+                    .sum();
                 match r.bytes().await {
-                    Ok(_) => Ok(status),
+                    Ok(body) => {
+                        response_bytes = (17 + headers + body.len()) as u64;
+                        Ok(status)
+                    }
                     Err(e) => Err(classify(&e)),
                 }
             }
@@ -612,6 +632,9 @@ async fn send(user: &mut GooseUser, shared: &Shared, index: usize) -> Transactio
             continue;
         }
         shared.recorder.record(index, started, latency, outcome);
+        shared
+            .recorder
+            .add_bytes(started, request_bytes + response_bytes);
         break;
     }
     if !spec.think_time.is_zero() {

@@ -73,6 +73,7 @@ pub struct Recorder {
     warmup: Mutex<u64>,
     relogins: Mutex<u64>,
     skipped: Mutex<u64>,
+    bytes: Mutex<u64>,
     liveness: Mutex<Liveness>,
 }
 
@@ -106,6 +107,7 @@ impl Recorder {
             warmup: Mutex::new(0),
             relogins: Mutex::new(0),
             skipped: Mutex::new(0),
+            bytes: Mutex::new(0),
             liveness: Mutex::new(Liveness {
                 last_response: Instant::now(),
                 refused_since: 0,
@@ -116,6 +118,19 @@ impl Recorder {
     /// Counts a request that could not be sent (it needs an id its user has not learned).
     pub fn record_skipped(&self) {
         *lock(&self.skipped) += 1;
+    }
+
+    /// Adds the bytes a request of the window carried (request and response, headers
+    /// included), for the network share of the carbon estimate.
+    pub fn add_bytes(&self, started: Instant, bytes: u64) {
+        if self.in_window(started) {
+            *lock(&self.bytes) += bytes;
+        }
+    }
+
+    /// Bytes carried by the requests of the window.
+    pub fn bytes(&self) -> u64 {
+        *lock(&self.bytes)
     }
 
     /// Requests that could not be sent.

@@ -12,6 +12,9 @@ use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer}
 use serde::{Deserialize, Serialize};
 
 use crate::load::{EndpointStats, LoadOutcome};
+use crate::measure::carbon::Carbon;
+use crate::measure::pgss::PostgresReport;
+use crate::measure::resources::Resources;
 use crate::report::targets::TargetResult;
 
 /// Version of the run.json layout.
@@ -56,6 +59,20 @@ pub struct RunReport {
     pub histogram: String,
     /// The targets of `profiles/targets.toml` checked against this run.
     pub targets: Vec<TargetResult>,
+    /// Bytes on the wire during the steady state (requests and responses; headers
+    /// estimated from their fields).
+    pub network_bytes: u64,
+    /// pg_stat_statements over the run.
+    pub postgres: PostgresReport,
+    /// CPU and memory of the server, Postgres and the generator.
+    pub resources: Option<Resources>,
+    /// CO2 per request (profiles/carbon.toml), with every input used.
+    pub carbon: Option<Carbon>,
+    /// File name of the server's flamegraph in the run directory, when made.
+    pub flamegraph: Option<String>,
+    /// Why there is no flamegraph.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flamegraph_skipped_reason: Option<String>,
 }
 
 /// Which scenario ran.
@@ -239,6 +256,12 @@ impl RunReport {
             endpoints,
             histogram: encode_histogram(&all),
             targets: Vec::new(),
+            network_bytes: outcome.network_bytes,
+            postgres: PostgresReport::not_measured("not collected"),
+            resources: None,
+            carbon: None,
+            flamegraph: None,
+            flamegraph_skipped_reason: None,
         }
     }
 

@@ -73,3 +73,106 @@ pub fn targets(results: &[TargetResult]) -> Table {
     }
     t
 }
+
+/// The top statements of pg_stat_statements over the run.
+pub fn statements(run: &RunReport) -> Option<Table> {
+    if run.postgres.statements.is_empty() {
+        return None;
+    }
+    let mut t = table(&[
+        "statement",
+        "endpoints",
+        "calls",
+        "total",
+        "mean",
+        "rows",
+        "hit %",
+    ]);
+    for s in &run.postgres.statements {
+        let query: String = s.query.split_whitespace().collect::<Vec<_>>().join(" ");
+        let query = match query.char_indices().nth(90) {
+            Some((i, _)) => format!("{}…", &query[..i]),
+            None => query,
+        };
+        t.add_row(vec![
+            query,
+            s.endpoints.join(", "),
+            s.calls.to_string(),
+            format!("{:.1} ms", s.total_ms),
+            format!("{:.3} ms", s.mean_ms),
+            s.rows.to_string(),
+            s.hit_ratio
+                .map_or("-".into(), |h| format!("{:.1}", h * 100.0)),
+        ]);
+    }
+    Some(t)
+}
+
+/// CPU and memory of the server, Postgres and the generator.
+pub fn resources(run: &RunReport) -> Option<Table> {
+    let r = run.resources.as_ref()?;
+    let mut t = table(&[
+        "process",
+        "CPU s",
+        "CPU % (100 = 1 core)",
+        "peak RSS",
+        "mean RSS",
+    ]);
+    for (name, p) in [
+        ("server", &r.server),
+        ("postgres", &r.postgres),
+        ("generator", &r.generator),
+    ] {
+        if p.measured {
+            t.add_row(vec![
+                name.to_string(),
+                format!("{:.1}", p.cpu_s),
+                format!("{:.0}", p.cpu_pct_mean),
+                format!("{:.1} MB", p.peak_rss_bytes as f64 / 1e6),
+                format!("{:.1} MB", p.mean_rss_bytes as f64 / 1e6),
+            ]);
+        } else {
+            let note = p.note.clone().unwrap_or_else(|| "not measured".into());
+            t.add_row(vec![
+                name.to_string(),
+                note,
+                String::new(),
+                String::new(),
+                String::new(),
+            ]);
+        }
+    }
+    Some(t)
+}
+
+/// CO2 per request with its breakdown, and KoproGo's published method on the same run.
+pub fn carbon(run: &RunReport) -> Option<Table> {
+    let c = run.carbon.as_ref()?;
+    let mg = |g: f64| format!("{:.6} mg", g * 1000.0);
+    let mut t = table(&["CO2 per request", "value"]);
+    t.add_row(vec![
+        format!("total ({}, {} g/kWh)", c.region, c.grid_g_per_kwh),
+        mg(c.g_per_request),
+    ]);
+    t.add_row(vec!["  cpu".to_string(), mg(c.breakdown_g_per_request.cpu)]);
+    t.add_row(vec![
+        "  memory".to_string(),
+        mg(c.breakdown_g_per_request.memory),
+    ]);
+    t.add_row(vec![
+        "  network".to_string(),
+        mg(c.breakdown_g_per_request.network),
+    ]);
+    t.add_row(vec![
+        "  embodied".to_string(),
+        mg(c.breakdown_g_per_request.embodied),
+    ]);
+    t.add_row(vec![
+        "KoproGo's method (network bytes × 0.006 g/KB)".to_string(),
+        mg(c.koprogo_method_g_per_request),
+    ]);
+    if let Some(note) = &c.note {
+        t.add_row(vec!["note".to_string(), note.clone()]);
+    }
+    Some(t)
+}

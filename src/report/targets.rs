@@ -272,8 +272,19 @@ impl Threshold {
             } else {
                 run.totals.errors as f64 / run.totals.requests as f64
             }),
-            Metric::ServerRss => Err("process resources are not sampled yet"),
-            Metric::Co2PerRequest => Err("carbon per request is not computed yet"),
+            Metric::ServerRss => match &run.resources {
+                Some(r) if r.server.measured => Ok(r.server.peak_rss_bytes as f64),
+                Some(r) => Err(r
+                    .server
+                    .note
+                    .as_deref()
+                    .unwrap_or("the server's process is unknown")),
+                None => Err("process resources were not sampled"),
+            },
+            Metric::Co2PerRequest => match &run.carbon {
+                Some(c) => Ok(c.g_per_request),
+                None => Err("carbon per request was not computed"),
+            },
         };
         let value = match value {
             Ok(_) if run.totals.requests == 0 => Err("no request completed"),

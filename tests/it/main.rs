@@ -6,6 +6,7 @@ mod cli;
 mod cluster;
 mod common;
 mod load;
+mod measure;
 mod seed;
 mod server;
 mod tune;

@@ -183,11 +183,14 @@ pub fn spawn_serve(tmp: &std::path::Path) -> (std::process::Child, String) {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let line = BufReader::new(child.stdout.take().unwrap())
-        .lines()
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = lines
+        .by_ref()
         .map(|l| l.unwrap())
         .find(|l| l.starts_with("serving the reference KoproGo API on http://"))
         .expect("serve announces its URL");
+    // Keep reading, as a terminal would, so that the server never writes into a closed pipe.
+    std::thread::spawn(move || lines.for_each(drop));
     let url = line.split_whitespace().nth(6).unwrap();
     (child, url.trim_end_matches("/api/v1").to_string())
 }

@@ -1,0 +1,8 @@
+//! What a run costs, beyond latency: pg_stat_statements per statement, process
+//! resources (server, Postgres, generator), CO2 per request, and a flamegraph of the
+//! server's CPU.
+
+pub mod carbon;
+pub mod flamegraph;
+pub mod pgss;
+pub mod resources;
