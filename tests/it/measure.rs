@@ -199,3 +199,52 @@ fn an_external_target_without_database_or_pids_still_gets_a_complete_report() {
         run["carbon"]
     );
 }
+
+#[test]
+fn a_flamegraph_names_the_reference_servers_functions_where_perf_works() {
+    let perf_ok = std::process::Command::new("perf")
+        .args(["record", "-o", "/dev/null", "--", "true"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !perf_ok {
+        eprintln!("skipped: perf is missing or not permitted here");
+        return;
+    }
+    let tmp = common::private_tmp();
+    let out = tempfile::tempdir().unwrap();
+    let run_dir = out.path().join("run");
+    let output = common::bin()
+        .args([
+            "load",
+            "--vus",
+            "4",
+            "--duration",
+            "4s",
+            "--ramp-up",
+            "0s",
+            "--flamegraph",
+        ])
+        .args(["--out", run_dir.to_str().unwrap()])
+        .env("TMPDIR", tmp.path())
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let run: Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("run.json")).unwrap()).unwrap();
+    assert_eq!(
+        run["flamegraph"], "flamegraph.svg",
+        "{:?}",
+        run["flamegraph_skipped_reason"]
+    );
+    let svg = std::fs::read_to_string(run_dir.join("flamegraph.svg")).unwrap();
+    assert!(svg.starts_with("<?xml") && svg.trim_end().ends_with("</svg>"));
+    assert!(
+        svg.contains("koprogo_perf::server::"),
+        "no reference-server frame in the flamegraph"
+    );
+}
