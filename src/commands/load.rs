@@ -501,14 +501,16 @@ async fn measure(
         },
         Duration::from_secs(1),
     );
-    // The flamegraph samples the steady state: perf starts once the ramp-up is over.
+    // The flamegraph samples the steady state: perf starts when it begins (after the
+    // ramp-up and the logins).
+    let steady = std::sync::Arc::new(tokio::sync::Notify::new());
     let profiler = if plan.flamegraph {
         match probe.server_pid {
             Some(pid) => {
                 let out = plan.out.clone();
-                let delay = plan.ramp_up;
+                let steady = steady.clone();
                 Some(tokio::spawn(async move {
-                    tokio::time::sleep(delay).await;
+                    steady.notified().await;
                     std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
                     crate::measure::flamegraph::start(pid, &out)
                 }))
@@ -535,6 +537,7 @@ async fn measure(
         scenario: plan.scenario.clone(),
         logins,
         timeout: plan.timeout,
+        steady: Some(steady),
     })
     .await;
     let resources = sampler.stop().await;
@@ -549,7 +552,13 @@ async fn measure(
                     .unwrap_or_else(|| "no server process to profile".into()),
             ),
         ),
-        (true, Some(task)) => match task.await {
+        (true, Some(mut task)) => match tokio::time::timeout(Duration::from_secs(5), &mut task)
+            .await
+            .unwrap_or_else(|_| {
+                // The steady state never began (Ctrl-C, host down): perf never started.
+                task.abort();
+                Ok(Err("the run ended before its steady state began".into()))
+            }) {
             Ok(Ok(profiler)) => {
                 match profiler.finish(None, "koprogo-perf reference server").await {
                     Ok(file) => (Some(file), None),

@@ -83,6 +83,8 @@ pub struct LoadOptions {
     pub logins: Vec<Login>,
     /// Per-request timeout.
     pub timeout: Duration,
+    /// Notified when the steady state begins (e.g. to start a profiler then).
+    pub steady: Option<Arc<tokio::sync::Notify>>,
 }
 
 /// What a run measured.
@@ -226,7 +228,12 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<LoadOutcome> {
 
     let started_at = chrono::Utc::now();
     let ramp_end = Instant::now() + options.ramp_up;
-    let controller = tokio::spawn(control(shared.clone(), ramp_end, options.duration));
+    let controller = tokio::spawn(control(
+        shared.clone(),
+        ramp_end,
+        options.duration,
+        options.steady.clone(),
+    ));
     let watchdog = tokio::spawn(watch_host(shared.clone()));
     let result = attack.execute().await;
     controller.abort();
@@ -302,12 +309,20 @@ const LOGIN_GRACE: Duration = Duration::from_secs(30);
 /// The run's clock: the steady state starts when the ramp-up is over and every user
 /// has logged in (logins are not the workload), lasts `duration`, then goose is told
 /// to stop. goose's own run time is only a backstop.
-async fn control(shared: Arc<Shared>, ramp_end: Instant, duration: Duration) {
+async fn control(
+    shared: Arc<Shared>,
+    ramp_end: Instant,
+    duration: Duration,
+    steady: Option<Arc<tokio::sync::Notify>>,
+) {
     let clock = async {
         let ready = shared.all_ready.notified();
         let _ = tokio::time::timeout_at((ramp_end + LOGIN_GRACE).into(), ready).await;
         tokio::time::sleep_until(ramp_end.into()).await;
         shared.recorder.open_window(Instant::now(), duration);
+        if let Some(steady) = &steady {
+            steady.notify_one();
+        }
         tokio::time::sleep(duration).await;
         goose::trigger_killswitch("koprogo-perf: the steady state is over");
     };
