@@ -5,6 +5,7 @@
 //! `server` (reference API) ← `load` (goose scenarios, HDR histograms) → `report`
 //! (run.json, tables, targets). `cli` parses, `commands` wires the stages together.
 
+pub mod assets;
 pub mod cli;
 pub mod commands;
 pub mod interrupt;

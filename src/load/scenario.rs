@@ -6,7 +6,9 @@
 //! bodies that would not be JSON are rejected with `file:line`, before any request.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use crate::assets::Found;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -310,18 +312,10 @@ struct RawRequest {
 /// Finds a scenario by path or shipped name. A name is looked up in `./scenarios/`
 /// first (so edits to the shipped files take effect), then in the binary.
 pub fn load(name_or_path: &str) -> Result<Scenario, ScenarioError> {
-    let as_path = PathBuf::from(name_or_path);
-    let looks_like_path = name_or_path.contains('/') || name_or_path.ends_with(".toml");
-    if looks_like_path || as_path.is_file() {
-        return load_file(&as_path);
-    }
-    let local = Path::new("scenarios").join(format!("{name_or_path}.toml"));
-    if local.is_file() {
-        return load_file(&local);
-    }
-    match BUILTIN.iter().find(|(n, _)| *n == name_or_path) {
-        Some((name, text)) => parse(text, &format!("builtin:{name}"), name),
-        None => Err(ScenarioError::NotFound(name_or_path.to_string())),
+    match crate::assets::find(name_or_path, "scenarios", BUILTIN) {
+        Found::File(path) => load_file(&path),
+        Found::Builtin(name, text) => parse(text, &format!("builtin:{name}"), name),
+        Found::NotFound => Err(ScenarioError::NotFound(name_or_path.to_string())),
     }
 }
 
@@ -331,11 +325,11 @@ pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
         path: path.display().to_string(),
         source,
     })?;
-    let stem = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    parse(&text, &path.display().to_string(), &stem)
+    parse(
+        &text,
+        &path.display().to_string(),
+        &crate::assets::stem(path),
+    )
 }
 
 /// Validates scenario text; `file` names it in errors, `default_name` names the scenario

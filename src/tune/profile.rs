@@ -12,10 +12,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Deserialize;
 use toml::Spanned;
+
+use crate::assets::Found;
 
 /// The profiles shipped with the tool, usable by name from any directory.
 pub const BUILTIN: &[(&str, &str)] = &[(
@@ -415,18 +417,10 @@ pub fn load(name_or_path: &str, auto: &AutoInputs) -> Result<Profile, ProfileErr
             indexes: base.indexes,
         });
     }
-    let as_path = PathBuf::from(name_or_path);
-    let looks_like_path = name_or_path.contains('/') || name_or_path.ends_with(".toml");
-    if looks_like_path || as_path.is_file() {
-        return load_file(&as_path);
-    }
-    let local = Path::new("profiles").join(format!("{name_or_path}.toml"));
-    if local.is_file() {
-        return load_file(&local);
-    }
-    match BUILTIN.iter().find(|(n, _)| *n == name_or_path) {
-        Some((name, text)) => parse(text, &format!("builtin:{name}"), name),
-        None => Err(ProfileError::NotFound(name_or_path.to_string())),
+    match crate::assets::find(name_or_path, "profiles", BUILTIN) {
+        Found::File(path) => load_file(&path),
+        Found::Builtin(name, text) => parse(text, &format!("builtin:{name}"), name),
+        Found::NotFound => Err(ProfileError::NotFound(name_or_path.to_string())),
     }
 }
 
@@ -436,11 +430,11 @@ pub fn load_file(path: &Path) -> Result<Profile, ProfileError> {
         path: path.display().to_string(),
         source,
     })?;
-    let stem = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    parse(&text, &path.display().to_string(), &stem)
+    parse(
+        &text,
+        &path.display().to_string(),
+        &crate::assets::stem(path),
+    )
 }
 
 /// Checks profile text on its own; `file` names it in errors. Reports every problem
