@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::expenses::Expense;
-use super::list::{ListParams, ListSpec, Page, PageRequest, SortKey, fetch_page};
+use super::list::{ListParams, ListSpec, Page, SortKey, fetch_one, list_route};
 use super::units::Unit;
 use super::validate;
 use crate::server::AppState;
@@ -70,11 +70,7 @@ pub async fn list(
     user: AuthUser,
     Query(params): Query<ListParams>,
 ) -> Result<axum::Json<Page<Building>>, ApiError> {
-    let org = user.organization()?;
-    let request = PageRequest::resolve(&params, &LIST)?;
-    fetch_page(&state.pool, &LIST, org, &request)
-        .await
-        .map(axum::Json)
+    list_route(&state, &user, &params, &LIST).await
 }
 
 /// `GET /buildings/{id}`.
@@ -83,19 +79,18 @@ pub async fn get_one(
     user: AuthUser,
     Path(id): Path<Uuid>,
 ) -> Result<axum::Json<Building>, ApiError> {
-    let org = user.organization()?;
-    let building: Option<Building> = sqlx::query_as(concat!(
-        "/* GET /api/v1/buildings/{id} */ SELECT ",
-        building_columns!(),
-        " FROM buildings WHERE id = $1 AND organization_id = $2"
-    ))
-    .bind(id)
-    .bind(org)
-    .fetch_optional(&state.pool)
-    .await?;
-    building
-        .map(axum::Json)
-        .ok_or(ApiError::NotFound("building not found"))
+    fetch_one(
+        &state,
+        &user,
+        concat!(
+            "/* GET /api/v1/buildings/{id} */ SELECT ",
+            building_columns!(),
+            " FROM buildings WHERE id = $1 AND organization_id = $2"
+        ),
+        id,
+        "building not found",
+    )
+    .await
 }
 
 /// 404 unless the building is the organization's. Called only when a sub-list came

@@ -6,7 +6,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::list::{ListParams, ListSpec, Page, PageRequest, SortKey, fetch_page};
+use super::list::{ListParams, ListSpec, Page, SortKey, fetch_one, list_route};
 use super::validate;
 use crate::server::AppState;
 use crate::server::auth::AuthUser;
@@ -79,11 +79,7 @@ pub async fn list(
     user: AuthUser,
     Query(params): Query<ListParams>,
 ) -> Result<axum::Json<Page<Expense>>, ApiError> {
-    let org = user.organization()?;
-    let request = PageRequest::resolve(&params, &LIST)?;
-    fetch_page(&state.pool, &LIST, org, &request)
-        .await
-        .map(axum::Json)
+    list_route(&state, &user, &params, &LIST).await
 }
 
 /// `GET /expenses/{id}`.
@@ -92,19 +88,18 @@ pub async fn get_one(
     user: AuthUser,
     Path(id): Path<Uuid>,
 ) -> Result<axum::Json<Expense>, ApiError> {
-    let org = user.organization()?;
-    let expense: Option<Expense> = sqlx::query_as(concat!(
-        "/* GET /api/v1/expenses/{id} */ SELECT ",
-        expense_columns!(),
-        " FROM expenses WHERE id = $1 AND organization_id = $2"
-    ))
-    .bind(id)
-    .bind(org)
-    .fetch_optional(&state.pool)
-    .await?;
-    expense
-        .map(axum::Json)
-        .ok_or(ApiError::NotFound("expense not found"))
+    fetch_one(
+        &state,
+        &user,
+        concat!(
+            "/* GET /api/v1/expenses/{id} */ SELECT ",
+            expense_columns!(),
+            " FROM expenses WHERE id = $1 AND organization_id = $2"
+        ),
+        id,
+        "expense not found",
+    )
+    .await
 }
 
 /// The create body; a new expense is `Draft` and `Pending` payment.

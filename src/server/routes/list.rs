@@ -10,6 +10,8 @@ use sqlx::postgres::PgRow;
 use sqlx::{FromRow, PgPool};
 use uuid::Uuid;
 
+use crate::server::AppState;
+use crate::server::auth::AuthUser;
 use crate::server::error::ApiError;
 
 /// Default and bounds of `per_page`, as KoproGo's API enforces them.
@@ -137,6 +139,45 @@ impl Pagination {
 pub struct Page<T> {
     pub data: Vec<T>,
     pub pagination: Pagination,
+}
+
+/// The body of every list route: the page the query string asks for, in the caller's
+/// organization.
+pub async fn list_route<T>(
+    state: &AppState,
+    user: &AuthUser,
+    params: &ListParams,
+    spec: &ListSpec,
+) -> Result<axum::Json<Page<T>>, ApiError>
+where
+    T: for<'r> FromRow<'r, PgRow> + Send + Unpin,
+{
+    let org = user.organization()?;
+    let request = PageRequest::resolve(params, spec)?;
+    fetch_page(&state.pool, spec, org, &request)
+        .await
+        .map(axum::Json)
+}
+
+/// The body of every detail route: the row `sql` selects with `id = $1 AND
+/// organization_id = $2`; absent or another organization's → 404 `not_found`.
+pub async fn fetch_one<T>(
+    state: &AppState,
+    user: &AuthUser,
+    sql: &'static str,
+    id: Uuid,
+    not_found: &'static str,
+) -> Result<axum::Json<T>, ApiError>
+where
+    T: for<'r> FromRow<'r, PgRow> + Send + Unpin,
+{
+    let org = user.organization()?;
+    let row: Option<T> = sqlx::query_as(sql)
+        .bind(id)
+        .bind(org)
+        .fetch_optional(&state.pool)
+        .await?;
+    row.map(axum::Json).ok_or(ApiError::NotFound(not_found))
 }
 
 /// Runs the list's COUNT query, then its page query, in the organization `org`.

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::list::{ListParams, ListSpec, Page, PageRequest, SortKey, fetch_page};
+use super::list::{ListParams, ListSpec, Page, SortKey, fetch_one, list_route};
 use super::validate;
 use crate::server::AppState;
 use crate::server::auth::AuthUser;
@@ -69,11 +69,7 @@ pub async fn list(
     user: AuthUser,
     Query(params): Query<ListParams>,
 ) -> Result<axum::Json<Page<Owner>>, ApiError> {
-    let org = user.organization()?;
-    let request = PageRequest::resolve(&params, &LIST)?;
-    fetch_page(&state.pool, &LIST, org, &request)
-        .await
-        .map(axum::Json)
+    list_route(&state, &user, &params, &LIST).await
 }
 
 /// `GET /owners/{id}`.
@@ -82,19 +78,18 @@ pub async fn get_one(
     user: AuthUser,
     Path(id): Path<Uuid>,
 ) -> Result<axum::Json<Owner>, ApiError> {
-    let org = user.organization()?;
-    let owner: Option<Owner> = sqlx::query_as(concat!(
-        "/* GET /api/v1/owners/{id} */ SELECT ",
-        owner_columns!(),
-        " FROM owners WHERE id = $1 AND organization_id = $2"
-    ))
-    .bind(id)
-    .bind(org)
-    .fetch_optional(&state.pool)
-    .await?;
-    owner
-        .map(axum::Json)
-        .ok_or(ApiError::NotFound("owner not found"))
+    fetch_one(
+        &state,
+        &user,
+        concat!(
+            "/* GET /api/v1/owners/{id} */ SELECT ",
+            owner_columns!(),
+            " FROM owners WHERE id = $1 AND organization_id = $2"
+        ),
+        id,
+        "owner not found",
+    )
+    .await
 }
 
 /// The create body; the organization comes from the token.

@@ -6,7 +6,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::list::{ListParams, ListSpec, Page, PageRequest, SortKey, fetch_page};
+use super::list::{ListParams, ListSpec, Page, SortKey, fetch_one, list_route};
 use super::validate;
 use crate::server::AppState;
 use crate::server::auth::AuthUser;
@@ -88,11 +88,7 @@ pub async fn list(
     user: AuthUser,
     Query(params): Query<ListParams>,
 ) -> Result<axum::Json<Page<Unit>>, ApiError> {
-    let org = user.organization()?;
-    let request = PageRequest::resolve(&params, &LIST)?;
-    fetch_page(&state.pool, &LIST, org, &request)
-        .await
-        .map(axum::Json)
+    list_route(&state, &user, &params, &LIST).await
 }
 
 /// `GET /units/{id}`.
@@ -101,18 +97,18 @@ pub async fn get_one(
     user: AuthUser,
     Path(id): Path<Uuid>,
 ) -> Result<axum::Json<Unit>, ApiError> {
-    let org = user.organization()?;
-    let unit: Option<Unit> = sqlx::query_as(concat!(
-        "/* GET /api/v1/units/{id} */ SELECT ",
-        unit_columns!(),
-        " FROM units WHERE id = $1 AND organization_id = $2"
-    ))
-    .bind(id)
-    .bind(org)
-    .fetch_optional(&state.pool)
-    .await?;
-    unit.map(axum::Json)
-        .ok_or(ApiError::NotFound("unit not found"))
+    fetch_one(
+        &state,
+        &user,
+        concat!(
+            "/* GET /api/v1/units/{id} */ SELECT ",
+            unit_columns!(),
+            " FROM units WHERE id = $1 AND organization_id = $2"
+        ),
+        id,
+        "unit not found",
+    )
+    .await
 }
 
 /// `GET /units/{id}/owners`: the unit's current owners (end_date IS NULL), primary
