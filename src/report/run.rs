@@ -73,6 +73,77 @@ pub struct RunReport {
     /// Why there is no flamegraph.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flamegraph_skipped_reason: Option<String>,
+    /// One point per second of the whole run (ramp-up and ramp-down included, marked
+    /// by `phase`), for plots over time.
+    #[serde(default)]
+    pub series: Vec<SeriesPoint>,
+    /// The run's phases (ramp-up, steady state, ramp-down, or a plan's steps), each
+    /// with its own statistics; the totals cover only the steady ones.
+    #[serde(default)]
+    pub phases: Vec<PhaseReport>,
+    /// Constant-rate mode (`--rate`): the requested and achieved rates. When present,
+    /// `latency_us` figures count from each request's intended send time (corrected
+    /// for coordinated omission) and `latency_uncorrected_us` from its actual send.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<RateInfo>,
+    /// For a report made by `merge`: the run directories it combines.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<String>,
+}
+
+/// One second of a run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SeriesPoint {
+    /// Seconds since `started_at` at the start of this interval.
+    pub t: u64,
+    /// `ramp_up`, `steady` or `ramp_down` (or a plan step's name).
+    pub phase: String,
+    /// Requests completed in this second.
+    pub requests: u64,
+    /// Errors among them.
+    pub errors: u64,
+    /// Requests per second (requests / interval length).
+    pub rps: f64,
+    /// Median latency of this second, microseconds (0 when no request).
+    pub p50_us: u64,
+    /// 99th percentile latency of this second, microseconds.
+    pub p99_us: u64,
+}
+
+/// One phase of a run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PhaseReport {
+    /// `ramp_up`, `steady`, `ramp_down`, or a plan step's name.
+    pub name: String,
+    /// True when its requests count in the totals.
+    pub steady: bool,
+    /// Seconds since `started_at` when it began.
+    pub start_s: f64,
+    /// Its length in seconds.
+    pub duration_s: f64,
+    /// Users at the end of the phase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub users: Option<usize>,
+    /// Requested rate during the phase (rate mode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
+    /// Requests, errors, rate and latency within the phase.
+    pub requests: u64,
+    pub errors: u64,
+    pub rps: f64,
+    pub latency_us: Latency,
+}
+
+/// Requested versus achieved arrival rate.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RateInfo {
+    /// Requests per second asked for (`--rate`; the steady step's rate for a plan).
+    pub requested: f64,
+    /// Requests per second actually sent during the steady state.
+    pub achieved: f64,
+    /// Sends that could not happen at their intended time because every user was busy
+    /// (k6's dropped iterations); they are not in the histograms.
+    pub missed: u64,
 }
 
 /// Which scenario ran.
@@ -119,6 +190,9 @@ pub struct Totals {
     pub rps: f64,
     /// Latency percentiles in microseconds.
     pub latency_us: Latency,
+    /// Rate mode only: latency from each request's actual send time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_uncorrected_us: Option<Latency>,
 }
 
 /// Latency summary in microseconds (from the HdrHistogram; 0 when no request).
@@ -176,6 +250,9 @@ pub struct EndpointReport {
     pub transport_errors: TransportErrors,
     /// Latency percentiles in microseconds.
     pub latency_us: Latency,
+    /// Rate mode only: latency from each request's actual send time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_uncorrected_us: Option<Latency>,
     /// This endpoint's latencies: HdrHistogram V2-compressed, base64.
     pub histogram: String,
 }
@@ -252,6 +329,7 @@ impl RunReport {
                 errors,
                 rps: round3(all.len() as f64 / secs),
                 latency_us: Latency::of(&all),
+                latency_uncorrected_us: None,
             },
             endpoints,
             histogram: encode_histogram(&all),
@@ -262,6 +340,10 @@ impl RunReport {
             carbon: None,
             flamegraph: None,
             flamegraph_skipped_reason: None,
+            series: Vec::new(),
+            phases: Vec::new(),
+            rate: None,
+            merged_from: Vec::new(),
         }
     }
 
@@ -295,6 +377,7 @@ fn endpoint_report(name: &str, stats: &EndpointStats, secs: f64) -> EndpointRepo
             other: stats.other_errors,
         },
         latency_us: Latency::of(&stats.histogram),
+        latency_uncorrected_us: None,
         histogram: encode_histogram(&stats.histogram),
     }
 }
