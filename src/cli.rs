@@ -99,6 +99,10 @@ pub struct ServeArgs {
     /// and flamegraph are its own); exits when its parent does.
     #[arg(long, hide = true)]
     pub child: bool,
+    /// Internal, with --child: where the built-in CPU sampler writes its stacks when the
+    /// parent signals (SIGUSR1 starts it, SIGUSR2 stops it and writes).
+    #[arg(long, hide = true, requires = "child")]
+    pub profile_to: Option<PathBuf>,
 }
 
 /// Options shared by `load` and `demo`.
@@ -122,9 +126,14 @@ pub struct RunArgs {
     /// Per-request timeout.
     #[arg(long, default_value = "30s", value_parser = parse_whole_seconds)]
     pub timeout: Duration,
-    /// Sample the server's CPU during the steady state (perf) and write flamegraph.svg.
+    /// Sample the server's CPU during the steady state and write flamegraph.svg.
     #[arg(long)]
     pub flamegraph: bool,
+    /// What samples the server for --flamegraph: `perf` (`$PERF` or perf on the PATH),
+    /// `builtin` (a sampler inside the bundled reference server), or `auto`: perf when
+    /// it can run, else the built-in sampler for the bundled server.
+    #[arg(long, value_enum, default_value_t = Profiler::Auto, requires = "flamegraph")]
+    pub profiler: Profiler,
     /// Statements to report from pg_stat_statements, by total time.
     #[arg(long, default_value_t = 10)]
     pub pgss_top: usize,
@@ -140,6 +149,14 @@ pub struct RunArgs {
     /// process [default: this executable].
     #[arg(long, hide = true)]
     pub server_bin: Option<PathBuf>,
+}
+
+/// The flamegraph's sampler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Profiler {
+    Auto,
+    Perf,
+    Builtin,
 }
 
 /// `load`.

@@ -15,7 +15,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::cli::{DemoArgs, LoadArgs, RunArgs, ScaleArgs};
+use crate::cli::{DemoArgs, LoadArgs, Profiler, RunArgs, ScaleArgs};
 use crate::load::{LoadOptions, Login, Scenario};
 use crate::measure::carbon::{Inputs as CarbonInputs, Model as CarbonModel, Region};
 use crate::measure::pgss::PostgresReport;
@@ -36,7 +36,12 @@ pub struct LocalStack {
     pub scale: u32,
     pub pool_max_connections: u32,
     server: Option<Server>,
+    /// Holds the file a child server's built-in sampler writes its stacks to.
+    sampler_dir: Option<tempfile::TempDir>,
 }
+
+/// The built-in sampler's stacks, in the stack's sampler directory.
+const SAMPLER_FILE: &str = "stacks.folded";
 
 /// Where the reference server runs.
 enum Server {
@@ -89,18 +94,31 @@ impl LocalStack {
             scale: scale.scale,
             pool_max_connections,
             server: Some(Server::InProcess { shutdown: tx, task }),
+            sampler_dir: None,
         })
     }
 
     /// Like [`LocalStack::start`], but the server runs as a separate process of
-    /// `server_bin` (`koprogo-perf serve --child`) on a free loopback port.
+    /// `server_bin` (`koprogo-perf serve --child`) on a free loopback port. With
+    /// `sampler`, the child can run the built-in CPU sampler ([`LocalStack::sampler_file`]).
     pub async fn start_child(
         database_url: Option<&str>,
         scale: &ScaleArgs,
         args: &crate::server::ServerArgs,
         server_bin: &Path,
+        sampler: bool,
     ) -> anyhow::Result<LocalStack> {
         let (db, logins) = prepare_database(database_url, scale, false).await?;
+        let sampler_dir = if sampler {
+            Some(
+                tempfile::Builder::new()
+                    .prefix("koprogo-perf-sampler-")
+                    .tempdir()
+                    .context("creating a directory for the server's CPU samples")?,
+            )
+        } else {
+            None
+        };
         let mut command = tokio::process::Command::new(server_bin);
         command
             .args(["serve", "--child", "--bind", "127.0.0.1:0"])
@@ -112,6 +130,14 @@ impl LocalStack {
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
             .kill_on_drop(true);
+        if let Some(dir) = &sampler_dir {
+            // pprof keeps its samples in a temporary file it never removes (its
+            // profiler is a static): keep it in the directory this stack removes.
+            command
+                .arg("--profile-to")
+                .arg(dir.path().join(SAMPLER_FILE))
+                .env("TMPDIR", dir.path());
+        }
         if let Some(secret) = &args.jwt_secret {
             command.env(
                 "KOPROGO_PERF_JWT_SECRET",
@@ -150,7 +176,15 @@ impl LocalStack {
             scale: scale.scale,
             pool_max_connections: args.pool_max,
             server: Some(Server::Child(child)),
+            sampler_dir,
         })
+    }
+
+    /// Where the child server's built-in sampler writes, when it has one.
+    pub fn sampler_file(&self) -> Option<PathBuf> {
+        self.sampler_dir
+            .as_ref()
+            .map(|d| d.path().join(SAMPLER_FILE))
     }
 
     /// The server's process id when it runs as its own process.
@@ -249,6 +283,7 @@ struct Plan {
     timeout: Duration,
     out: PathBuf,
     flamegraph: bool,
+    profiler: Profiler,
     pgss_top: usize,
     pgss_reset: bool,
     region: Region,
@@ -279,6 +314,7 @@ fn plan(run: &RunArgs, default_duration: Duration) -> anyhow::Result<Plan> {
         timeout: run.timeout,
         out: run.out.clone().unwrap_or_else(default_out_dir),
         flamegraph: run.flamegraph,
+        profiler: run.profiler,
         pgss_top: run.pgss_top,
         pgss_reset: run.pgss_reset,
         region,
@@ -299,6 +335,69 @@ fn default_out_dir() -> PathBuf {
     Path::new("reports").join(chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string())
 }
 
+/// A flamegraph being sampled.
+enum Flame {
+    Perf(crate::measure::flamegraph::Profiler),
+    Builtin(crate::measure::sampler::Remote),
+}
+
+impl Flame {
+    /// The sampler's name in run.json.
+    fn name(&self) -> &'static str {
+        match self {
+            Flame::Perf(_) => "perf",
+            Flame::Builtin(_) => "builtin",
+        }
+    }
+
+    async fn finish(self, out: &Path) -> Result<(&'static str, String), String> {
+        let name = self.name();
+        let title = "koprogo-perf reference server";
+        let file = match self {
+            Flame::Perf(p) => p.finish(None, title).await?,
+            Flame::Builtin(b) => b.finish(title, out).await?,
+        };
+        Ok((name, file))
+    }
+}
+
+/// Starts the chosen sampler on the server `pid`; `sampler_file` is where the bundled
+/// server's built-in sampler writes (None for any other server).
+fn start_flame(
+    choice: Profiler,
+    pid: u32,
+    out: &Path,
+    sampler_file: Option<&Path>,
+) -> Result<Flame, String> {
+    let builtin = |why: Option<String>| match sampler_file {
+        Some(file) => {
+            if let Some(why) = &why {
+                eprintln!("perf cannot sample the server ({why}): using the built-in sampler");
+            }
+            eprintln!(
+                "built-in sampler: from now on the server's memory includes the sampler's (it maps the executable's debug info, about twice the binary's size)"
+            );
+            crate::measure::sampler::Remote::start(pid, file).map(Flame::Builtin)
+        }
+        None => Err(why.unwrap_or_else(|| {
+            "the built-in sampler runs only inside the bundled reference server".into()
+        })),
+    };
+    match choice {
+        Profiler::Builtin => builtin(None),
+        Profiler::Perf | Profiler::Auto => {
+            let perf = std::fs::create_dir_all(out)
+                .map_err(|e| format!("cannot create {}: {e}", out.display()))
+                .and_then(|()| crate::measure::flamegraph::start(pid, out));
+            match perf {
+                Ok(p) => Ok(Flame::Perf(p)),
+                Err(why) if choice == Profiler::Auto => builtin(Some(why)),
+                Err(why) => Err(why),
+            }
+        }
+    }
+}
+
 /// What the measurements around the load can reach.
 struct Probe {
     /// The run's database, for pg_stat_statements.
@@ -307,6 +406,8 @@ struct Probe {
     server_note: Option<String>,
     postgres_pid: Option<u32>,
     postgres_note: Option<String>,
+    /// Where the bundled server's built-in sampler writes, when it has one.
+    sampler_file: Option<PathBuf>,
 }
 
 /// `koprogo-perf demo`.
@@ -365,6 +466,7 @@ pub async fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
                     .postgres_pid
                     .is_none()
                     .then(|| "an external target: pass --postgres-pid PID (the postmaster) when it runs on this machine".into()),
+                sampler_file: None,
             };
             let report = measure(&plan, host, logins, target, probe).await?;
             finish(&plan, &report)
@@ -393,7 +495,9 @@ async fn local(
 ) -> anyhow::Result<ExitCode> {
     let start = async {
         match &plan.server_bin {
-            Some(bin) => LocalStack::start_child(database_url, scale, server, bin).await,
+            Some(bin) => {
+                LocalStack::start_child(database_url, scale, server, bin, plan.flamegraph).await
+            }
             None => {
                 let mut config = server.resolve().context("server settings")?;
                 config.bind = SocketAddr::from(([127, 0, 0, 1], 0));
@@ -434,6 +538,7 @@ async fn local(
         postgres_note: postgres_pid
             .is_none()
             .then(|| "a database given by URL: pass it to load --host with --postgres-pid".into()),
+        sampler_file: stack.sampler_file(),
     };
     let result = measure(&plan, stack.base_url(), stack.logins.clone(), target, probe).await;
     stack.stop().await;
@@ -509,10 +614,11 @@ async fn measure(
             Some(pid) => {
                 let out = plan.out.clone();
                 let steady = steady.clone();
+                let choice = plan.profiler;
+                let sampler_file = probe.sampler_file.clone();
                 Some(tokio::spawn(async move {
                     steady.notified().await;
-                    std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
-                    crate::measure::flamegraph::start(pid, &out)
+                    start_flame(choice, pid, &out, sampler_file.as_deref())
                 }))
             }
             None => None,
@@ -541,6 +647,7 @@ async fn measure(
     })
     .await;
     let resources = sampler.stop().await;
+    let mut flamegraph_sampler = None;
     let (flamegraph, flamegraph_skipped_reason) = match (plan.flamegraph, profiler) {
         (false, _) => (None, Some("not asked for (--flamegraph)".to_string())),
         (true, None) => (
@@ -559,12 +666,13 @@ async fn measure(
                 task.abort();
                 Ok(Err("the run ended before its steady state began".into()))
             }) {
-            Ok(Ok(profiler)) => {
-                match profiler.finish(None, "koprogo-perf reference server").await {
-                    Ok(file) => (Some(file), None),
-                    Err(reason) => (None, Some(reason)),
+            Ok(Ok(flame)) => match flame.finish(&plan.out).await {
+                Ok((sampler, file)) => {
+                    flamegraph_sampler = Some(sampler.to_string());
+                    (Some(file), None)
                 }
-            }
+                Err(reason) => (None, Some(reason)),
+            },
             Ok(Err(reason)) => (None, Some(reason)),
             Err(e) => (None, Some(format!("the profiler task failed: {e}"))),
         },
@@ -640,6 +748,7 @@ async fn measure(
     report.resources = Some(resources);
     report.flamegraph = flamegraph;
     report.flamegraph_skipped_reason = flamegraph_skipped_reason;
+    report.flamegraph_sampler = flamegraph_sampler;
     let thresholds = crate::report::targets::guide_targets()?;
     report.targets = crate::report::targets::check_all(&thresholds, &report);
     Ok(report)
@@ -654,6 +763,7 @@ fn finish(plan: &Plan, report: &RunReport) -> anyhow::Result<ExitCode> {
         crate::report::tables::statements(report),
         crate::report::tables::resources(report),
         crate::report::tables::carbon(report),
+        crate::report::tables::carbon_inputs(report),
     ]
     .into_iter()
     .flatten()

@@ -17,6 +17,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         args.child,
     ))
     .await?;
+    if let Some(file) = args.profile_to.clone() {
+        let sampler = crate::measure::sampler::install(file)
+            .context("installing the built-in sampler's signal handlers")?;
+        tokio::spawn(sampler);
+    }
     if args.child {
         // Started by load/demo: stop when the parent is gone, whatever killed it.
         let parent = nix::unistd::getppid();

@@ -491,7 +491,7 @@ pub fn compute(model: &Model, region: &Region, inputs: &Inputs) -> Result<Carbon
     }
     if raw_utilisation > 1.0 {
         notes.push(format!(
-            "server + Postgres used {charged_cpu_s} CPU-s in {} s on {} vCPUs \
+            "server + Postgres used {charged_cpu_s:.2} CPU-s in {:.1} s on {} vCPUs \
              (utilisation {raw_utilisation:.3}): utilisation clamped to 1",
             inputs.wall_s, inputs.cpus
         ));

@@ -71,7 +71,7 @@ pub struct Profiler {
 /// (`finish` picks the threads to show). Returns why not when perf is missing, not
 /// permitted (`kernel.perf_event_paranoid`), or fails to start.
 pub fn start(pid: u32, out_dir: &Path) -> Result<Profiler, String> {
-    match Command::new("perf")
+    match perf_command()
         .arg("--version")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -101,7 +101,7 @@ pub fn start(pid: u32, out_dir: &Path) -> Result<Profiler, String> {
         .map_err(|e| format!("cannot create a temporary directory for perf.data: {e}"))?;
     let log = File::create(work.path().join("perf-record.log"))
         .map_err(|e| format!("cannot create perf's log: {e}"))?;
-    let mut child = Command::new("perf")
+    let mut child = perf_command()
         .arg("record")
         // cpu-clock exists on every machine (VMs have no cycle counter) and weighs each
         // sample in nanoseconds of CPU, so the graph's counts read as time.
@@ -175,7 +175,7 @@ impl Profiler {
             None => Inlined::default(),
         };
 
-        let mut script = Command::new("perf")
+        let mut script = perf_command()
             .args(["script", "--no-inline", "-i"])
             .arg(&data)
             .stdin(Stdio::null())
@@ -200,7 +200,8 @@ impl Profiler {
                 None => format!("no samples from pid {}", self.pid),
             });
         }
-        render(&folded, title, &self.out_dir.join(SVG_FILE_NAME))?;
+        // Counts are perf's sample periods: nanoseconds of CPU for the cpu-clock event.
+        render(&folded, title, "ns", &self.out_dir.join(SVG_FILE_NAME))?;
         Ok(SVG_FILE_NAME.to_owned())
     }
 
@@ -294,12 +295,23 @@ fn truncate(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
-/// Renders folded lines into an SVG flamegraph at `path`.
-fn render(folded: &[String], title: &str, path: &Path) -> Result<(), String> {
+/// The perf binary: `$PERF` when set (as cargo-flamegraph reads it), else `perf` on
+/// the `PATH`.
+fn perf_command() -> Command {
+    Command::new(std::env::var_os("PERF").unwrap_or_else(|| "perf".into()))
+}
+
+/// Renders folded lines into an SVG flamegraph at `path`; `count_name` is the unit of
+/// the counts.
+pub(crate) fn render(
+    folded: &[String],
+    title: &str,
+    count_name: &str,
+    path: &Path,
+) -> Result<(), String> {
     let mut options = FlameOptions::default();
     options.title = title.to_owned();
-    // Counts are perf's sample periods: nanoseconds of CPU for the cpu-clock event.
-    options.count_name = "ns".to_owned();
+    options.count_name = count_name.to_owned();
     let file = File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
     let mut writer = BufWriter::new(file);
     flamegraph::from_lines(&mut options, folded.iter().map(String::as_str), &mut writer)
@@ -321,7 +333,7 @@ struct Inlined {
 fn resolve_inlined(data: &Path, exe: &Path) -> Result<Inlined, String> {
     let dso = exe.to_string_lossy().into_owned();
     let segments = load_segments(exe)?;
-    let mut pass = Command::new("perf")
+    let mut pass = perf_command()
         .args(["script", "--no-inline", "-F", "ip,dso", "-i"])
         .arg(data)
         .stdin(Stdio::null())
@@ -400,7 +412,7 @@ fn resolve_inlined(data: &Path, exe: &Path) -> Result<Inlined, String> {
 /// `_$LT$F$u20$as$u20$a..B$GT$::call::_$u7b$$u7b$closure$u7d$$u7d$::h0123456789abcdef
 /// (.llvm.42)` becomes `<F as a::B>::call::{{closure}}`, as perf and rustc-demangle
 /// print it. Names already demangled are returned unchanged.
-fn tidy_rust_name(name: &str) -> String {
+pub(crate) fn tidy_rust_name(name: &str) -> String {
     let mut name = name;
     if let Some(at) = name.find(" (.llvm.") {
         name = &name[..at];
@@ -631,7 +643,7 @@ tokio-rt-worker  7800 10460.200001:    5025125 cpu-clock:ppp:
         let folded = fold(PERF_SCRIPT.as_bytes(), None).unwrap();
         assert_eq!(folded.len(), 3, "{folded:?}");
         let dir = tempfile::tempdir().unwrap();
-        render(&folded, "synthetic", &dir.path().join(SVG_FILE_NAME)).unwrap();
+        render(&folded, "synthetic", "ns", &dir.path().join(SVG_FILE_NAME)).unwrap();
         let svg = svg_in(dir.path());
         assert_well_formed(&svg);
         for name in [

@@ -6,3 +6,4 @@ pub mod carbon;
 pub mod flamegraph;
 pub mod pgss;
 pub mod resources;
+pub mod sampler;

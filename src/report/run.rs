@@ -73,6 +73,10 @@ pub struct RunReport {
     /// Why there is no flamegraph.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flamegraph_skipped_reason: Option<String>,
+    /// What sampled the flamegraph: `perf`, or `builtin` (the sampler inside the
+    /// bundled server, used when perf cannot run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flamegraph_sampler: Option<String>,
     /// One point per second of the whole run (ramp-up and ramp-down included, marked
     /// by `phase`), for plots over time.
     #[serde(default)]
@@ -340,6 +344,7 @@ impl RunReport {
             carbon: None,
             flamegraph: None,
             flamegraph_skipped_reason: None,
+            flamegraph_sampler: None,
             series: Vec::new(),
             phases: Vec::new(),
             rate: None,

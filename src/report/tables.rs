@@ -176,3 +176,87 @@ pub fn carbon(run: &RunReport) -> Option<Table> {
     }
     Some(t)
 }
+
+/// The inputs of the CO2 figure, so that a reader can recompute it (the sources of
+/// the constants are in the model file named on the first row).
+pub fn carbon_inputs(run: &RunReport) -> Option<Table> {
+    let c = run.carbon.as_ref()?;
+    let i = &c.inputs;
+    let cpu_s = |v: Option<f64>| v.map_or("not measured (0)".to_string(), |s| format!("{s:.2} s"));
+    let mb = |v: Option<u64>| {
+        v.map_or("not measured (0)".to_string(), |b| {
+            format!("{:.1} MB", b as f64 / 1e6)
+        })
+    };
+    let mut t = table(&["CO2 input", "value"]);
+    let rows = [
+        ("model", i.model_source.clone()),
+        (
+            "requests / wall time",
+            format!("{} in {:.1} s", i.requests, i.wall_s),
+        ),
+        ("server CPU", cpu_s(i.server_cpu_s)),
+        ("Postgres CPU", cpu_s(i.postgres_cpu_s)),
+        (
+            "utilisation",
+            format!(
+                "{:.3} of {} vCPUs (generator not charged)",
+                i.utilisation, i.cpus
+            ),
+        ),
+        (
+            "W per vCPU",
+            format!(
+                "{:.2} ({} min {} / max {})",
+                i.cpu_watts_per_vcpu, i.provider, i.cpu_min_watts, i.cpu_max_watts
+            ),
+        ),
+        (
+            "memory (server + Postgres mean RSS)",
+            format!(
+                "{:.3} GB × {} W/GB (server {}, Postgres {})",
+                i.memory_gb,
+                i.memory_watts_per_gb,
+                mb(i.server_mean_rss_bytes),
+                mb(i.postgres_mean_rss_bytes)
+            ),
+        ),
+        (
+            "network",
+            format!(
+                "{} bytes × {} kWh/GB",
+                i.network_bytes, i.network_kwh_per_gb
+            ),
+        ),
+        (
+            "PUE",
+            format!(
+                "{}{}",
+                i.pue,
+                if i.pue_applies_to_network {
+                    " (network too)"
+                } else {
+                    " (CPU and memory)"
+                }
+            ),
+        ),
+        (
+            "grid",
+            format!("{} g CO2e/kWh ({})", c.grid_g_per_kwh, c.region),
+        ),
+        (
+            "embodied",
+            format!(
+                "{:.4} g per vCPU-hour ({} kg / {} h / {} vCPUs)",
+                i.embodied_g_per_cpu_hour,
+                i.embodied_server_kg_co2e,
+                i.embodied_lifespan_hours,
+                i.embodied_host_vcpus
+            ),
+        ),
+    ];
+    for (name, value) in rows {
+        t.add_row(vec![name.to_string(), value]);
+    }
+    Some(t)
+}

@@ -95,6 +95,16 @@ fn a_load_run_reports_statements_resources_carbon_and_validates() {
         .collect();
     assert!(problems.is_empty(), "{problems:#?}");
 
+    // The terminal shows the CO2 figure's inputs, with the grid of --region.
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let grid = run["carbon"]["grid_g_per_kwh"].as_f64().unwrap();
+    assert!(
+        stdout.contains("CO2 input")
+            && stdout.contains("W per vCPU")
+            && stdout.contains(&format!("{grid} g CO2e/kWh (FR)")),
+        "{stdout}"
+    );
+
     // The server ran as its own process: its own numbers.
     let server = &run["resources"]["server"];
     assert_eq!(server["measured"], true, "{server}");
@@ -200,16 +210,9 @@ fn an_external_target_without_database_or_pids_still_gets_a_complete_report() {
     );
 }
 
-#[test]
-fn a_flamegraph_names_the_reference_servers_functions_where_perf_works() {
-    let perf_ok = std::process::Command::new("perf")
-        .args(["record", "-o", "/dev/null", "--", "true"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !perf_ok {
-        eprintln!("skipped: perf is missing or not permitted here");
-        return;
-    }
+/// A 4-second `load --flamegraph` on the local stack, with `env` set; returns its
+/// run.json, the SVG and stderr, and checks that nothing was left in TMPDIR.
+fn flamegraph_run(env: &[(&str, &str)]) -> (Value, String, String) {
     let tmp = common::private_tmp();
     let out = tempfile::tempdir().unwrap();
     let run_dir = out.path().join("run");
@@ -226,14 +229,12 @@ fn a_flamegraph_names_the_reference_servers_functions_where_perf_works() {
         ])
         .args(["--out", run_dir.to_str().unwrap()])
         .env("TMPDIR", tmp.path())
+        .envs(env.iter().copied())
         .env_remove("DATABASE_URL")
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "{stderr}");
     let run: Value =
         serde_json::from_str(&std::fs::read_to_string(run_dir.join("run.json")).unwrap()).unwrap();
     assert_eq!(
@@ -246,5 +247,37 @@ fn a_flamegraph_names_the_reference_servers_functions_where_perf_works() {
     assert!(
         svg.contains("koprogo_perf::server::"),
         "no reference-server frame in the flamegraph"
+    );
+    let left = common::leftovers(tmp.path());
+    assert!(left.is_empty(), "left in TMPDIR: {left:?}");
+    (run, svg, stderr)
+}
+
+#[test]
+fn a_flamegraph_names_the_reference_servers_functions_where_perf_works() {
+    let perf_ok = std::process::Command::new("perf")
+        .args(["record", "-o", "/dev/null", "--", "true"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !perf_ok {
+        eprintln!("skipped: perf is missing or not permitted here");
+        return;
+    }
+    let (run, _, _) = flamegraph_run(&[]);
+    assert_eq!(run["flamegraph_sampler"], "perf");
+}
+
+#[test]
+fn without_perf_the_builtin_sampler_makes_the_flamegraph() {
+    // $PERF names the perf binary; a missing one is what a machine without perf sees.
+    let (run, svg, stderr) = flamegraph_run(&[("PERF", "/nonexistent/perf")]);
+    assert_eq!(run["flamegraph_sampler"], "builtin");
+    assert!(
+        svg.contains("built-in sampler"),
+        "the title names the sampler"
+    );
+    assert!(
+        stderr.contains("perf cannot sample the server") && stderr.contains("built-in sampler"),
+        "{stderr}"
     );
 }
