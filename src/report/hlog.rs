@@ -108,7 +108,6 @@ pub fn parse(text: &str) -> anyhow::Result<(Option<Duration>, Vec<Entry>)> {
 mod tests {
     use super::*;
     use crate::load::{Recorder, TransportError};
-    use std::time::Instant;
 
     #[test]
     fn the_interval_log_parses_back_into_the_same_histograms() {
