@@ -7,6 +7,7 @@ mod cluster;
 mod common;
 mod load;
 mod measure;
+mod rate;
 mod seed;
 mod server;
 mod tune;
