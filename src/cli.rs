@@ -124,8 +124,18 @@ pub struct RunArgs {
     #[arg(long, default_value = "5s", value_parser = parse_whole_seconds)]
     pub ramp_up: Duration,
     /// Scenario name (api-load, health) or path to a scenario TOML file.
-    #[arg(long, default_value = "api-load")]
-    pub scenario: String,
+    /// [default: api-load, or the --plan preset's own]
+    #[arg(long)]
+    pub scenario: Option<String>,
+    /// A test plan: a preset following KoproGo's load-test scripts — warmup (5 users,
+    /// 30 s, health), light (10 users, 2 min), medium (50, 5 min), heavy (100, 3 min),
+    /// soak (25, 30 min), spike (10 → 50 → 200 → 50 → 10 users, 30 s each) — with their
+    /// expectations as the run's thresholds; --ramp-up is each level's ramp and
+    /// --duration replaces the holds' length. Or steps `LEVEL,DURATION;…`, each reaching
+    /// a number of users (`10,5s;10,1m;0,5s`) or a rate (`100/s,10s;500/s,1m`) from the
+    /// previous one; a step that keeps the level is steady state, the others are ramps.
+    #[arg(long, conflicts_with = "rate")]
+    pub plan: Option<String>,
     /// Output directory for run.json and latency.hgrm [default: reports/<UTC timestamp>/].
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -306,7 +316,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(total)
 }
 
-fn parse_whole_seconds(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_whole_seconds(text: &str) -> Result<Duration, String> {
     let d = parse_duration(text)?;
     if d.subsec_nanos() != 0 {
         return Err(format!("`{text}`: use whole seconds (goose's resolution)"));

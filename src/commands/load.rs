@@ -283,6 +283,8 @@ struct Plan {
     timeout: Duration,
     out: PathBuf,
     rate: Option<f64>,
+    /// `--plan`, parsed.
+    test_plan: Option<crate::load::plan::Plan>,
     quiet: bool,
     flamegraph: bool,
     profiler: Profiler,
@@ -294,7 +296,18 @@ struct Plan {
 }
 
 fn plan(run: &RunArgs, default_duration: Duration) -> anyhow::Result<Plan> {
-    let scenario = crate::load::scenario::load(&run.scenario)?;
+    let test_plan = run
+        .plan
+        .as_deref()
+        .map(|p| crate::load::plan::Plan::parse(p, run.ramp_up, run.duration))
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    let scenario_name = run
+        .scenario
+        .as_deref()
+        .or(test_plan.as_ref().and_then(|p| p.scenario))
+        .unwrap_or("api-load");
+    let scenario = crate::load::scenario::load(scenario_name)?;
     let duration = run.duration.unwrap_or(default_duration);
     if duration.is_zero() {
         anyhow::bail!("--duration must be at least 1s");
@@ -316,6 +329,7 @@ fn plan(run: &RunArgs, default_duration: Duration) -> anyhow::Result<Plan> {
         timeout: run.timeout,
         out: run.out.clone().unwrap_or_else(default_out_dir),
         rate: run.rate,
+        test_plan,
         quiet: run.quiet,
         flamegraph: run.flamegraph,
         profiler: run.profiler,
@@ -631,14 +645,30 @@ async fn measure(
         None
     };
 
-    eprintln!(
-        "load: scenario {} ({} request kinds), {} users, ramp-up {} s, {} s steady, against {host}",
-        plan.scenario.name,
-        plan.scenario.requests.len(),
-        plan.vus,
-        plan.ramp_up.as_secs(),
-        plan.duration.as_secs()
-    );
+    match &plan.test_plan {
+        Some(p) => eprintln!(
+            "load: scenario {} ({} request kinds), plan {} ({} s: {}), against {host}",
+            plan.scenario.name,
+            plan.scenario.requests.len(),
+            p.name,
+            p.total().as_secs(),
+            p.phases()
+                .iter()
+                .map(|ph| format!("{} for {} s", ph.name, ph.duration.as_secs()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        None => eprintln!(
+            "load: scenario {} ({} request kinds), {} users, ramp-up {} s, {} s steady{}, against {host}",
+            plan.scenario.name,
+            plan.scenario.requests.len(),
+            plan.vus,
+            plan.ramp_up.as_secs(),
+            plan.duration.as_secs(),
+            plan.rate
+                .map_or(String::new(), |r| format!(" at {r} req/s"))
+        ),
+    }
     let outcome = crate::load::run(LoadOptions {
         host,
         vus: plan.vus,
@@ -649,6 +679,7 @@ async fn measure(
         timeout: plan.timeout,
         steady: Some(steady),
         rate: plan.rate.map(crate::load::schedule::RateCurve::constant),
+        plan: plan.test_plan.clone(),
         quiet: plan.quiet,
     })
     .await;
@@ -711,7 +742,11 @@ async fn measure(
     let mut report = RunReport::build(
         &outcome,
         RunContext {
-            vus: plan.vus,
+            vus: plan
+                .test_plan
+                .as_ref()
+                .and_then(|p| p.max_users())
+                .unwrap_or(plan.vus),
             ramp_up_s: plan.ramp_up.as_secs_f64(),
             scenario: ScenarioInfo {
                 name: plan.scenario.name.clone(),
@@ -755,7 +790,17 @@ async fn measure(
     report.flamegraph = flamegraph;
     report.flamegraph_skipped_reason = flamegraph_skipped_reason;
     report.flamegraph_sampler = flamegraph_sampler;
-    let thresholds = crate::report::targets::guide_targets()?;
+    report.plan = plan.test_plan.as_ref().map(|p| p.describe());
+    // A preset's expectations are its run's thresholds; otherwise the guide's targets.
+    let thresholds = match plan.test_plan.as_ref().filter(|p| !p.thresholds.is_empty()) {
+        Some(p) => p
+            .thresholds
+            .iter()
+            .map(|t| crate::report::targets::parse(t))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| anyhow::anyhow!("the {} preset's thresholds: {e}", p.name))?,
+        None => crate::report::targets::guide_targets()?,
+    };
     report.targets = crate::report::targets::check_all(&thresholds, &report);
     Ok(report)
 }

@@ -6,6 +6,7 @@
 //! Its own metrics are off: they would measure the same requests a second time, in
 //! coarser buckets, on the same two cores.
 
+pub mod plan;
 pub mod progress;
 pub mod record;
 pub mod scenario;
@@ -90,6 +91,9 @@ pub struct LoadOptions {
     /// Constant-rate mode (`--rate`): requests per second over the run, across all
     /// users; `vus` is then the maximum concurrency.
     pub rate: Option<schedule::RateCurve>,
+    /// A test plan: its steps replace `vus`/`ramp_up`/`duration` (a rate plan keeps
+    /// `vus` as the maximum concurrency).
+    pub plan: Option<plan::Plan>,
     /// No live progress on stderr.
     pub quiet: bool,
 }
@@ -211,7 +215,9 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<LoadOutcome> {
         .iter()
         .map(|r| r.name.clone())
         .collect();
-    let recorder = Arc::new(Recorder::with_mode(names, options.rate.is_some()));
+    let rate_mode =
+        options.rate.is_some() || options.plan.as_ref().is_some_and(plan::Plan::is_rate);
+    let recorder = Arc::new(Recorder::with_mode(names, rate_mode));
     let started_at = chrono::Utc::now();
     let shared = Arc::new(Shared {
         needs: Needs {
@@ -228,8 +234,11 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<LoadOutcome> {
         host_down: Default::default(),
         run_tag: format!("{:06x}", rand::rng().random::<u32>() & 0xff_ffff),
         schedule: options
-            .rate
-            .clone()
+            .plan
+            .as_ref()
+            .and_then(plan::Plan::rate_points)
+            .map(schedule::RateCurve::from_points)
+            .or_else(|| options.rate.clone())
             .map(|curve| schedule::Schedule::new(curve, recorder.t0())),
     });
 
@@ -256,20 +265,37 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<LoadOutcome> {
     }
 
     let config = goose_config(&host, &options);
-    let attack = GooseAttack::initialize_with_config(config)
+    let mut attack = GooseAttack::initialize_with_config(config)
         .map_err(|e| LoadError::Goose(e.to_string()))?
         .register_scenario(goose_scenario)
         .set_scheduler(GooseScheduler::Random);
+    if let Some(test_plan) = options.plan.as_ref().and_then(plan::Plan::goose_test_plan) {
+        attack = attack
+            .set_default(GooseDefault::TestPlan, test_plan.as_str())
+            .map_err(|e| LoadError::Goose(e.to_string()))
+            .map(|boxed| *boxed)?;
+    }
 
     let ramp_end = Instant::now() + options.ramp_up;
-    let controller = tokio::spawn(control(
-        shared.clone(),
-        ramp_end,
-        options.duration,
-        options.steady.clone(),
-    ));
+    let controller = match &options.plan {
+        Some(p) => tokio::spawn(control_plan(
+            shared.clone(),
+            p.phases(),
+            options.steady.clone(),
+        )),
+        None => tokio::spawn(control(
+            shared.clone(),
+            ramp_end,
+            options.duration,
+            options.steady.clone(),
+        )),
+    };
     let watchdog = tokio::spawn(watch_host(shared.clone()));
-    let progress = progress::Progress::new(options.ramp_up + options.duration, options.quiet);
+    let planned = options
+        .plan
+        .as_ref()
+        .map_or(options.ramp_up + options.duration, plan::Plan::total);
+    let progress = progress::Progress::new(planned, options.quiet);
     let ticker = tokio::spawn(tick(recorder.clone(), progress));
     let result = attack.execute().await;
     controller.abort();
@@ -395,6 +421,11 @@ async fn control(
         tokio::time::sleep(duration).await;
         goose::trigger_killswitch("koprogo-perf: the steady state is over");
     };
+    until_interrupted(&shared, clock).await;
+}
+
+/// Runs `clock` unless Ctrl-C comes first; then ends the statistics and stops goose.
+async fn until_interrupted(shared: &Shared, clock: impl std::future::Future<Output = ()>) {
     tokio::select! {
         _ = clock => {}
         _ = crate::interrupt::wait() => {
@@ -410,6 +441,47 @@ async fn control(
             }
         }
     }
+}
+
+/// The clock of a test plan: each step's phase begins at its planned time (goose
+/// follows the same plan for the users; the schedule for a rate plan); the first
+/// steady step starts the steady state (profiler, late/missed counting); goose is
+/// stopped when the plan is over.
+async fn control_plan(
+    shared: Arc<Shared>,
+    phases: Vec<plan::PhaseSpec>,
+    steady: Option<Arc<tokio::sync::Notify>>,
+) {
+    let t0 = shared.recorder.t0();
+    let clock = async {
+        let mut first_steady = true;
+        let mut end = t0;
+        for phase in &phases {
+            let at = t0 + phase.start;
+            tokio::time::sleep_until(at.into()).await;
+            let (users, rate) = match phase.level {
+                plan::Level::Users(n) => (Some(n), None),
+                plan::Level::Rate(r) => (None, Some(r)),
+            };
+            if phase.steady && first_steady {
+                first_steady = false;
+                if let Some(schedule) = &shared.schedule {
+                    schedule.restart(at);
+                }
+                if let Some(steady) = &steady {
+                    steady.notify_one();
+                }
+            }
+            shared
+                .recorder
+                .begin_phase(&phase.name, phase.steady, at, users, rate);
+            end = at + phase.duration;
+        }
+        tokio::time::sleep_until(end.into()).await;
+        shared.recorder.close_window(end);
+        goose::trigger_killswitch("koprogo-perf: the plan is over");
+    };
+    until_interrupted(&shared, clock).await;
 }
 
 /// A host that refuses every connection for this long has gone away: the run stops
@@ -436,6 +508,26 @@ async fn watch_host(shared: Arc<Shared>) {
 fn goose_config(host: &str, options: &LoadOptions) -> GooseConfiguration {
     let mut config = GooseConfiguration::default();
     config.host = Some(host.to_string());
+    config.timeout = Some(options.timeout.as_secs().max(1).to_string());
+    config.quiet = 1;
+    config.no_print_metrics = true;
+    config.no_error_summary = true;
+    config.no_metrics = true;
+    config.no_telnet = true;
+    config.no_gzip = true;
+    match &options.plan {
+        // goose runs the users' plan itself (set as its default test plan).
+        Some(p) if !p.is_rate() => return config,
+        // A rate plan: every user from the start, the schedule paces them.
+        Some(p) => {
+            config.users = Some(options.vus);
+            config.increase_rate = Some((options.vus * 1000).to_string());
+            let backstop = p.total() + Duration::from_secs(10);
+            config.run_time = Some(backstop.as_secs().to_string());
+            return config;
+        }
+        None => {}
+    }
     config.users = Some(options.vus);
     let ramp = options.ramp_up.as_secs();
     if ramp > 0 && options.vus >= 2 {
@@ -446,13 +538,6 @@ fn goose_config(host: &str, options: &LoadOptions) -> GooseConfiguration {
     }
     let backstop = options.duration + LOGIN_GRACE + Duration::from_secs(10);
     config.run_time = Some(backstop.as_secs().to_string());
-    config.timeout = Some(options.timeout.as_secs().max(1).to_string());
-    config.quiet = 1;
-    config.no_print_metrics = true;
-    config.no_error_summary = true;
-    config.no_metrics = true;
-    config.no_telnet = true;
-    config.no_gzip = true;
     config
 }
 
@@ -638,11 +723,26 @@ fn render(template: &scenario::Template, state: &mut Vu, run_tag: &str) -> Optio
 /// log in again and retry once (KoproGo's access tokens expire after 15 minutes).
 async fn send(user: &mut GooseUser, shared: &Shared, index: usize) -> TransactionResult {
     let spec = &shared.scenario.requests[index];
+    shared.recorder.note_user(vu(user).number);
     // Rate mode: wait for this request's slot; its latency counts from the slot.
     let intended = match &shared.schedule {
         Some(schedule) => {
-            let slot = schedule.claim(Instant::now());
-            tokio::time::sleep_until(slot.into()).await;
+            let Some(slot) = schedule.claim(Instant::now()) else {
+                // The plan asks for no more requests: idle until goose stops the user.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                return Ok(());
+            };
+            // In short sleeps, so that a stopping run does not wait on a far slot.
+            while Instant::now() < slot {
+                if goose::is_killswitch_triggered() {
+                    // goose calls the next transaction until it stops the user: yield
+                    // rather than spin.
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    return Ok(());
+                }
+                let left = slot.saturating_duration_since(Instant::now());
+                tokio::time::sleep(left.min(Duration::from_millis(100))).await;
+            }
             Some(slot)
         }
         None => None,

@@ -134,6 +134,8 @@ struct Interval {
     all: Histogram<u64>,
     per_endpoint: Vec<Histogram<u64>>,
     errors: u64,
+    /// Users that sent a request in the interval.
+    users: std::collections::HashSet<usize>,
 }
 
 /// One closed interval: its histograms (HdrHistogram V2-deflate bytes) and summary.
@@ -148,6 +150,8 @@ pub struct IntervalRecord {
     pub errors: u64,
     pub p50_us: u64,
     pub p99_us: u64,
+    /// Distinct users that sent a request in the interval.
+    pub users: usize,
     /// All endpoints together.
     pub all: Vec<u8>,
     /// `(endpoint index, histogram)` for the endpoints with requests in the interval.
@@ -208,6 +212,7 @@ impl Recorder {
                 all: interval_histogram(),
                 per_endpoint: names.iter().map(|_| interval_histogram()).collect(),
                 errors: 0,
+                users: Default::default(),
             }),
             intervals: Mutex::new(Vec::new()),
             names,
@@ -348,6 +353,8 @@ impl Recorder {
                     errors: p.errors,
                 }
             })
+            // A plan's first step replaces the initial ramp-up at once.
+            .filter(|p| !(p.length.is_zero() && p.histogram.is_empty()))
             .collect()
     }
 
@@ -451,6 +458,8 @@ impl Recorder {
         interval.all.reset();
         interval.per_endpoint.iter_mut().for_each(Histogram::reset);
         let errors = std::mem::take(&mut interval.errors);
+        let users = interval.users.len();
+        interval.users.clear();
         drop(interval);
         let phase = {
             let timeline = lock(&self.timeline);
@@ -465,11 +474,17 @@ impl Recorder {
             errors,
             p50_us,
             p99_us,
+            users,
             all,
             per_endpoint,
         };
         lock(&self.intervals).push(record.clone());
         record
+    }
+
+    /// Notes that user `number` is sending in the current interval.
+    pub fn note_user(&self, number: usize) {
+        lock(&self.interval).users.insert(number);
     }
 
     /// The intervals closed so far.

@@ -56,6 +56,58 @@ impl RateCurve {
         }
     }
 
+    /// Requests the curve asks for from its start to `offset`: the integral of the rate.
+    pub fn count(&self, offset: Duration) -> f64 {
+        let x = offset.as_secs_f64();
+        let p = &self.points;
+        let mut total = 0.0;
+        for w in p.windows(2) {
+            let (t0, r0) = (w[0].0.as_secs_f64(), w[0].1);
+            let (t1, r1) = (w[1].0.as_secs_f64(), w[1].1);
+            if x <= t0 {
+                return total;
+            }
+            let end = x.min(t1);
+            let rate_at_end = if t1 > t0 {
+                r0 + (r1 - r0) * (end - t0) / (t1 - t0)
+            } else {
+                r1
+            };
+            total += (r0 + rate_at_end) / 2.0 * (end - t0);
+            if x <= t1 {
+                return total;
+            }
+        }
+        let (last_t, last_r) = p.last().map_or((0.0, 0.0), |(t, r)| (t.as_secs_f64(), *r));
+        total + last_r * (x - last_t).max(0.0)
+    }
+
+    /// When the curve has asked for `count` requests (the inverse of [`Self::count`]);
+    /// `None` when it never does (its rate drops to 0 before).
+    pub fn time_of(&self, count: f64) -> Option<Duration> {
+        let p = &self.points;
+        let mut left = count.max(0.0);
+        for w in p.windows(2) {
+            let (t0, r0) = (w[0].0.as_secs_f64(), w[0].1);
+            let (t1, r1) = (w[1].0.as_secs_f64(), w[1].1);
+            let dt = t1 - t0;
+            let area = (r0 + r1) / 2.0 * dt;
+            if left <= area && dt > 0.0 {
+                // r0·x + a/2·x² = left, with a the slope.
+                let a = (r1 - r0) / dt;
+                let x = if a.abs() < 1e-12 {
+                    left / r0
+                } else {
+                    (-r0 + (r0 * r0 + 2.0 * a * left).max(0.0).sqrt()) / a
+                };
+                return Some(Duration::from_secs_f64(t0 + x.clamp(0.0, dt)));
+            }
+            left -= area;
+        }
+        let (last_t, last_r) = p.last().map_or((0.0, 0.0), |(t, r)| (t.as_secs_f64(), *r));
+        (last_r > 0.0).then(|| Duration::from_secs_f64(last_t + left / last_r))
+    }
+
     /// The rate of the last point (the steady rate of a constant curve).
     pub fn last(&self) -> f64 {
         self.points.last().map_or(0.0, |x| x.1)
@@ -71,16 +123,15 @@ pub struct Schedule {
 
 #[derive(Debug)]
 struct State {
+    /// The curve's time 0.
     start: Instant,
-    next: Instant,
+    /// The next slot's index: it is due when the curve has asked for this many.
+    next: f64,
     /// Steady state: late sends and missed slots count between these.
     counting_from: Option<Instant>,
     late: u64,
     claimed: u64,
 }
-
-/// Below this rate a slot waits as if the rate were this (a ramp from 0 must start).
-const MIN_RATE: f64 = 0.5;
 
 impl Schedule {
     /// A schedule starting at `start`.
@@ -89,7 +140,7 @@ impl Schedule {
             curve,
             state: Mutex::new(State {
                 start,
-                next: start,
+                next: 0.0,
                 counting_from: None,
                 late: 0,
                 claimed: 0,
@@ -102,32 +153,26 @@ impl Schedule {
     /// past `at` stay (they belong to the steady state). The rate curve keeps its clock.
     pub fn restart(&self, at: Instant) {
         let mut s = lock(&self.state);
-        s.next = s.next.max(at);
+        let due = self.curve.count(at.saturating_duration_since(s.start));
+        s.next = s.next.max(due.ceil());
         s.counting_from = Some(at);
         s.late = 0;
         s.claimed = 0;
     }
 
-    fn step(&self, start: Instant, slot: Instant) -> Duration {
-        let rate = self
-            .curve
-            .at(slot.saturating_duration_since(start))
-            .max(MIN_RATE);
-        Duration::from_secs_f64(1.0 / rate)
-    }
-
-    /// Takes the next slot for a user free at `now`: its intended send time.
-    pub fn claim(&self, now: Instant) -> Instant {
+    /// Takes the next slot for a user free at `now`: its intended send time; `None`
+    /// when the curve asks for no more requests.
+    pub fn claim(&self, now: Instant) -> Option<Instant> {
         let mut s = lock(&self.state);
-        let slot = s.next;
-        s.next = slot + self.step(s.start, slot);
+        let slot = s.start + self.curve.time_of(s.next)?;
+        s.next += 1.0;
         if s.counting_from.is_some_and(|from| slot >= from) {
             s.claimed += 1;
             if now > slot + LATE_AFTER {
                 s.late += 1;
             }
         }
-        slot
+        Some(slot)
     }
 
     /// Sends that went out later than [`LATE_AFTER`] after their slot, since the
@@ -139,14 +184,8 @@ impl Schedule {
     /// Slots of the steady state before `until` that no user claimed.
     pub fn missed(&self, until: Instant) -> u64 {
         let s = lock(&self.state);
-        let mut slot = s.next;
-        let mut missed = 0u64;
-        // Bounded: a run of an hour at a million requests per second.
-        while slot < until && missed < 4_000_000_000 {
-            missed += 1;
-            slot += self.step(s.start, slot);
-        }
-        missed
+        let due = self.curve.count(until.saturating_duration_since(s.start));
+        (due.ceil() - s.next).max(0.0) as u64
     }
 
     /// The requested rate at `at`.
@@ -173,7 +212,7 @@ mod tests {
     fn slots_are_evenly_spaced_at_a_constant_rate() {
         let t0 = Instant::now();
         let s = Schedule::new(RateCurve::constant(100.0), t0);
-        let slots: Vec<Instant> = (0..5).map(|_| s.claim(t0)).collect();
+        let slots: Vec<Instant> = (0..5).map(|_| s.claim(t0).unwrap()).collect();
         for (k, slot) in slots.iter().enumerate() {
             let expected = t0 + Duration::from_millis(10 * k as u64);
             let diff = slot.saturating_duration_since(expected)
@@ -191,7 +230,7 @@ mod tests {
         let steady = t0 + Duration::from_secs(1);
         s.restart(steady);
         // One on time, then one claimed 300 ms after its slot (100 ms).
-        s.claim(steady);
+        assert_eq!(s.claim(steady), Some(steady));
         s.claim(steady + Duration::from_millis(400));
         assert_eq!(s.late(), 1);
         // Slots at 200, 300, …, 900 ms were never claimed before 1 s: 8 missed.
@@ -210,5 +249,27 @@ mod tests {
         assert_eq!(c.at(Duration::from_secs(15)), 300.0);
         assert_eq!(c.at(Duration::from_secs(99)), 300.0);
         assert_eq!(RateCurve::constant(7.0).at(Duration::from_secs(3)), 7.0);
+        // Counting: 2,000 requests in the first 10 s, 5,000 by 20 s.
+        assert!((c.count(Duration::from_secs(10)) - 2000.0).abs() < 1e-9);
+        assert!((c.count(Duration::from_secs(20)) - 5000.0).abs() < 1e-9);
+        for n in [0.0, 1.0, 150.0, 1999.0, 2000.0, 3500.0, 9000.0] {
+            let t = c.time_of(n).unwrap();
+            assert!((c.count(t) - n).abs() < 1e-6, "{n}: {t:?}");
+        }
+    }
+
+    #[test]
+    fn a_ramp_from_zero_starts_at_once_and_a_ramp_to_zero_ends() {
+        // 0 → 10/s over 2 s: 10 requests, the first after sqrt(2·1/5) ≈ 0.632 s.
+        let up =
+            RateCurve::from_points(vec![(Duration::ZERO, 0.0), (Duration::from_secs(2), 10.0)]);
+        let first = up.time_of(1.0).unwrap().as_secs_f64();
+        assert!((first - 0.632).abs() < 0.001, "{first}");
+        let down =
+            RateCurve::from_points(vec![(Duration::ZERO, 10.0), (Duration::from_secs(2), 0.0)]);
+        assert!(down.time_of(9.9).is_some());
+        assert!(down.time_of(10.5).is_none());
+        let s = Schedule::new(down, Instant::now());
+        assert_eq!((0..20).filter_map(|_| s.claim(Instant::now())).count(), 11);
     }
 }

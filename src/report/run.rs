@@ -90,6 +90,9 @@ pub struct RunReport {
     /// for coordinated omission) and `latency_uncorrected_us` from its actual send.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate: Option<RateInfo>,
+    /// The test plan (`--plan`), as `NAME: LEVEL,DURATION;…`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<String>,
     /// For a report made by `merge`: the run directories it combines.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merged_from: Vec<String>,
@@ -115,6 +118,9 @@ pub struct SeriesPoint {
     pub p50_us: u64,
     /// 99th percentile latency of this second, microseconds.
     pub p99_us: u64,
+    /// Distinct users that sent a request in this second.
+    #[serde(default)]
+    pub users: usize,
 }
 
 /// One phase of a run.
@@ -370,6 +376,7 @@ impl RunReport {
                 late: r.late,
             }),
             merged_from: Vec::new(),
+            plan: None,
             hlog: crate::report::hlog::render(
                 outcome.started_at.into(),
                 &outcome.names,
@@ -424,6 +431,7 @@ fn series_point(i: &crate::load::IntervalRecord) -> SeriesPoint {
         rps: round3(i.requests as f64 / i.length.as_secs_f64().max(1e-3)),
         p50_us: i.p50_us,
         p99_us: i.p99_us,
+        users: i.users,
     }
 }
 

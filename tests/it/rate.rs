@@ -204,3 +204,99 @@ fn progress_is_a_line_every_ten_seconds_off_a_terminal_and_nothing_with_quiet() 
     );
     assert!(!String::from_utf8_lossy(&quiet.stderr).contains("progress:"));
 }
+
+/// Runs `load` with `args` against `host` (the `/work` scenario); returns run.json.
+fn run_with(host: &str, args: &[&str]) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let output = crate::common::bin()
+        .args(["load", "--host", host, "--scenario", &scenario(dir.path())])
+        .args(args)
+        .args(["--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn a_users_plan_runs_its_steps_in_order_with_the_planned_users() {
+    let host = start_server(Behaviour {
+        stall: None,
+        delay: Duration::from_millis(2),
+    });
+    let run = run_with(&host, &["--plan", "2,1s;2,3s;5,1s;5,3s;0,1s"]);
+    let phases = run["phases"].as_array().unwrap();
+    let names: Vec<&str> = phases.iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "ramp_up 2 users",
+            "steady 2 users",
+            "ramp_up 5 users",
+            "steady 5 users",
+            "ramp_down 0 users"
+        ]
+    );
+    let starts: Vec<f64> = phases
+        .iter()
+        .map(|p| p["start_s"].as_f64().unwrap())
+        .collect();
+    assert!(starts.windows(2).all(|w| w[0] < w[1]), "{starts:?}");
+    // The totals are the two holds together.
+    let steady: u64 = phases
+        .iter()
+        .filter(|p| p["steady"] == true)
+        .map(|p| p["requests"].as_u64().unwrap())
+        .sum();
+    assert_eq!(run["totals"]["requests"].as_u64().unwrap(), steady);
+    assert_eq!(run["vus"], 5);
+    assert!(
+        run["plan"]
+            .as_str()
+            .unwrap()
+            .starts_with("custom: 2,1s;2,3s")
+    );
+    // Users over time follow the plan: in the middle of each hold, exactly the
+    // planned number of users sent requests.
+    let users_at = |t: u64| {
+        run["series"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["t"] == t)
+            .map(|p| p["users"].as_u64().unwrap())
+    };
+    assert_eq!(users_at(2), Some(2), "{}", run["series"]);
+    assert_eq!(users_at(6), Some(5), "{}", run["series"]);
+}
+
+#[test]
+fn a_rate_plan_ramps_the_arrival_rate_step_by_step() {
+    let host = start_server(Behaviour {
+        stall: None,
+        delay: Duration::ZERO,
+    });
+    let run = run_with(
+        &host,
+        &["--plan", "20/s,1s;20/s,3s;60/s,1s;60/s,3s", "--vus", "8"],
+    );
+    let phases = run["phases"].as_array().unwrap();
+    let holds: Vec<(f64, f64)> = phases
+        .iter()
+        .filter(|p| p["steady"] == true)
+        .map(|p| (p["rate"].as_f64().unwrap(), p["rps"].as_f64().unwrap()))
+        .collect();
+    assert_eq!(holds.len(), 2, "{phases:?}");
+    for (requested, achieved) in holds {
+        assert!(
+            (achieved - requested).abs() <= requested * 0.1,
+            "a {requested}/s hold achieved {achieved}/s"
+        );
+    }
+    assert!(run["totals"]["latency_uncorrected_us"].is_object());
+}
