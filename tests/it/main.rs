@@ -7,6 +7,7 @@ mod cluster;
 mod common;
 mod load;
 mod measure;
+mod report;
 mod seed;
 mod server;
 mod tune;
