@@ -618,3 +618,42 @@ fn well_formed(xml: &str) {
     }
     assert_eq!(depth, 0);
 }
+
+#[test]
+fn gate_runs_the_load_itself_and_pools_the_runs() {
+    let tmp = common::private_tmp();
+    let runs = tempfile::tempdir().unwrap();
+    let out_dir = runs.path().join("gate");
+    let t = thresholds(runs.path(), &["error_rate < 1%", "p99 < 60s"]);
+    let out = common::bin()
+        .args(["gate", "--runs", "2", "--thresholds", &t, "--", "demo"])
+        .args([
+            "--duration",
+            "1s",
+            "--vus",
+            "2",
+            "--ramp-up",
+            "1s",
+            "--scenario",
+            "health",
+        ])
+        .args(["--out", out_dir.to_str().unwrap()])
+        .env("TMPDIR", tmp.path())
+        .env_remove("DATABASE_URL")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stderr.contains("gate: run 2 of 2 into"), "{stderr}");
+    assert!(stdout.contains("(2 runs pooled)"), "{stdout}");
+    assert!(stdout.contains("gate: PASS — 2 checks passed"), "{stdout}");
+    for k in [1, 2] {
+        assert!(out_dir.join(format!("run-{k}/run.json")).is_file());
+    }
+    assert!(
+        common::leftovers(tmp.path()).is_empty(),
+        "{:?}",
+        common::leftovers(tmp.path())
+    );
+}
