@@ -34,7 +34,8 @@ impl Kind {
         match self {
             Kind::Latency => format_us(v),
             Kind::Rate => format!("{v:.1}"),
-            Kind::Count => format!("{v:.0}"),
+            Kind::Count if v.fract().abs() < 1e-9 => format!("{v:.0}"),
+            Kind::Count => format!("{v:.1}"),
             Kind::Fraction => format!("{:.3}%", v * 100.0),
             Kind::Bytes => format!("{:.1} MB", v / 1e6),
             Kind::CpuSeconds => format!("{v:.1} s"),
@@ -141,12 +142,14 @@ fn error_rate(requests: u64, errors: u64) -> Option<f64> {
 
 /// Compares `run` with `baseline` (`label` and `runs` say where the baseline came from).
 pub fn compare(run: &RunReport, baseline: &RunReport, label: &str, runs: usize) -> Comparison {
+    // A pooled side adds its runs' counts: compare counts per run.
+    let per_run = |r: &RunReport, n: u64| n as f64 / r.merged_from.len().max(1) as f64;
     let mut totals = vec![
         Delta::new(
-            "requests",
+            "requests per run",
             Kind::Count,
-            Some(baseline.totals.requests as f64),
-            Some(run.totals.requests as f64),
+            Some(per_run(baseline, baseline.totals.requests)),
+            Some(per_run(run, run.totals.requests)),
         ),
         Delta::new(
             "req/s",
@@ -155,10 +158,10 @@ pub fn compare(run: &RunReport, baseline: &RunReport, label: &str, runs: usize) 
             Some(run.totals.rps),
         ),
         Delta::new(
-            "errors",
+            "errors per run",
             Kind::Count,
-            Some(baseline.totals.errors as f64),
-            Some(run.totals.errors as f64),
+            Some(per_run(baseline, baseline.totals.errors)),
+            Some(per_run(run, run.totals.errors)),
         ),
         Delta::new(
             "error rate",
