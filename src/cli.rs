@@ -44,7 +44,30 @@ pub enum Command {
 a change failed (nothing is applied when the profile is invalid); 2 invalid flags."
     )]
     TuneDb(TuneDbArgs),
+    /// Show a run: terminal tables, Markdown (for a pull request; appended to
+    /// $GITHUB_STEP_SUMMARY when set), JSON, or one self-contained HTML page with charts;
+    /// with --baseline, the change of every metric.
+    #[command(after_help = REPORT_EXIT_CODES)]
+    Report(ReportArgs),
+    /// The CI performance gate: thresholds on a run, and regression against a baseline
+    /// decided statistically (Mann–Whitney U over several runs per side, or a tolerance
+    /// for single runs).
+    #[command(after_help = GATE_EXIT_CODES)]
+    Gate(GateArgs),
 }
+
+const REPORT_EXIT_CODES: &str = "Exit codes: 0 written; 1 the output could not be written; 2 invalid \
+flags, or a run or baseline that cannot be read.";
+
+const GATE_EXIT_CODES: &str = "Exit codes: 0 every check holds; 1 a threshold or a regression check \
+failed (the failed checks and by how much are printed); 2 invalid flags or input (an unreadable run \
+or baseline, a malformed thresholds file, nothing to check) or a --runs run that failed; 130 \
+interrupted by Ctrl-C.
+
+Examples:
+  koprogo-perf gate reports/run --thresholds profiles/targets.toml
+  koprogo-perf gate reports/run --baseline reports/baseline --thresholds ci.toml --junit gate.xml
+  koprogo-perf gate --runs 5 --baseline reports/baseline -- demo --duration 10s --vus 20";
 
 const EXIT_CODES: &str = "Exit codes: 0 the run completed (whatever the targets say); 1 it could \
 not run, or the host stopped answering (the report of what was measured is still written); 2 invalid \
@@ -270,6 +293,116 @@ pub struct TuneDbArgs {
     /// auto profile: workload kind.
     #[arg(long, value_enum, default_value = "web")]
     pub workload: crate::tune::profile::Workload,
+}
+
+/// Output of `report`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    Table,
+    Markdown,
+    Json,
+    Html,
+}
+
+/// `report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A run directory or its run.json; a directory of several runs is pooled
+    /// [default: the newest run under reports/].
+    pub run: Option<PathBuf>,
+    /// A run (directory or run.json), or a directory of runs (pooled), to compare with.
+    #[arg(long, value_name = "RUN|DIR")]
+    pub baseline: Option<PathBuf>,
+    /// table (terminal), markdown (GitHub), json (the run, or the run with the
+    /// comparison), html (one self-contained page with charts).
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: ReportFormat,
+    /// Write to this file instead of standard output [default for html:
+    /// report.html in the run's directory].
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// Output of `gate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GateFormat {
+    Table,
+    Markdown,
+    Json,
+}
+
+/// `gate`.
+#[derive(Debug, Args)]
+pub struct GateArgs {
+    /// The run to judge: a run directory, its run.json, or a directory of several runs
+    /// [default: the newest run under reports/; not with --runs].
+    pub run: Option<PathBuf>,
+    /// TOML file with a `thresholds` array, e.g. ["p99 < 5ms", "error_rate < 1%",
+    /// "p95 <= 50ms for GET /api/v1/buildings"] (profiles/targets.toml is one).
+    #[arg(long, value_name = "FILE")]
+    pub thresholds: Option<PathBuf>,
+    /// A run, or a directory of several runs, to check for regressions against.
+    #[arg(long, value_name = "RUN|DIR")]
+    pub baseline: Option<PathBuf>,
+    /// Make the candidate runs now: run the load N times (the `demo` or `load` command
+    /// line after `--`, `demo` by default), each into DIR/run-K (DIR: that command's
+    /// --out, default reports/gate-<timestamp>).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub runs: Option<u32>,
+    /// Significance level of the regression test.
+    #[arg(long, default_value = "0.05", value_parser = parse_alpha)]
+    pub alpha: f64,
+    /// Smallest change that counts as a regression, in % of the baseline's median.
+    #[arg(long, value_name = "PCT", default_value = "5", value_parser = parse_percent)]
+    pub min_effect: f64,
+    /// With a single run on either side (no significance test possible): the change in
+    /// % that fails. 300 means four times slower.
+    #[arg(long, value_name = "PCT", default_value = "10", value_parser = parse_percent)]
+    pub tolerance: f64,
+    /// The figures compared with the baseline, comma-separated.
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        default_value = "rps,p50,p90,p95,p99,p999",
+        value_parser = ["rps", "p50", "p90", "p95", "p99", "p999"]
+    )]
+    pub metrics: Vec<String>,
+    /// Also write the checks as JUnit XML (one test case per check).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// How to print the checks (Markdown is also appended to $GITHUB_STEP_SUMMARY when
+    /// that is set).
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: GateFormat,
+    /// Write the checks to this file instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// With --runs: the command line of each run (`demo …` or `load …`).
+    #[arg(last = true, value_name = "LOAD COMMAND")]
+    pub load: Vec<String>,
+}
+
+/// `5`, `5%` or `0.5` → the fraction (0.05, 0.05, 0.005).
+fn parse_percent(text: &str) -> Result<f64, String> {
+    let n: f64 = text
+        .trim()
+        .trim_end_matches('%')
+        .parse()
+        .map_err(|_| format!("`{text}` is not a percentage (e.g. 5 or 5%)"))?;
+    if !(n.is_finite() && n >= 0.0) {
+        return Err(format!("`{text}`: a percentage is 0 or more"));
+    }
+    Ok(n / 100.0)
+}
+
+fn parse_alpha(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(a) if a > 0.0 && a < 1.0 => Ok(a),
+        _ => Err(format!(
+            "`{text}`: a significance level between 0 and 1, e.g. 0.05"
+        )),
+    }
 }
 
 /// Parses `250ms`, `30s`, `2m`, `1h`, `1h30m` or a bare number of seconds.

@@ -815,6 +815,7 @@ fn finish(plan: &Plan, report: &RunReport) -> anyhow::Result<ExitCode> {
         crate::report::tables::resources(report),
         crate::report::tables::carbon(report),
         crate::report::tables::carbon_inputs(report),
+        crate::report::tables::phases(report),
     ]
     .into_iter()
     .flatten()

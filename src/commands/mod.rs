@@ -2,7 +2,9 @@
 //! (database → seed → server → load → report). Errors carry context for the one-line
 //! message `main` prints.
 
+mod gate;
 mod load;
+mod report;
 mod seed;
 mod serve;
 mod tune;
@@ -23,6 +25,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::serve(args).await,
         Command::Seed(args) => seed::seed(args).await,
         Command::TuneDb(args) => tune::tune_db(args).await,
+        Command::Report(args) => report::report(args),
+        Command::Gate(args) => gate::gate(args).await,
     }
 }
 
@@ -37,10 +41,13 @@ pub async fn interruptible<T>(
     }
 }
 
-/// The exit code for an error: 130 after Ctrl-C (the shell convention), 1 otherwise.
+/// The exit code for an error: 130 after Ctrl-C (the shell convention), 2 for input the
+/// user must fix (as for usage errors), 1 otherwise.
 pub fn exit_code_for(error: &anyhow::Error) -> ExitCode {
     if error.downcast_ref::<Interrupted>().is_some() {
         ExitCode::from(130)
+    } else if error.chain().any(|e| e.is::<crate::report::InputError>()) {
+        ExitCode::from(2)
     } else {
         ExitCode::FAILURE
     }

@@ -1,9 +1,19 @@
 //! Run output: the `run.json` contract, the targets check, the terminal tables and
-//! HdrHistogram's percentile-distribution text (`latency.hgrm`).
+//! HdrHistogram's percentile-distribution text (`latency.hgrm`); reading runs back
+//! (`runs`), comparing them (`compare`), and showing them (`sections` rendered by
+//! `tables`, `markdown`, `html` with `charts`); the performance gate (`gate`, `stats`).
 
+pub mod charts;
+pub mod compare;
+pub mod gate;
 pub mod hgrm;
 pub mod hlog;
+pub mod html;
+pub mod markdown;
 pub mod run;
+pub mod runs;
+pub mod sections;
+pub mod stats;
 pub mod tables;
 pub mod targets;
 
@@ -29,4 +39,17 @@ pub fn write_run(dir: &Path, report: &RunReport) -> anyhow::Result<()> {
         std::fs::write(&path, hlog).with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
+}
+
+/// Something the user gave (a file, a flag's value) cannot be used: the command exits
+/// with code 2, as for a usage error.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct InputError(#[from] pub anyhow::Error);
+
+impl InputError {
+    /// An input error with this message.
+    pub fn msg(message: impl std::fmt::Display) -> InputError {
+        InputError(anyhow::anyhow!("{message}"))
+    }
 }

@@ -64,7 +64,8 @@ pub enum Op {
 }
 
 impl Op {
-    fn holds(self, actual: f64, bound: f64) -> bool {
+    /// Whether `actual op bound` holds.
+    pub fn holds(self, actual: f64, bound: f64) -> bool {
         match self {
             Op::Lt => actual < bound,
             Op::Le => actual <= bound,
@@ -85,15 +86,20 @@ impl fmt::Display for Op {
     }
 }
 
-/// A parsed threshold: `metric op bound`, the bound in the metric's base unit
-/// (microseconds, req/s, fraction, bytes, grams).
+/// A parsed threshold: `metric op bound [for ENDPOINT]`, the bound in the metric's base
+/// unit (microseconds, req/s, fraction, bytes, grams).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Threshold {
-    /// The expression as written.
+    /// The expression as written (trimmed).
     pub text: String,
     pub metric: Metric,
     pub op: Op,
     pub bound: f64,
+    /// `for ENDPOINT`: the endpoint's name as in run.json (`GET /api/v1/buildings`);
+    /// `None` for all requests together.
+    pub endpoint: Option<String>,
+    /// Where the condition starts in `text` (after the metric's name), in bytes.
+    condition_at: usize,
 }
 
 /// One target checked against a run (an element of run.json `targets`).
@@ -149,11 +155,18 @@ pub fn parse_file(text: &str, file: &str) -> Result<Vec<Threshold>, ThresholdErr
     raw.thresholds.iter().map(|t| parse(t)).collect()
 }
 
-/// Parses one expression, e.g. `p99 < 5ms`.
+/// Parses one expression: `METRIC OP NUMBER[UNIT] [for ENDPOINT]`, e.g. `p99 < 5ms` or
+/// `p95 <= 50ms for GET /api/v1/buildings`. Errors give the character position (1-based)
+/// of what is wrong.
 pub fn parse(text: &str) -> Result<Threshold, ThresholdError> {
-    let invalid = |position: usize, message: &str| ThresholdError::Invalid {
-        text: text.to_string(),
-        position: position + 1,
+    let original = text;
+    let lead = text.len() - text.trim_start().len();
+    let text = text.trim();
+    // `at` is a byte offset into the trimmed text; positions are reported in characters
+    // of the expression as written.
+    let invalid = |at: usize, message: &str| ThresholdError::Invalid {
+        text: original.trim().to_string(),
+        position: original[..lead + at].chars().count() + 1 - lead,
         message: message.to_string(),
     };
     let metric_end = text
@@ -181,9 +194,9 @@ pub fn parse(text: &str) -> Result<Threshold, ThresholdError> {
             ));
         }
     };
-    let rest = &text[metric_end..];
-    let op_at = metric_end + (rest.len() - rest.trim_start().len());
-    let rest = rest.trim_start();
+    let skip_spaces = |at: usize| at + (text[at..].len() - text[at..].trim_start().len());
+    let op_at = skip_spaces(metric_end);
+    let rest = &text[op_at..];
     let (op, op_len) = if rest.starts_with("<=") {
         (Op::Le, 2)
     } else if rest.starts_with(">=") {
@@ -195,18 +208,23 @@ pub fn parse(text: &str) -> Result<Threshold, ThresholdError> {
     } else {
         return Err(invalid(op_at, "expected one of < <= > >="));
     };
-    let rest = &rest[op_len..];
-    let value_at = op_at + op_len + (rest.len() - rest.trim_start().len());
-    let rest = rest.trim();
-    let number_end = rest
+    let value_at = skip_spaces(op_at + op_len);
+    let number_len = text[value_at..]
         .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
-        .unwrap_or(rest.len());
-    let number: f64 = rest[..number_end]
+        .unwrap_or(text.len() - value_at);
+    let number: f64 = text[value_at..value_at + number_len]
         .replace('_', "")
         .parse()
         .map_err(|_| invalid(value_at, "expected a number"))?;
-    let unit = rest[number_end..].trim();
-    let unit_at = value_at + number_end;
+    // The unit: the next word (`5ms`, `5 ms`), unless that word starts `for ENDPOINT`.
+    let unit_at = skip_spaces(value_at + number_len);
+    let word_len = text[unit_at..]
+        .find(char::is_whitespace)
+        .unwrap_or(text.len() - unit_at);
+    let (unit, unit_len) = match &text[unit_at..unit_at + word_len] {
+        "for" => ("", 0),
+        word => (word, word_len),
+    };
     let scale = match (metric, unit) {
         (Metric::Latency(_), "us" | "µs") => 1.0,
         (Metric::Latency(_), "ms") => 1e3,
@@ -217,21 +235,63 @@ pub fn parse(text: &str) -> Result<Threshold, ThresholdError> {
         (Metric::Rps, "" | "/s" | "req/s") => 1.0,
         (Metric::ErrorRate, "%") => 0.01,
         (Metric::ErrorRate, "") => 1.0,
+        (Metric::ServerRss, "B") => 1.0,
         (Metric::ServerRss, "KB") => 1e3,
         (Metric::ServerRss, "MB") => 1e6,
         (Metric::ServerRss, "GB") => 1e9,
         (Metric::ServerRss, "KiB") => 1024.0,
         (Metric::ServerRss, "MiB") => 1024.0 * 1024.0,
         (Metric::ServerRss, "GiB") => 1024.0 * 1024.0 * 1024.0,
+        (Metric::ServerRss, _) => {
+            return Err(invalid(
+                unit_at,
+                "memory needs a unit: B, KB, MB, GB, KiB, MiB or GiB",
+            ));
+        }
         (Metric::Co2PerRequest, "g") => 1.0,
         (Metric::Co2PerRequest, "mg") => 1e-3,
-        _ => return Err(invalid(unit_at, "unit does not fit this metric")),
+        (Metric::Co2PerRequest, _) => {
+            return Err(invalid(unit_at, "CO2 needs a unit: g or mg"));
+        }
+        (Metric::Rps, _) => return Err(invalid(unit_at, "rps takes no unit (or req/s)")),
+        (Metric::ErrorRate, _) => {
+            return Err(invalid(unit_at, "error_rate is a % or a fraction"));
+        }
     };
+    let tail_at = skip_spaces(unit_at + unit_len);
+    let endpoint = if tail_at == text.len() {
+        None
+    } else if let Some(after) = text[tail_at..].strip_prefix("for") {
+        let endpoint = after.trim();
+        if !after.starts_with(char::is_whitespace) || endpoint.is_empty() {
+            return Err(invalid(
+                tail_at,
+                "expected `for ENDPOINT`, e.g. `for GET /api/v1/buildings`",
+            ));
+        }
+        if matches!(metric, Metric::ServerRss | Metric::Co2PerRequest) {
+            return Err(invalid(
+                tail_at,
+                "server_rss and co2_per_request cover the whole run, not one endpoint",
+            ));
+        }
+        Some(endpoint.to_string())
+    } else {
+        return Err(invalid(
+            tail_at,
+            "unexpected text; only `for ENDPOINT` may follow the value",
+        ));
+    };
+    if !number.is_finite() {
+        return Err(invalid(value_at, "expected a finite number"));
+    }
     Ok(Threshold {
         text: text.to_string(),
         metric,
         op,
         bound: number * scale,
+        endpoint,
+        condition_at: metric_end,
     })
 }
 
@@ -253,50 +313,66 @@ impl Threshold {
         }
     }
 
-    /// Checks the threshold against a run.
-    pub fn check(&self, run: &RunReport) -> TargetResult {
-        let l = &run.totals.latency_us;
+    /// The condition as written after the metric's name: `< 5ms`,
+    /// `<= 50ms for GET /api/v1/buildings`.
+    pub fn condition(&self) -> &str {
+        self.text[self.condition_at..].trim()
+    }
+
+    /// The measured value this threshold bounds, in its base unit, or why there is none.
+    pub fn value(&self, run: &RunReport) -> Result<f64, String> {
+        let (latency, requests, errors, rps) = match &self.endpoint {
+            None => (
+                &run.totals.latency_us,
+                run.totals.requests,
+                run.totals.errors,
+                run.totals.rps,
+            ),
+            Some(name) => match run.endpoints.iter().find(|e| &e.name == name) {
+                Some(e) => (&e.latency_us, e.requests, e.errors, e.rps),
+                None => return Err(format!("the run has no endpoint `{name}`")),
+            },
+        };
         let value = match self.metric {
             Metric::Latency(stat) => Ok(match stat {
-                LatencyStat::P50 => l.p50 as f64,
-                LatencyStat::P90 => l.p90 as f64,
-                LatencyStat::P95 => l.p95 as f64,
-                LatencyStat::P99 => l.p99 as f64,
-                LatencyStat::P999 => l.p999 as f64,
-                LatencyStat::Max => l.max as f64,
-                LatencyStat::Mean => l.mean,
+                LatencyStat::P50 => latency.p50 as f64,
+                LatencyStat::P90 => latency.p90 as f64,
+                LatencyStat::P95 => latency.p95 as f64,
+                LatencyStat::P99 => latency.p99 as f64,
+                LatencyStat::P999 => latency.p999 as f64,
+                LatencyStat::Max => latency.max as f64,
+                LatencyStat::Mean => latency.mean,
             }),
-            Metric::Rps => Ok(run.totals.rps),
-            Metric::ErrorRate => Ok(if run.totals.requests == 0 {
+            Metric::Rps => Ok(rps),
+            Metric::ErrorRate => Ok(if requests == 0 {
                 0.0
             } else {
-                run.totals.errors as f64 / run.totals.requests as f64
+                errors as f64 / requests as f64
             }),
             Metric::ServerRss => match &run.resources {
                 Some(r) if r.server.measured => Ok(r.server.peak_rss_bytes as f64),
                 Some(r) => Err(r
                     .server
                     .note
-                    .as_deref()
-                    .unwrap_or("the server's process is unknown")),
-                None => Err("process resources were not sampled"),
+                    .clone()
+                    .unwrap_or_else(|| "the server's process is unknown".into())),
+                None => Err("process resources were not sampled".into()),
             },
             Metric::Co2PerRequest => match &run.carbon {
                 Some(c) => Ok(c.g_per_request),
-                None => Err("carbon per request was not computed"),
+                None => Err("carbon per request was not computed".into()),
             },
         };
-        let value = match value {
-            Ok(_) if run.totals.requests == 0 => Err("no request completed"),
-            other => other,
-        };
-        let target = self.text[self.metric_name().len()..].trim().to_string();
-        let target = if target.is_empty() {
-            self.text.clone()
-        } else {
-            target
-        };
         match value {
+            Ok(_) if requests == 0 => Err("no request completed".into()),
+            other => other,
+        }
+    }
+
+    /// Checks the threshold against a run.
+    pub fn check(&self, run: &RunReport) -> TargetResult {
+        let target = self.condition().to_string();
+        match self.value(run) {
             Ok(v) => TargetResult {
                 name: self.metric_name().to_string(),
                 target,
@@ -311,18 +387,39 @@ impl Threshold {
                 actual: None,
                 value: None,
                 pass: None,
-                note: Some(format!("not measured: {reason}")),
+                note: Some(if reason.starts_with("not measured") {
+                    reason
+                } else {
+                    format!("not measured: {reason}")
+                }),
             },
         }
     }
 
-    fn format(&self, v: f64) -> String {
+    /// How far a measured value is past the bound, in words: `2.20ms over (+44.0%)`.
+    pub fn miss(&self, value: f64) -> String {
+        let by = (value - self.bound).abs();
+        let pct = if self.bound == 0.0 {
+            String::new()
+        } else {
+            format!(" ({:+.1}%)", (value - self.bound) / self.bound * 100.0)
+        };
+        let side = if matches!(self.op, Op::Lt | Op::Le) {
+            "over"
+        } else {
+            "under"
+        };
+        format!("{} {side}{pct}", self.format(by))
+    }
+
+    /// A value of this threshold's metric, human-readable.
+    pub fn format(&self, v: f64) -> String {
         match self.metric {
             Metric::Latency(_) => format_us(v),
             Metric::Rps => format!("{v:.1} req/s"),
             Metric::ErrorRate => format!("{:.3}%", v * 100.0),
             Metric::ServerRss => format!("{:.1} MB", v / 1e6),
-            Metric::Co2PerRequest => format!("{v:.6} g"),
+            Metric::Co2PerRequest => format_grams(v),
         }
     }
 }
@@ -335,6 +432,17 @@ pub fn format_us(us: f64) -> String {
         format!("{:.2}ms", us / 1e3)
     } else {
         format!("{us:.0}µs")
+    }
+}
+
+/// Grams in the unit that reads best: `0.120 g`, `1.18 µg`.
+pub fn format_grams(g: f64) -> String {
+    if g == 0.0 || g >= 0.1 {
+        format!("{g:.3} g")
+    } else if g >= 1e-4 {
+        format!("{:.3} mg", g * 1e3)
+    } else {
+        format!("{:.3} µg", g * 1e6)
     }
 }
 
@@ -371,7 +479,32 @@ mod tests {
         assert!(e.contains("at character 8") && e.contains("unit"), "{e}");
         let e = parse("latency < 5ms").unwrap_err().to_string();
         assert!(e.contains("at character 1: unknown metric"), "{e}");
-        assert_eq!(parse("error_rate < 1%").unwrap().bound, 0.01);
+        let e = parse("p99 <<< fast").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "threshold `p99 <<< fast` at character 6: expected a number"
+        );
+        let e = parse("p99 < 5 parsecs").unwrap_err().to_string();
+        assert!(e.contains("at character 9: latency needs a unit"), "{e}");
+        let e = parse("rps > 10 MB").unwrap_err().to_string();
+        assert!(e.contains("at character 10: rps takes no unit"), "{e}");
+        // Positions count characters, not bytes: `µs` is two bytes.
+        let e = parse("p99 < 5µs soon").unwrap_err().to_string();
+        assert!(e.contains("at character 11: unexpected text"), "{e}");
+        let e = parse("server_rss < 80MB for GET /x")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("at character 19") && e.contains("whole run"),
+            "{e}"
+        );
+        let e = parse("p95 < 50ms for").unwrap_err().to_string();
+        assert!(
+            e.contains("at character 12: expected `for ENDPOINT`"),
+            "{e}"
+        );
+        let e = parse("p95 < 50ms fr GET /x").unwrap_err().to_string();
+        assert!(e.contains("at character 12: unexpected text"), "{e}");
         assert!(parse_file("thresholds = [\"p99 <\"]", "x.toml").is_err());
         assert!(
             parse_file("thresholds = 3", "x.toml")
@@ -379,5 +512,56 @@ mod tests {
                 .to_string()
                 .starts_with("x.toml: ")
         );
+        assert!(parse_file("thresholds = [\"p99 < 1ms\"]\nextra = 1", "x.toml").is_err());
+    }
+
+    #[test]
+    fn units_and_endpoints_parse() {
+        let cases: [(&str, f64); 14] = [
+            ("p99 < 5ms", 5000.0),
+            ("p99 < 5 ms", 5000.0),
+            ("p50 <= 800us", 800.0),
+            ("p50 <= 800µs", 800.0),
+            ("max < 1.5s", 1.5e6),
+            ("p99.9 < 20ms", 20_000.0),
+            ("rps > 1_000", 1000.0),
+            ("rps >= 250 req/s", 250.0),
+            ("error_rate < 1%", 0.01),
+            ("error_rate < 0.001", 0.001),
+            ("server_rss < 80MB", 80e6),
+            ("server_rss < 1GiB", 1024.0 * 1024.0 * 1024.0),
+            ("co2_per_request < 0.12g", 0.12),
+            ("co2_per_request < 5mg", 0.005),
+        ];
+        for (text, bound) in cases {
+            let t = parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert!((t.bound - bound).abs() < 1e-9, "{text}: {}", t.bound);
+            assert_eq!(t.endpoint, None, "{text}");
+        }
+        let t = parse("  p95 <= 50ms for GET /api/v1/buildings ").unwrap();
+        assert_eq!(t.metric, Metric::Latency(LatencyStat::P95));
+        assert_eq!(t.op, Op::Le);
+        assert_eq!(t.bound, 50_000.0);
+        assert_eq!(t.endpoint.as_deref(), Some("GET /api/v1/buildings"));
+        assert_eq!(t.condition(), "<= 50ms for GET /api/v1/buildings");
+        let t = parse("rps > 100 for GET /api/v1/buildings/{building_id}").unwrap();
+        assert_eq!(t.bound, 100.0);
+        assert_eq!(
+            t.endpoint.as_deref(),
+            Some("GET /api/v1/buildings/{building_id}")
+        );
+        let t = parse("error_rate < 1% for POST /api/v1/expenses").unwrap();
+        assert_eq!(t.endpoint.as_deref(), Some("POST /api/v1/expenses"));
+        assert_eq!(parse("p99.9 < 1ms").unwrap().condition(), "< 1ms");
+    }
+
+    #[test]
+    fn misses_say_by_how_much() {
+        let t = parse("p99 < 5ms").unwrap();
+        assert_eq!(t.miss(7200.0), "2.20ms over (+44.0%)");
+        let t = parse("rps > 1000").unwrap();
+        assert_eq!(t.miss(750.0), "250.0 req/s under (-25.0%)");
+        assert_eq!(format_grams(1.18e-6), "1.180 µg");
+        assert_eq!(format_grams(0.12), "0.120 g");
     }
 }

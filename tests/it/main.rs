@@ -8,6 +8,7 @@ mod common;
 mod load;
 mod measure;
 mod rate;
+mod report;
 mod seed;
 mod server;
 mod tune;

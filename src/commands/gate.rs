@@ -1,0 +1,248 @@
+//! `koprogo-perf gate`: reads (or makes, with `--runs`) the candidate runs, reads the
+//! thresholds and the baseline, decides, prints the checks, and exits 0 (pass), 1 (a
+//! check failed) or 2 (the gate could not decide: bad flags or input).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::Parser;
+
+use super::report::{Side, append_step_summary};
+use crate::cli::{Cli, Command, GateArgs, GateFormat};
+use crate::interrupt::Interrupted;
+use crate::report::gate::{self, Check, Kind, Options, Status, Verdict};
+use crate::report::runs::{self, LoadedRun};
+use crate::report::targets::Threshold;
+use crate::report::{InputError, RunReport};
+
+/// `koprogo-perf gate`. Every error is an input error (exit 2), except Ctrl-C.
+pub async fn gate(args: GateArgs) -> anyhow::Result<ExitCode> {
+    match decide(args).await {
+        Err(e) if e.is::<Interrupted>() || e.is::<InputError>() => Err(e),
+        Err(e) => Err(InputError(e).into()),
+        ok => ok,
+    }
+}
+
+async fn decide(args: GateArgs) -> anyhow::Result<ExitCode> {
+    if args.runs.is_some() && args.run.is_some() {
+        bail!(
+            "give RUN or --runs N, not both: --runs makes the candidate runs, RUN reads existing ones"
+        );
+    }
+    if args.runs.is_none() && !args.load.is_empty() {
+        bail!("a load command after `--` needs --runs N (how many times to run it)");
+    }
+    if args.thresholds.is_none() && args.baseline.is_none() {
+        bail!(
+            "nothing to check: give --thresholds FILE (e.g. profiles/targets.toml), --baseline RUN|DIR, or both"
+        );
+    }
+    // Everything that can be checked before a run is checked before any run.
+    let thresholds: Vec<Threshold> = match &args.thresholds {
+        Some(path) => crate::report::targets::load_file(path)
+            .with_context(|| format!("--thresholds {}", path.display()))?,
+        None => Vec::new(),
+    };
+    let baseline = args
+        .baseline
+        .as_deref()
+        .map(|b| Side::read(Some(b), "--baseline"))
+        .transpose()?;
+
+    let (candidate_label, candidate_runs, candidate) = match args.runs {
+        Some(n) => {
+            let runs = make_runs(n, &args.load).await?;
+            let pooled = runs::pool(&runs)?;
+            let label = runs
+                .first()
+                .and_then(|r| r.dir().parent())
+                .map_or_else(String::new, |p| p.display().to_string());
+            (label, runs, pooled)
+        }
+        None => {
+            let side = Side::read(args.run.as_deref(), "RUN")?;
+            (side.label(), side.runs, side.pooled)
+        }
+    };
+    check_endpoints(&thresholds, &candidate)?;
+    if let Some(b) = &baseline
+        && b.pooled.scenario.name != candidate.scenario.name
+    {
+        bail!(
+            "the baseline {} ran scenario {} and the run {} ran {}: gate runs of one scenario",
+            b.label(),
+            b.pooled.scenario.name,
+            candidate_label,
+            candidate.scenario.name
+        );
+    }
+
+    let options = Options {
+        alpha: args.alpha,
+        min_effect: args.min_effect,
+        tolerance: args.tolerance,
+    };
+    let mut checks = Vec::new();
+    let mut notes = Vec::new();
+    if candidate.totals.requests == 0 {
+        checks.push(Check {
+            kind: Kind::Threshold,
+            name: "requests > 0".into(),
+            status: Status::Fail,
+            baseline: None,
+            measured: Some("0".into()),
+            limit: "> 0".into(),
+            detail: "no request completed in the steady state".into(),
+        });
+    }
+    checks.extend(gate::thresholds(
+        &thresholds,
+        &candidate,
+        candidate_runs.len(),
+    ));
+    if let Some(b) = &baseline {
+        let base: Vec<RunReport> = b.runs.iter().map(|r| r.report.clone()).collect();
+        let cand: Vec<RunReport> = candidate_runs.iter().map(|r| r.report.clone()).collect();
+        let (regressions, note) = gate::regressions(&base, &cand, &args.metrics, &options);
+        checks.extend(regressions);
+        notes.push(note);
+        notes.extend(
+            crate::report::compare::compare(&candidate, &b.pooled, &b.label(), b.runs.len()).notes,
+        );
+        notes.push(format!("baseline: {}", b.label()));
+    }
+    notes.push(format!("candidate: {candidate_label}"));
+    if candidate_runs.len() > 1 && !thresholds.is_empty() {
+        notes.push(format!(
+            "thresholds are checked on the {} candidate runs pooled (histograms merged)",
+            candidate_runs.len()
+        ));
+    }
+    let verdict = Verdict {
+        candidate: candidate_runs
+            .iter()
+            .map(|r| r.path.display().to_string())
+            .collect(),
+        baseline: baseline
+            .iter()
+            .flat_map(|b| b.runs.iter().map(|r| r.path.display().to_string()))
+            .collect(),
+        checks,
+        notes,
+    };
+
+    let text = match args.format {
+        GateFormat::Table => gate::table(&verdict),
+        GateFormat::Markdown => gate::markdown(&verdict),
+        GateFormat::Json => serde_json::to_string_pretty(&verdict)? + "\n",
+    };
+    write_out(args.out.as_deref(), &text)?;
+    append_step_summary(&gate::markdown(&verdict))?;
+    if let Some(path) = &args.junit {
+        std::fs::write(path, gate::junit(&verdict))
+            .with_context(|| format!("--junit {}", path.display()))?;
+    }
+    if args.out.is_some() || args.format != GateFormat::Table {
+        // The verdict's one line, also when the checks went to a file or are not a table.
+        eprintln!("{}", gate::headline(&verdict));
+    }
+    Ok(if verdict.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn write_out(out: Option<&Path>, text: &str) -> anyhow::Result<()> {
+    match out {
+        Some(path) => {
+            std::fs::write(path, text).with_context(|| format!("--out {}", path.display()))
+        }
+        None => {
+            use std::io::Write;
+            let _ = std::io::stdout().lock().write_all(text.as_bytes());
+            Ok(())
+        }
+    }
+}
+
+/// A per-endpoint threshold must name an endpoint of the run: a typo would otherwise
+/// pass as "not measured".
+fn check_endpoints(thresholds: &[Threshold], run: &RunReport) -> anyhow::Result<()> {
+    for t in thresholds {
+        if let Some(name) = &t.endpoint
+            && !run.endpoints.iter().any(|e| &e.name == name)
+        {
+            let known: Vec<&str> = run.endpoints.iter().map(|e| e.name.as_str()).collect();
+            bail!(
+                "threshold `{}`: the run has no endpoint `{name}`; its endpoints: {}",
+                t.text,
+                known.join(", ")
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Runs the load `n` times with the `demo`/`load` command line `command` (default
+/// `demo`), each into its own directory, and reads the runs back.
+async fn make_runs(n: u32, command: &[String]) -> anyhow::Result<Vec<LoadedRun>> {
+    let argv: Vec<String> = if command.is_empty() {
+        vec!["demo".into()]
+    } else {
+        command.to_vec()
+    };
+    let parse = || {
+        Cli::try_parse_from(std::iter::once("koprogo-perf").chain(argv.iter().map(String::as_str)))
+            .map_err(|e| {
+                let message = e.to_string();
+                let first = message.lines().next().unwrap_or_default();
+                anyhow::anyhow!(
+                    "the load command after `--` ({}): {}",
+                    argv.join(" "),
+                    first.trim_start_matches("error: ")
+                )
+            })
+    };
+    let parent = match parse()?.command {
+        Command::Demo(a) => a.run.out,
+        Command::Load(a) => a.run.out,
+        _ => bail!(
+            "the command after `--` must be `demo …` or `load …`, not `{}`",
+            argv[0]
+        ),
+    };
+    let parent = parent.unwrap_or_else(|| {
+        PathBuf::from("reports").join(format!(
+            "gate-{}",
+            chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
+        ))
+    });
+    let mut runs = Vec::new();
+    for k in 1..=n {
+        let out = parent.join(format!("run-{k}"));
+        eprintln!("gate: run {k} of {n} into {}", out.display());
+        let code = match parse()?.command {
+            Command::Demo(mut a) => {
+                a.run.out = Some(out.clone());
+                super::load::demo(a).await
+            }
+            Command::Load(mut a) => {
+                a.run.out = Some(out.clone());
+                super::load::load(a).await
+            }
+            _ => unreachable!("checked above"),
+        }
+        .with_context(|| format!("run {k} of {n}"))?;
+        if crate::interrupt::interrupted() {
+            return Err(Interrupted.into());
+        }
+        if code != ExitCode::SUCCESS {
+            bail!("run {k} of {n} did not complete (see its output above)");
+        }
+        runs.extend(runs::load(&out, "run")?);
+    }
+    Ok(runs)
+}

@@ -1,0 +1,258 @@
+//! `report --format html`: one self-contained page (styles inline, charts as inline SVG,
+//! the flamegraph as a data URI; nothing fetched from the network), laid out by the
+//! minijinja template `templates/report.html` around the report's sections.
+
+use std::path::Path;
+
+use base64::Engine;
+use serde::Serialize;
+
+use crate::report::charts::{self, Curve, ResourceKind};
+use crate::report::run::RunReport;
+use crate::report::sections::{Grid, Section};
+use crate::report::targets::format_us;
+
+const TEMPLATE: &str = include_str!("../../templates/report.html");
+
+/// A baseline to draw next to the run.
+pub struct Baseline<'a> {
+    pub run: &'a RunReport,
+    pub label: &'a str,
+}
+
+#[derive(Serialize)]
+struct Page {
+    title: String,
+    subtitle: String,
+    cards: Vec<Card>,
+    warnings: Vec<String>,
+    blocks: Vec<Block>,
+    footer: String,
+}
+
+#[derive(Serialize)]
+struct Card {
+    label: &'static str,
+    value: String,
+}
+
+#[derive(Serialize)]
+struct Block {
+    id: &'static str,
+    title: String,
+    note: Option<String>,
+    grid: Option<Grid>,
+    charts: Vec<Chart>,
+    /// A data URI.
+    image: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Chart {
+    title: &'static str,
+    svg: Option<String>,
+    /// Why there is no chart.
+    missing: Option<String>,
+}
+
+impl Chart {
+    fn new(title: &'static str, svg: Option<String>, missing: &str) -> Chart {
+        let missing = svg.is_none().then(|| missing.to_string());
+        Chart {
+            title,
+            svg,
+            missing,
+        }
+    }
+}
+
+/// Renders the page. `run_dir` is where the run's flamegraph is looked for.
+pub fn render(
+    run: &RunReport,
+    sections: Vec<Section>,
+    baseline: Option<Baseline>,
+    run_dir: &Path,
+) -> anyhow::Result<String> {
+    let histogram = run.overall_histogram()?;
+    let base_histogram = baseline
+        .as_ref()
+        .map(|b| b.run.overall_histogram())
+        .transpose()?;
+    let mut curves = vec![Curve {
+        label: "this run".into(),
+        histogram: &histogram,
+        baseline: false,
+    }];
+    if let (Some(h), Some(b)) = (&base_histogram, &baseline) {
+        curves.push(Curve {
+            label: format!("baseline: {}", b.label),
+            histogram: h,
+            baseline: true,
+        });
+    }
+    let mut latency_charts = Some(vec![
+        Chart::new(
+            "Latency by percentile",
+            charts::spectrum(&curves)?,
+            "no request completed",
+        ),
+        Chart::new(
+            "Throughput and p99 over time",
+            charts::over_time(
+                &run.series,
+                baseline.as_ref().map(|b| b.run.series.as_slice()),
+            )?,
+            "no time series in this run (run.json `series` is empty)",
+        ),
+    ]);
+    let base_resources = baseline.as_ref().and_then(|b| b.run.resources.as_ref());
+
+    let mut blocks = Vec::new();
+    for s in sections {
+        let mut block = Block {
+            id: s.id,
+            title: s.title,
+            note: s.note,
+            grid: s.grid,
+            charts: Vec::new(),
+            image: None,
+        };
+        match block.id {
+            "resources" => {
+                if let Some(r) = &run.resources {
+                    block.charts = vec![
+                        Chart::new(
+                            "CPU over time",
+                            charts::resources(r, base_resources, ResourceKind::Cpu)?,
+                            "no process was sampled",
+                        ),
+                        Chart::new(
+                            "Memory over time",
+                            charts::resources(r, base_resources, ResourceKind::Memory)?,
+                            "no process was sampled",
+                        ),
+                    ];
+                }
+            }
+            "carbon" => {
+                if let Some(c) = &run.carbon {
+                    let base = baseline.as_ref().and_then(|b| b.run.carbon.as_ref());
+                    block.charts = vec![Chart::new(
+                        "CO2 per request",
+                        Some(charts::carbon(c, base)?),
+                        "",
+                    )];
+                }
+            }
+            "flamegraph" => block.image = flamegraph(run, run_dir, &mut block.note),
+            _ => {}
+        }
+        let after_targets = block.id == "targets";
+        blocks.push(block);
+        if after_targets {
+            blocks.push(Block {
+                id: "latency",
+                title: "Latency and throughput".into(),
+                note: Some(match &baseline {
+                    Some(b) => format!("solid: this run; dashed: the baseline ({})", b.label),
+                    None => {
+                        "the percentile axis is logarithmic: each step right is ten times rarer"
+                            .into()
+                    }
+                }),
+                grid: None,
+                charts: latency_charts.take().unwrap_or_default(),
+                image: None,
+            });
+        }
+    }
+
+    let mut warnings = Vec::new();
+    if run.interrupted {
+        warnings.push("Interrupted by Ctrl-C: the numbers cover only what was measured.".into());
+    }
+    if run.host_down {
+        warnings.push("The host stopped accepting connections during the run.".into());
+    }
+    let error_rate = if run.totals.requests == 0 {
+        0.0
+    } else {
+        run.totals.errors as f64 / run.totals.requests as f64
+    };
+    let page = Page {
+        title: format!(
+            "koprogo-perf: {} against {}",
+            run.scenario.name, run.target.host
+        ),
+        subtitle: format!(
+            "{} users, {:.1} s steady state after {:.0} s ramp-up, started {}",
+            run.vus, run.duration_s, run.ramp_up_s, run.started_at
+        ),
+        cards: vec![
+            Card {
+                label: "requests",
+                value: run.totals.requests.to_string(),
+            },
+            Card {
+                label: "req/s",
+                value: format!("{:.1}", run.totals.rps),
+            },
+            Card {
+                label: "p50",
+                value: format_us(run.totals.latency_us.p50 as f64),
+            },
+            Card {
+                label: "p99",
+                value: format_us(run.totals.latency_us.p99 as f64),
+            },
+            Card {
+                label: "errors",
+                value: format!("{} ({:.2}%)", run.totals.errors, error_rate * 100.0),
+            },
+            Card {
+                label: "targets",
+                value: targets_card(run),
+            },
+        ],
+        warnings,
+        blocks,
+        footer: format!("{}; scenario source {}", run.tool, run.scenario.source),
+    };
+    let mut env = minijinja::Environment::new();
+    env.add_template("report.html", TEMPLATE)?;
+    Ok(env
+        .get_template("report.html")?
+        .render(minijinja::value::Serde(&page))?)
+}
+
+fn targets_card(run: &RunReport) -> String {
+    let met = run.targets.iter().filter(|t| t.pass == Some(true)).count();
+    let checked = run.targets.iter().filter(|t| t.pass.is_some()).count();
+    if run.targets.is_empty() {
+        "none".into()
+    } else {
+        format!("{met} of {checked} met")
+    }
+}
+
+/// The run's flamegraph as a data URI, or a note on why there is none.
+fn flamegraph(run: &RunReport, run_dir: &Path, note: &mut Option<String>) -> Option<String> {
+    let file = run.flamegraph.as_ref()?;
+    let path = run_dir.join(file);
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            *note = Some(format!(
+                "the server's CPU during the steady state (a picture; open {} for the interactive version)",
+                path.display()
+            ));
+            Some(format!(
+                "data:image/svg+xml;base64,{}",
+                base64::engine::general_purpose::STANDARD.encode(bytes)
+            ))
+        }
+        Err(e) => {
+            *note = Some(format!("{} cannot be read: {e}", path.display()));
+            None
+        }
+    }
+}

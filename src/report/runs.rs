@@ -1,0 +1,230 @@
+//! Finding and reading the runs that `report` and `gate` look at: a run directory, a
+//! run.json, or a directory holding several runs (a baseline); the newest run under
+//! `reports/` by default; and several runs pooled into one for display and thresholds.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::report::InputError;
+use crate::report::run::{
+    EndpointReport, Latency, RunReport, SCHEMA_VERSION, decode_histogram, encode_histogram,
+};
+
+/// One run.json, read.
+#[derive(Debug, Clone)]
+pub struct LoadedRun {
+    /// The run.json file.
+    pub path: PathBuf,
+    /// The run.
+    pub report: RunReport,
+}
+
+impl LoadedRun {
+    /// The directory the run.json is in (where its flamegraph is).
+    pub fn dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("."))
+    }
+}
+
+/// Reads the runs at `path`: a run.json file; a directory with a run.json; or a directory
+/// of runs (`*/run.json` and `*.json` directly inside it, in name order).
+pub fn load(path: &Path, what: &str) -> Result<Vec<LoadedRun>, InputError> {
+    let files = run_files(path, what)?;
+    files.into_iter().map(|f| read(&f, what)).collect()
+}
+
+fn run_files(path: &Path, what: &str) -> Result<Vec<PathBuf>, InputError> {
+    if path.is_file() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    if !path.is_dir() {
+        return Err(InputError::msg(format!(
+            "{what} {}: no such file or directory (give a run directory, its run.json, or a directory of runs)",
+            path.display()
+        )));
+    }
+    let single = path.join("run.json");
+    if single.is_file() {
+        return Ok(vec![single]);
+    }
+    let entries = std::fs::read_dir(path)
+        .map_err(|e| InputError::msg(format!("{what} {}: {e}", path.display())))?;
+    let mut files: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter_map(|p| {
+            if p.is_dir() {
+                Some(p.join("run.json")).filter(|f| f.is_file())
+            } else {
+                (p.extension().is_some_and(|x| x == "json")).then_some(p)
+            }
+        })
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(InputError::msg(format!(
+            "{what} {} holds no run.json (nor run directories): point it at a run made by `koprogo-perf demo` or `load`",
+            path.display()
+        )));
+    }
+    Ok(files)
+}
+
+fn read(path: &Path, what: &str) -> Result<LoadedRun, InputError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| InputError::msg(format!("{what} {}: {e}", path.display())))?;
+    let version: Option<u64> = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| v.get("schema_version").and_then(|v| v.as_u64()));
+    if let Some(v) = version.filter(|v| *v != u64::from(SCHEMA_VERSION)) {
+        return Err(InputError::msg(format!(
+            "{what} {}: run.json schema version {v}, this koprogo-perf reads version {SCHEMA_VERSION}",
+            path.display()
+        )));
+    }
+    let report: RunReport = serde_json::from_str(&text).map_err(|e| {
+        InputError::msg(format!(
+            "{what} {} is not a koprogo-perf run.json: {e}",
+            path.display()
+        ))
+    })?;
+    Ok(LoadedRun {
+        path: path.to_path_buf(),
+        report,
+    })
+}
+
+/// The newest run.json under `reports` (by modification time), leaving out the committed
+/// `reports/baseline/`: one level down (`reports/<timestamp>/run.json`) or two (a gate's
+/// `reports/gate-<timestamp>/run-N/run.json`).
+pub fn newest(reports: &Path) -> Result<PathBuf, InputError> {
+    let mut found: Vec<(std::time::SystemTime, PathBuf)> = Vec::new();
+    let mut visit = |dir: &Path| {
+        let file = dir.join("run.json");
+        if let Ok(meta) = std::fs::metadata(&file)
+            && let Ok(modified) = meta.modified()
+        {
+            found.push((modified, file));
+        }
+    };
+    for entry in std::fs::read_dir(reports).into_iter().flatten().flatten() {
+        let dir = entry.path();
+        if !dir.is_dir() || entry.file_name() == "baseline" {
+            continue;
+        }
+        visit(&dir);
+        for sub in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            if sub.path().is_dir() {
+                visit(&sub.path());
+            }
+        }
+    }
+    found
+        .into_iter()
+        .max()
+        .map(|(_, path)| path)
+        .ok_or_else(|| {
+            InputError::msg(format!(
+                "no run under {}/: pass RUN (a run directory or its run.json), or make one with `koprogo-perf demo`",
+                reports.display()
+            ))
+        })
+}
+
+/// Several runs as one: histograms merged (so percentiles are those of all requests
+/// together), counts added, rates over the summed durations. Everything that is not
+/// additive (statements, resources, carbon, series, flamegraph) is the first run's.
+/// One run is returned as it is.
+pub fn pool(runs: &[LoadedRun]) -> anyhow::Result<RunReport> {
+    let first = runs
+        .first()
+        .ok_or_else(|| anyhow::anyhow!("no run to pool"))?;
+    if runs.len() == 1 {
+        return Ok(first.report.clone());
+    }
+    let mut pooled = first.report.clone();
+    let duration: f64 = runs.iter().map(|r| r.report.duration_s).sum();
+    let rate = |n: u64| {
+        if duration > 0.0 {
+            (n as f64 / duration * 1000.0).round() / 1000.0
+        } else {
+            0.0
+        }
+    };
+
+    let mut all = first.report.overall_histogram()?;
+    for run in &runs[1..] {
+        all.add(run.report.overall_histogram()?).map_err(|e| {
+            anyhow::anyhow!("{}: histogram cannot be merged: {e:?}", run.path.display())
+        })?;
+    }
+    let requests: u64 = runs.iter().map(|r| r.report.totals.requests).sum();
+    pooled.totals.requests = requests;
+    pooled.totals.errors = runs.iter().map(|r| r.report.totals.errors).sum();
+    pooled.totals.rps = rate(requests);
+    pooled.totals.latency_us = Latency::of(&all);
+    pooled.totals.latency_uncorrected_us = None;
+    pooled.histogram = encode_histogram(&all);
+    pooled.duration_s = duration;
+    pooled.warmup_requests = runs.iter().map(|r| r.report.warmup_requests).sum();
+    pooled.skipped_requests = runs.iter().map(|r| r.report.skipped_requests).sum();
+    pooled.relogins = runs.iter().map(|r| r.report.relogins).sum();
+    pooled.network_bytes = runs.iter().map(|r| r.report.network_bytes).sum();
+    pooled.interrupted = runs.iter().any(|r| r.report.interrupted);
+    pooled.host_down = runs.iter().any(|r| r.report.host_down);
+    pooled.merged_from = runs.iter().map(|r| r.dir().display().to_string()).collect();
+
+    // Endpoints by name, in the order they first appear.
+    let mut order: Vec<String> = Vec::new();
+    let mut merged: BTreeMap<String, EndpointReport> = BTreeMap::new();
+    let mut histograms = BTreeMap::new();
+    for run in runs {
+        for e in &run.report.endpoints {
+            let h = decode_histogram(&e.histogram)?;
+            match merged.get_mut(&e.name) {
+                None => {
+                    order.push(e.name.clone());
+                    merged.insert(e.name.clone(), e.clone());
+                    histograms.insert(e.name.clone(), h);
+                }
+                Some(m) => {
+                    m.requests += e.requests;
+                    m.errors += e.errors;
+                    for (code, n) in &e.status_codes {
+                        *m.status_codes.entry(code.clone()).or_default() += n;
+                    }
+                    m.transport_errors.timeout += e.transport_errors.timeout;
+                    m.transport_errors.connect += e.transport_errors.connect;
+                    m.transport_errors.other += e.transport_errors.other;
+                    histograms
+                        .get_mut(&e.name)
+                        .expect("inserted with the endpoint")
+                        .add(h)
+                        .map_err(|e| anyhow::anyhow!("histograms cannot be merged: {e:?}"))?;
+                }
+            }
+        }
+    }
+    pooled.endpoints = order
+        .iter()
+        .map(|name| {
+            let mut e = merged.remove(name).expect("every name was merged");
+            let h = &histograms[name];
+            e.rps = rate(e.requests);
+            e.latency_us = Latency::of(h);
+            e.latency_uncorrected_us = None;
+            e.histogram = encode_histogram(h);
+            e
+        })
+        .collect();
+    Ok(pooled)
+}
+
+/// A short label for a set of runs: `reports/x` or `reports/baseline (3 runs)`.
+pub fn label(path: &Path, runs: &[LoadedRun]) -> String {
+    if runs.len() == 1 {
+        runs[0].dir().display().to_string()
+    } else {
+        format!("{} ({} runs)", path.display(), runs.len())
+    }
+}
