@@ -3,6 +3,7 @@
 //! message `main` prints.
 
 mod load;
+mod merge;
 mod seed;
 mod serve;
 mod tune;
@@ -20,6 +21,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Demo(args) => load::demo(args).await,
         Command::Load(args) => load::load(args).await,
+        Command::Merge(args) => merge::merge(args).await,
         Command::Serve(args) => serve::serve(args).await,
         Command::Seed(args) => seed::seed(args).await,
         Command::TuneDb(args) => tune::tune_db(args).await,

@@ -1,7 +1,8 @@
-//! Run output: the `run.json` contract, the targets check, the terminal tables and
+//! Run output: the `run.json` contract, `merge` of several machines' runs, the targets check, the terminal tables and
 //! HdrHistogram's percentile-distribution text (`latency.hgrm`).
 
 pub mod hgrm;
+pub mod merge;
 pub mod run;
 pub mod tables;
 pub mod targets;
