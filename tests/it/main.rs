@@ -7,6 +7,7 @@ mod cluster;
 mod common;
 mod load;
 mod measure;
+mod merge;
 mod seed;
 mod server;
 mod tune;
