@@ -12,8 +12,7 @@ use crate::cli::MergeArgs;
 use crate::report::RunReport;
 use crate::report::merge::{Input, MergeError, parse_interval_log};
 
-/// The interval log's file name in a run directory.
-const HLOG: &str = "latency.hlog";
+use crate::report::hlog::FILE_NAME as HLOG;
 
 /// `koprogo-perf merge`.
 pub async fn merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
@@ -28,7 +27,7 @@ pub async fn merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
     for note in &merged.notes {
         eprintln!("note: {note}");
     }
-    write(&args.out, &report, merged.hlog.as_deref())?;
+    write(&args.out, &report)?;
     println!(
         "merged {} runs: {} requests, {:.1} req/s, p99 {}, {} errors; wrote {}, latency.hgrm{}",
         report.merged_from.len(),
@@ -37,7 +36,7 @@ pub async fn merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
         crate::report::targets::format_us(report.totals.latency_us.p99 as f64),
         report.totals.errors,
         args.out.join("run.json").display(),
-        if merged.hlog.is_some() {
+        if report.hlog.is_some() {
             " and latency.hlog"
         } else {
             ""
@@ -86,10 +85,10 @@ fn read_inputs(args: &MergeArgs) -> anyhow::Result<Vec<Input>> {
         .map(|(dir, name)| {
             let report = RunReport::read(&dir.join("run.json"))?;
             let hlog_path = dir.join(HLOG);
-            let hlog = match std::fs::read(&hlog_path) {
-                Ok(bytes) => Some(
-                    parse_interval_log(&bytes)
-                        .map_err(|e| anyhow::anyhow!("{}: {e}", hlog_path.display()))?,
+            let hlog = match std::fs::read_to_string(&hlog_path) {
+                Ok(text) => Some(
+                    parse_interval_log(&text)
+                        .with_context(|| format!("reading {}", hlog_path.display()))?,
                 ),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
                 Err(e) => {
@@ -110,20 +109,18 @@ fn canonical(path: &Path) -> Option<PathBuf> {
     std::fs::canonicalize(path).ok()
 }
 
-/// Writes run.json and latency.hgrm as `load` does, then latency.hlog (or removes a
-/// stale one that --force would otherwise leave beside the new run.json).
-fn write(out: &Path, report: &RunReport, hlog: Option<&[u8]>) -> anyhow::Result<()> {
-    crate::report::write_run(out, report)?;
-    let path = out.join(HLOG);
-    match hlog {
-        Some(bytes) => {
-            std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))
-        }
-        None => match std::fs::remove_file(&path) {
+/// Writes run.json, latency.hgrm and latency.hlog as `load` does; without a merged
+/// interval log, removes a stale one that --force would otherwise leave beside the new
+/// run.json.
+fn write(out: &Path, report: &RunReport) -> anyhow::Result<()> {
+    if report.hlog.is_none() {
+        let path = out.join(HLOG);
+        match std::fs::remove_file(&path) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                Err(e).with_context(|| format!("removing the stale {}", path.display()))
+                return Err(e).with_context(|| format!("removing the stale {}", path.display()));
             }
-            _ => Ok(()),
-        },
+            _ => {}
+        }
     }
+    crate::report::write_run(out, report)
 }

@@ -21,7 +21,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 
-pub use record::{EndpointStats, Recorder, TransportError};
+pub use record::{EndpointStats, IntervalRecord, PhaseOutcome, Recorder, TransportError};
 pub use scenario::{Placeholder, Scenario};
 
 /// Credentials a virtual user logs in with. `Debug` hides the password.
@@ -105,6 +105,12 @@ pub struct LoadOutcome {
     pub interrupted: bool,
     /// Stopped early because the host refused every connection for [`HOST_DOWN_AFTER`].
     pub host_down: bool,
+    /// Endpoint names, in scenario order (the intervals' endpoint indexes).
+    pub names: Vec<String>,
+    /// One-second intervals of the whole run.
+    pub intervals: Vec<IntervalRecord>,
+    /// The run's phases.
+    pub phases: Vec<PhaseOutcome>,
 }
 
 /// Why a run could not start or complete.
@@ -182,6 +188,7 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<LoadOutcome> {
         .map(|r| r.name.clone())
         .collect();
     let recorder = Arc::new(Recorder::new(names));
+    let started_at = chrono::Utc::now();
     let shared = Arc::new(Shared {
         needs: Needs {
             buildings: options.scenario.uses(Placeholder::BuildingId),
@@ -226,7 +233,6 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<LoadOutcome> {
         .register_scenario(goose_scenario)
         .set_scheduler(GooseScheduler::Random);
 
-    let started_at = chrono::Utc::now();
     let ramp_end = Instant::now() + options.ramp_up;
     let controller = tokio::spawn(control(
         shared.clone(),
@@ -235,10 +241,14 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<LoadOutcome> {
         options.steady.clone(),
     ));
     let watchdog = tokio::spawn(watch_host(shared.clone()));
+    let ticker = tokio::spawn(tick(recorder.clone()));
     let result = attack.execute().await;
     controller.abort();
     watchdog.abort();
-    recorder.close_window(Instant::now());
+    ticker.abort();
+    let end = Instant::now();
+    recorder.close_window(end);
+    recorder.flush(end);
     result.map_err(|e| LoadError::Goose(e.to_string()))?;
     let interrupted = crate::interrupt::interrupted();
     let duration = recorder
@@ -255,7 +265,21 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<LoadOutcome> {
         network_bytes: recorder.bytes(),
         interrupted,
         host_down: shared.host_down.load(std::sync::atomic::Ordering::SeqCst),
+        names: recorder.names().to_vec(),
+        intervals: recorder.intervals(),
+        phases: recorder.phases(),
     })
+}
+
+/// Closes an interval every second of the run, on the run's clock.
+async fn tick(recorder: Arc<Recorder>) {
+    let second = Duration::from_secs(1);
+    let mut clock = tokio::time::interval_at((recorder.t0() + second).into(), second);
+    clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        clock.tick().await;
+        recorder.flush(Instant::now());
+    }
 }
 
 /// Fails fast, with a clear message, when the host is down or the credentials are

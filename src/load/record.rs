@@ -62,14 +62,23 @@ impl EndpointStats {
     }
 }
 
-/// Shared by all virtual users of one run. Only requests that start inside the
-/// steady-state window count; the others (ramp-up and logins before it, shutdown after
-/// it) are counted apart as warm-up.
+/// Shared by all virtual users of one run. The run is a sequence of phases (ramp-up,
+/// steady state, ramp-down, or a plan's steps); a request belongs to the phase in which
+/// it was meant to start, and only requests of steady phases are in the endpoint
+/// statistics — the others are counted apart as warm-up. Every request also lands in
+/// the current one-second interval ([`Recorder::flush`]) for the time series.
 #[derive(Debug)]
 pub struct Recorder {
-    endpoints: Vec<Mutex<EndpointStats>>,
+    /// The run's start: intervals and phases are offsets from it.
+    t0: Instant,
     names: Vec<String>,
-    window: Mutex<Window>,
+    /// Steady-state statistics per endpoint (latency from the intended send time).
+    endpoints: Vec<Mutex<EndpointStats>>,
+    /// Rate mode: latency from the actual send time, per endpoint (steady state).
+    uncorrected: Option<Vec<Mutex<Histogram<u64>>>>,
+    timeline: Mutex<Timeline>,
+    interval: Mutex<Interval>,
+    intervals: Mutex<Vec<IntervalRecord>>,
     warmup: Mutex<u64>,
     relogins: Mutex<u64>,
     skipped: Mutex<u64>,
@@ -85,34 +94,137 @@ pub struct Liveness {
     pub refused_since: u64,
 }
 
-/// The steady-state window: `[from, until)`; nothing counts before it is opened.
-#[derive(Debug, Default, Clone, Copy)]
-struct Window {
-    from: Option<Instant>,
-    until: Option<Instant>,
-    /// Closed early (Ctrl-C, host down): it cannot be opened any more.
-    closed: bool,
+/// The phases so far, and when the run was cut short.
+#[derive(Debug)]
+struct Timeline {
+    phases: Vec<PhaseAcc>,
+    /// Nothing counts from then on (end of run, Ctrl-C, host down).
+    closed_at: Option<Instant>,
+}
+
+#[derive(Debug)]
+struct PhaseAcc {
+    name: String,
+    steady: bool,
+    from: Instant,
+    users: Option<usize>,
+    rate: Option<f64>,
+    histogram: Histogram<u64>,
+    errors: u64,
+}
+
+/// One phase of a run, as measured.
+#[derive(Debug, Clone)]
+pub struct PhaseOutcome {
+    pub name: String,
+    pub steady: bool,
+    /// Since the run's start.
+    pub start: Duration,
+    pub length: Duration,
+    pub users: Option<usize>,
+    pub rate: Option<f64>,
+    pub histogram: Histogram<u64>,
+    pub errors: u64,
+}
+
+/// The interval being filled.
+#[derive(Debug)]
+struct Interval {
+    from: Instant,
+    all: Histogram<u64>,
+    per_endpoint: Vec<Histogram<u64>>,
+    errors: u64,
+}
+
+/// One closed interval: its histograms (HdrHistogram V2-deflate bytes) and summary.
+#[derive(Debug, Clone)]
+pub struct IntervalRecord {
+    /// Since the run's start.
+    pub start: Duration,
+    pub length: Duration,
+    /// The phase at the interval's start.
+    pub phase: String,
+    pub requests: u64,
+    pub errors: u64,
+    pub p50_us: u64,
+    pub p99_us: u64,
+    /// All endpoints together.
+    pub all: Vec<u8>,
+    /// `(endpoint index, histogram)` for the endpoints with requests in the interval.
+    pub per_endpoint: Vec<(usize, Vec<u8>)>,
+}
+
+/// A small histogram that grows as needed: one per interval and endpoint, so a second
+/// of fast requests costs kilobytes, not the fixed one-hour range's 200 KB.
+/// (Record into it with `record`: `saturating_record` clamps instead of growing.)
+fn interval_histogram() -> Histogram<u64> {
+    let mut h = Histogram::new(3).expect("3 significant digits is valid");
+    h.auto(true);
+    h
+}
+
+fn encode(h: &Histogram<u64>) -> Vec<u8> {
+    use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
+    let mut bytes = Vec::new();
+    V2DeflateSerializer::new()
+        .serialize(h, &mut bytes)
+        .expect("serializing a histogram into memory cannot fail");
+    bytes
 }
 
 impl Recorder {
-    /// One slot per endpoint name, in scenario order.
+    /// One slot per endpoint name, in scenario order; the run starts now, in a
+    /// `ramp_up` phase. `rate_mode` also keeps the uncorrected latencies.
     pub fn new(names: Vec<String>) -> Self {
+        Self::with_mode(names, false)
+    }
+
+    /// [`Recorder::new`]; with `rate_mode`, latencies count from each request's
+    /// intended send time and the uncorrected ones are kept too.
+    pub fn with_mode(names: Vec<String>, rate_mode: bool) -> Self {
+        let t0 = Instant::now();
         Self {
+            t0,
             endpoints: names
                 .iter()
                 .map(|_| Mutex::new(EndpointStats::new()))
                 .collect(),
+            uncorrected: rate_mode
+                .then(|| names.iter().map(|_| Mutex::new(new_histogram())).collect()),
+            timeline: Mutex::new(Timeline {
+                phases: vec![PhaseAcc {
+                    name: "ramp_up".into(),
+                    steady: false,
+                    from: t0,
+                    users: None,
+                    rate: None,
+                    histogram: interval_histogram(),
+                    errors: 0,
+                }],
+                closed_at: None,
+            }),
+            interval: Mutex::new(Interval {
+                from: t0,
+                all: interval_histogram(),
+                per_endpoint: names.iter().map(|_| interval_histogram()).collect(),
+                errors: 0,
+            }),
+            intervals: Mutex::new(Vec::new()),
             names,
-            window: Mutex::new(Window::default()),
             warmup: Mutex::new(0),
             relogins: Mutex::new(0),
             skipped: Mutex::new(0),
             bytes: Mutex::new(0),
             liveness: Mutex::new(Liveness {
-                last_response: Instant::now(),
+                last_response: t0,
                 refused_since: 0,
             }),
         }
+    }
+
+    /// When the run started.
+    pub fn t0(&self) -> Instant {
+        self.t0
     }
 
     /// Counts a request that could not be sent (it needs an id its user has not learned).
@@ -120,15 +232,15 @@ impl Recorder {
         *lock(&self.skipped) += 1;
     }
 
-    /// Adds the bytes a request of the window carried (request and response, headers
-    /// included), for the network share of the carbon estimate.
+    /// Adds the bytes a request of the steady state carried (request and response,
+    /// headers included), for the network share of the carbon estimate.
     pub fn add_bytes(&self, started: Instant, bytes: u64) {
         if self.in_window(started) {
             *lock(&self.bytes) += bytes;
         }
     }
 
-    /// Bytes carried by the requests of the window.
+    /// Bytes carried by the requests of the steady state.
     pub fn bytes(&self) -> u64 {
         *lock(&self.bytes)
     }
@@ -157,54 +269,103 @@ impl Recorder {
         *lock(&self.liveness)
     }
 
-    /// Opens the steady-state window at `from` for `length`. Whatever was recorded
-    /// before (requests of users that were ready early) moves to the warm-up count.
+    /// Starts a phase at `at` (phases follow each other; the previous one ends there).
+    /// Ignored once the run is closed.
+    pub fn begin_phase(
+        &self,
+        name: &str,
+        steady: bool,
+        at: Instant,
+        users: Option<usize>,
+        rate: Option<f64>,
+    ) {
+        let mut timeline = lock(&self.timeline);
+        if timeline.closed_at.is_some_and(|c| c <= at) {
+            return;
+        }
+        timeline.phases.push(PhaseAcc {
+            name: name.to_string(),
+            steady,
+            from: at,
+            users,
+            rate,
+            histogram: interval_histogram(),
+            errors: 0,
+        });
+    }
+
+    /// Opens the steady state at `from` for `length`, followed by `ramp_down` (what
+    /// users send while the run stops).
     pub fn open_window(&self, from: Instant, length: Duration) {
-        {
-            let mut window = lock(&self.window);
-            if window.closed {
-                return;
-            }
-            *window = Window {
-                from: Some(from),
-                until: Some(from + length),
-                closed: false,
-            };
-        }
-        let mut moved = 0;
-        for slot in &self.endpoints {
-            let mut stats = lock(slot);
-            moved += stats.requests();
-            *stats = EndpointStats::new();
-        }
-        *lock(&self.warmup) += moved;
+        self.begin_phase("steady", true, from, None, None);
+        self.begin_phase("ramp_down", false, from + length, None, None);
     }
 
-    /// Closes the window early (Ctrl-C) at `at`.
+    /// Ends the run at `at` (or earlier, when already closed): later requests do not
+    /// count.
     pub fn close_window(&self, at: Instant) {
-        let mut window = lock(&self.window);
-        window.closed = true;
-        if window.until.is_none_or(|u| at < u) {
-            window.until = Some(at);
+        let mut timeline = lock(&self.timeline);
+        if timeline.closed_at.is_none_or(|c| at < c) {
+            timeline.closed_at = Some(at);
         }
     }
 
-    /// The window's start and length, once opened.
+    /// The start of the first steady phase and the steady phases' total length, once
+    /// one has begun.
     pub fn window(&self) -> Option<(Instant, Duration)> {
-        let window = *lock(&self.window);
-        Some((
-            window.from?,
-            window.until?.saturating_duration_since(window.from?),
-        ))
+        let phases = self.phases();
+        let first = phases.iter().find(|p| p.steady)?;
+        let length = phases.iter().filter(|p| p.steady).map(|p| p.length).sum();
+        Some((self.t0 + first.start, length))
+    }
+
+    /// The phases with what they measured; a phase still open ends now (or when the
+    /// run was closed).
+    pub fn phases(&self) -> Vec<PhaseOutcome> {
+        let timeline = lock(&self.timeline);
+        let closed = timeline.closed_at;
+        let phases = &timeline.phases;
+        phases
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| closed.is_none_or(|c| p.from < c))
+            .map(|(i, p)| {
+                let next = phases.get(i + 1).map(|n| n.from);
+                let until = match (next, closed) {
+                    (Some(n), Some(c)) => n.min(c),
+                    (Some(n), None) => n,
+                    (None, Some(c)) => c,
+                    (None, None) => Instant::now(),
+                };
+                PhaseOutcome {
+                    name: p.name.clone(),
+                    steady: p.steady,
+                    start: p.from.saturating_duration_since(self.t0),
+                    length: until.saturating_duration_since(p.from),
+                    users: p.users,
+                    rate: p.rate,
+                    histogram: p.histogram.clone(),
+                    errors: p.errors,
+                }
+            })
+            .collect()
+    }
+
+    /// Index of the phase `at` falls in; `None` after the run closed.
+    fn phase_index(timeline: &Timeline, at: Instant) -> Option<usize> {
+        if timeline.closed_at.is_some_and(|c| at >= c) {
+            return None;
+        }
+        timeline.phases.iter().rposition(|p| p.from <= at)
     }
 
     fn in_window(&self, started: Instant) -> bool {
-        let window = *lock(&self.window);
-        window.from.is_some_and(|f| started >= f) && window.until.is_none_or(|u| started < u)
+        let timeline = lock(&self.timeline);
+        Self::phase_index(&timeline, started).is_some_and(|i| timeline.phases[i].steady)
     }
 
     /// Records one request of endpoint `index`, started at `started`, lasting `latency`,
-    /// that ended with `outcome`.
+    /// that ended with `outcome` (closed-loop: sent when intended).
     pub fn record(
         &self,
         index: usize,
@@ -212,20 +373,113 @@ impl Recorder {
         latency: Duration,
         outcome: Result<u16, TransportError>,
     ) {
+        self.record_at(index, started, started, latency, outcome);
+    }
+
+    /// Records one request meant to start at `intended`, sent at `sent`, answered
+    /// `latency` after `sent`. Its latency counts from `intended` (coordinated-omission
+    /// correction); in rate mode the uncorrected one is kept too.
+    pub fn record_at(
+        &self,
+        index: usize,
+        intended: Instant,
+        sent: Instant,
+        latency: Duration,
+        outcome: Result<u16, TransportError>,
+    ) {
         self.note(outcome);
-        if !self.in_window(started) {
+        let done = sent + latency;
+        let corrected = micros(done.saturating_duration_since(intended));
+        let is_error = !matches!(outcome, Ok(200..=299));
+        {
+            let mut interval = lock(&self.interval);
+            let _ = interval.all.record(corrected);
+            let _ = interval.per_endpoint[index].record(corrected);
+            interval.errors += u64::from(is_error);
+        }
+        let steady = {
+            let mut timeline = lock(&self.timeline);
+            match Self::phase_index(&timeline, intended) {
+                Some(i) => {
+                    let phase = &mut timeline.phases[i];
+                    phase.histogram.record(corrected).ok();
+                    phase.errors += u64::from(is_error);
+                    phase.steady
+                }
+                None => false,
+            }
+        };
+        if !steady {
             *lock(&self.warmup) += 1;
             return;
         }
-        let micros = (latency.as_micros() as u64).clamp(1, MAX_LATENCY_US);
+        if let Some(raw) = &self.uncorrected {
+            lock(&raw[index]).saturating_record(micros(latency));
+        }
         let mut stats = lock(&self.endpoints[index]);
-        stats.histogram.saturating_record(micros);
+        stats.histogram.saturating_record(corrected);
         match outcome {
             Ok(code) => *stats.status_codes.entry(code).or_default() += 1,
             Err(TransportError::Timeout) => stats.timeouts += 1,
             Err(TransportError::Connect) => stats.connect_errors += 1,
             Err(TransportError::Other) => stats.other_errors += 1,
         }
+    }
+
+    /// Closes the current interval at `now` and starts the next; returns the closed
+    /// one (also kept for the time series and `latency.hlog`).
+    pub fn flush(&self, now: Instant) -> IntervalRecord {
+        let mut interval = lock(&self.interval);
+        let from = std::mem::replace(&mut interval.from, now);
+        let requests = interval.all.len();
+        let (p50_us, p99_us) = if requests == 0 {
+            (0, 0)
+        } else {
+            (
+                interval.all.value_at_quantile(0.5),
+                interval.all.value_at_quantile(0.99),
+            )
+        };
+        let all = encode(&interval.all);
+        let per_endpoint: Vec<(usize, Vec<u8>)> = interval
+            .per_endpoint
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| !h.is_empty())
+            .map(|(i, h)| (i, encode(h)))
+            .collect();
+        interval.all.reset();
+        interval.per_endpoint.iter_mut().for_each(Histogram::reset);
+        let errors = std::mem::take(&mut interval.errors);
+        drop(interval);
+        let phase = {
+            let timeline = lock(&self.timeline);
+            Self::phase_index(&timeline, from)
+                .map_or("ramp_down".to_string(), |i| timeline.phases[i].name.clone())
+        };
+        let record = IntervalRecord {
+            start: from.saturating_duration_since(self.t0),
+            length: now.saturating_duration_since(from),
+            phase,
+            requests,
+            errors,
+            p50_us,
+            p99_us,
+            all,
+            per_endpoint,
+        };
+        lock(&self.intervals).push(record.clone());
+        record
+    }
+
+    /// The intervals closed so far.
+    pub fn intervals(&self) -> Vec<IntervalRecord> {
+        lock(&self.intervals).clone()
+    }
+
+    /// Endpoint names, in scenario order.
+    pub fn names(&self) -> &[String] {
+        &self.names
     }
 
     /// Counts a re-login after a 401 (an expired token).
@@ -242,7 +496,15 @@ impl Recorder {
             .collect()
     }
 
-    /// Requests left out of the statistics because they started during ramp-up.
+    /// Rate mode: the uncorrected latencies per endpoint, in scenario order.
+    pub fn uncorrected(&self) -> Option<Vec<Histogram<u64>>> {
+        self.uncorrected
+            .as_ref()
+            .map(|v| v.iter().map(|m| lock(m).clone()).collect())
+    }
+
+    /// Requests left out of the statistics because they started outside the steady
+    /// state (ramp-up, ramp-down).
     pub fn warmup_requests(&self) -> u64 {
         *lock(&self.warmup)
     }
@@ -251,6 +513,10 @@ impl Recorder {
     pub fn relogins(&self) -> u64 {
         *lock(&self.relogins)
     }
+}
+
+fn micros(d: Duration) -> u64 {
+    (d.as_micros() as u64).clamp(1, MAX_LATENCY_US)
 }
 
 /// A poisoned lock only means another user's task panicked mid-update of a counter; the

@@ -14,10 +14,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::interval_log::{
-    IntervalLogIterator, IntervalLogWriterBuilder, LogEntry, Tag,
-};
-use hdrhistogram::serialization::{Deserializer, V2DeflateSerializer};
+use hdrhistogram::serialization::V2DeflateSerializer;
+use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 
 use crate::load::record::new_histogram;
 use crate::measure::pgss::PostgresReport;
@@ -85,10 +83,9 @@ fn invalid(dir: &str, message: impl Into<String>) -> MergeError {
 /// The merged run.
 #[derive(Debug)]
 pub struct Merged {
-    /// The merged run.json (targets left empty: the caller checks them).
+    /// The merged run.json (targets left empty: the caller checks them), with the
+    /// merged `latency.hlog` in `hlog` when every input had one.
     pub report: RunReport,
-    /// The merged `latency.hlog`, when every input had one.
-    pub hlog: Option<Vec<u8>>,
     /// What is not exact or not merged, to tell the user.
     pub notes: Vec<String>,
 }
@@ -114,44 +111,37 @@ pub struct IntervalLog {
 
 /// Seconds of a year: HdrHistogram's Java reader treats interval timestamps this much
 /// smaller than StartTime as offsets from it, others as Unix times.
-const YEAR_S: f64 = 365.0 * 24.0 * 3600.0;
+const YEAR: Duration = Duration::from_secs(365 * 24 * 3600);
 
-/// Parses an interval log. Interval timestamps are read as the Java `HistogramLogReader`
-/// reads them: offsets from BaseTime when there is one; else offsets from StartTime when
-/// they are far smaller than it; else seconds since the epoch.
-pub fn parse_interval_log(bytes: &[u8]) -> Result<IntervalLog, String> {
-    let mut start_time: Option<f64> = None;
-    let mut base_time: Option<f64> = None;
-    let mut intervals = Vec::new();
-    for entry in IntervalLogIterator::new(bytes) {
-        match entry.map_err(|e| format!("not an HdrHistogram interval log: {e:?}"))? {
-            LogEntry::StartTime(t) => start_time = Some(t.as_secs_f64()),
-            LogEntry::BaseTime(t) => base_time = Some(t.as_secs_f64()),
-            LogEntry::Interval(h) => {
-                let ts = h.start_timestamp().as_secs_f64();
-                let absolute = match (base_time, start_time) {
-                    (Some(base), _) => base + ts,
-                    (None, Some(start)) if ts < start - YEAR_S => start + ts,
-                    _ => ts,
-                };
-                let bytes = base64::Engine::decode(
-                    &base64::engine::general_purpose::STANDARD,
-                    h.encoded_histogram(),
-                )
-                .map_err(|e| format!("an interval histogram is not base64: {e}"))?;
-                let histogram: Histogram<u64> = Deserializer::new()
-                    .deserialize(&mut bytes.as_slice())
-                    .map_err(|e| format!("an interval histogram is not HdrHistogram: {e:?}"))?;
-                intervals.push(Interval {
-                    tag: h.tag().map(|t| t.as_str().to_string()),
-                    start_ms: (absolute * 1000.0).round() as i64,
-                    duration_ms: h.duration().as_millis() as u64,
-                    histogram,
-                });
+/// Reads a `latency.hlog` (see [`crate::report::hlog`]) onto the wall clock. Interval
+/// timestamps are read as the Java `HistogramLogReader` reads them: offsets from
+/// StartTime when they are far smaller than it (what `load` writes), else Unix times.
+pub fn parse_interval_log(text: &str) -> anyhow::Result<IntervalLog> {
+    let (start_time, entries) = crate::report::hlog::parse(text)?;
+    let intervals = entries
+        .into_iter()
+        .map(|e| {
+            let absolute = match start_time {
+                Some(start) if e.start + YEAR < start => start + e.start,
+                _ => e.start,
+            };
+            Interval {
+                tag: e.tag,
+                start_ms: absolute.as_millis() as i64,
+                duration_ms: e.length.as_millis() as u64,
+                histogram: e.histogram,
             }
-        }
-    }
+        })
+        .collect();
     Ok(IntervalLog { intervals })
+}
+
+/// A histogram of one merged second: small, growing as needed (like `load`'s interval
+/// histograms), so that a long run's thousands of them fit in memory.
+fn second_histogram() -> Histogram<u64> {
+    let mut h = Histogram::new(3).expect("3 significant digits is valid");
+    h.auto(true);
+    h
 }
 
 /// Merged interval histograms by (second since the merged start, tag): the untagged one
@@ -160,7 +150,7 @@ type Grid = BTreeMap<(u64, Option<String>), (u64, Histogram<u64>)>;
 
 /// Writes an interval log: StartTime `start`, each interval's timestamp in seconds since
 /// it (as `load` writes them), V2-deflate histograms.
-pub fn write_interval_log(start: DateTime<Utc>, grid: &Grid, comment: &str) -> Vec<u8> {
+pub fn write_interval_log(start: DateTime<Utc>, grid: &Grid, comment: &str) -> String {
     let mut out = Vec::new();
     let mut serializer = V2DeflateSerializer::new();
     let start = std::time::UNIX_EPOCH + Duration::from_millis(start.timestamp_millis() as u64);
@@ -168,6 +158,11 @@ pub fn write_interval_log(start: DateTime<Utc>, grid: &Grid, comment: &str) -> V
         .add_comment(comment)
         .with_start_time(start)
         .begin_log_with(&mut out, &mut serializer)
+        .expect("writing into memory cannot fail");
+    writer
+        .write_comment(
+            "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"",
+        )
         .expect("writing into memory cannot fail");
     for ((second, tag), (duration_ms, histogram)) in grid {
         writer
@@ -179,7 +174,8 @@ pub fn write_interval_log(start: DateTime<Utc>, grid: &Grid, comment: &str) -> V
             )
             .expect("writing into memory cannot fail");
     }
-    out
+    drop(writer);
+    String::from_utf8(out).expect("an interval log is ASCII")
 }
 
 /// The second of the merged run that a moment `offset_ms` after the merged start falls
@@ -422,7 +418,7 @@ pub fn merge(inputs: &[Input]) -> Result<Merged, MergeError> {
                 let second = second_of(iv.start_ms - merged_start);
                 let (duration_ms, h) = grid
                     .entry((second, iv.tag.clone()))
-                    .or_insert_with(|| (0, new_histogram()));
+                    .or_insert_with(|| (0, second_histogram()));
                 *duration_ms = (*duration_ms).max(iv.duration_ms);
                 add(h, &iv.histogram, &i.dir, "latency.hlog")?;
             }
@@ -528,7 +524,7 @@ pub fn merge(inputs: &[Input]) -> Result<Merged, MergeError> {
     }
 
     let sum = |f: fn(&RunReport) -> u64| inputs.iter().map(|i| f(&i.report)).sum::<u64>();
-    let report = RunReport {
+    let mut report = RunReport {
         schema_version: SCHEMA_VERSION,
         tool: format!("koprogo-perf {}", env!("CARGO_PKG_VERSION")),
         started_at: inputs[earliest].report.started_at.clone(),
@@ -579,8 +575,9 @@ pub fn merge(inputs: &[Input]) -> Result<Merged, MergeError> {
         phases,
         rate,
         merged_from: inputs.iter().map(|i| i.dir.clone()).collect(),
+        hlog: None,
     };
-    let hlog = all_hlogs.then(|| {
+    report.hlog = all_hlogs.then(|| {
         write_interval_log(
             DateTime::<Utc>::from_timestamp_millis(merged_start).unwrap_or_default(),
             &grid,
@@ -590,11 +587,7 @@ pub fn merge(inputs: &[Input]) -> Result<Merged, MergeError> {
             ),
         )
     });
-    Ok(Merged {
-        report,
-        hlog,
-        notes,
-    })
+    Ok(Merged { report, notes })
 }
 
 /// Phases matched by name, in order of first appearance. Counts and rates are summed,
@@ -850,6 +843,7 @@ mod tests {
             }],
             rate: None,
             merged_from: Vec::new(),
+            hlog: None,
         };
         Input {
             dir: dir.into(),
@@ -984,7 +978,7 @@ mod tests {
 
         // The merged interval log parses back: per second and per endpoint, and its
         // untagged intervals add up to the merged histogram.
-        let log = parse_interval_log(merged.hlog.as_deref().unwrap()).unwrap();
+        let log = parse_interval_log(r.hlog.as_deref().unwrap()).unwrap();
         let start = epoch_ms(T0).unwrap();
         let mut total = new_histogram();
         for iv in log.intervals.iter().filter(|iv| iv.tag.is_none()) {
@@ -1017,7 +1011,7 @@ mod tests {
         let mut b = run("b", T0, &[(0, A, 900)]);
         b.hlog = None;
         let merged = merge(&[a, b]).unwrap();
-        assert!(merged.hlog.is_none());
+        assert!(merged.report.hlog.is_none());
         assert!(
             merged
                 .notes
@@ -1111,10 +1105,10 @@ mod tests {
     #[test]
     fn interval_timestamps_are_read_as_the_java_reader_reads_them() {
         let h = encode_histogram(&histogram_of([42]));
-        // Offsets from StartTime.
+        // Offsets from StartTime, as `load` writes them.
         let log =
             format!("#[StartTime: 1740830400.250 (seconds since epoch)]\n1.000,1.000,42.000,{h}\n");
-        let parsed = parse_interval_log(log.as_bytes()).unwrap();
+        let parsed = parse_interval_log(&log).unwrap();
         assert_eq!(parsed.intervals[0].start_ms, 1_740_830_401_250);
         assert_eq!(parsed.intervals[0].duration_ms, 1_000);
         assert_eq!(parsed.intervals[0].histogram.len(), 1);
@@ -1122,16 +1116,10 @@ mod tests {
         let log = format!(
             "#[StartTime: 1740830400.250 (seconds since epoch)]\nTag=x,1740830402.000,1.000,42.000,{h}\n"
         );
-        let parsed = parse_interval_log(log.as_bytes()).unwrap();
+        let parsed = parse_interval_log(&log).unwrap();
         assert_eq!(parsed.intervals[0].start_ms, 1_740_830_402_000);
         assert_eq!(parsed.intervals[0].tag.as_deref(), Some("x"));
-        // Offsets from BaseTime.
-        let log = format!(
-            "#[StartTime: 1740830400.000 (seconds since epoch)]\n#[BaseTime: 1740830300.000 (seconds since epoch)]\n3.000,1.000,42.000,{h}\n"
-        );
-        let parsed = parse_interval_log(log.as_bytes()).unwrap();
-        assert_eq!(parsed.intervals[0].start_ms, 1_740_830_303_000);
-        assert!(parse_interval_log(b"1.0,1.0,42.0,not-a-histogram\n").is_err());
-        assert!(parse_interval_log(b"garbage\n").is_err());
+        assert!(parse_interval_log("1.0,1.0,42.0,not-a-histogram\n").is_err());
+        assert!(parse_interval_log("garbage\n").is_err());
     }
 }

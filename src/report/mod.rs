@@ -2,6 +2,7 @@
 //! HdrHistogram's percentile-distribution text (`latency.hgrm`).
 
 pub mod hgrm;
+pub mod hlog;
 pub mod merge;
 pub mod run;
 pub mod tables;
@@ -13,7 +14,7 @@ use anyhow::Context;
 
 pub use run::RunReport;
 
-/// Writes `run.json` and `latency.hgrm` into `dir` (created if needed).
+/// Writes `run.json`, `latency.hgrm` and (when the run has intervals) `latency.hlog` into `dir` (created if needed).
 pub fn write_run(dir: &Path, report: &RunReport) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("creating the output directory {}", dir.display()))?;
@@ -24,5 +25,9 @@ pub fn write_run(dir: &Path, report: &RunReport) -> anyhow::Result<()> {
     let path = dir.join("latency.hgrm");
     std::fs::write(&path, hgrm::percentile_distribution(&histogram, 1000.0))
         .with_context(|| format!("writing {}", path.display()))?;
+    if let Some(hlog) = &report.hlog {
+        let path = dir.join(hlog::FILE_NAME);
+        std::fs::write(&path, hlog).with_context(|| format!("writing {}", path.display()))?;
+    }
     Ok(())
 }

@@ -93,6 +93,9 @@ pub struct RunReport {
     /// For a report made by `merge`: the run directories it combines.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merged_from: Vec<String>,
+    /// The interval log (`latency.hlog`) to write next to run.json; not in run.json.
+    #[serde(skip)]
+    pub hlog: Option<String>,
 }
 
 /// One second of a run.
@@ -345,10 +348,17 @@ impl RunReport {
             flamegraph: None,
             flamegraph_skipped_reason: None,
             flamegraph_sampler: None,
-            series: Vec::new(),
-            phases: Vec::new(),
+            series: outcome.intervals.iter().map(series_point).collect(),
+            phases: outcome.phases.iter().map(phase_report).collect(),
             rate: None,
             merged_from: Vec::new(),
+            hlog: crate::report::hlog::render(
+                outcome.started_at.into(),
+                &outcome.names,
+                &outcome.intervals,
+            )
+            .map_err(|e| eprintln!("no latency.hlog: {e:#}"))
+            .ok(),
         }
     }
 
@@ -384,6 +394,33 @@ fn endpoint_report(name: &str, stats: &EndpointStats, secs: f64) -> EndpointRepo
         latency_us: Latency::of(&stats.histogram),
         latency_uncorrected_us: None,
         histogram: encode_histogram(&stats.histogram),
+    }
+}
+
+fn series_point(i: &crate::load::IntervalRecord) -> SeriesPoint {
+    SeriesPoint {
+        t: i.start.as_secs_f64().round() as u64,
+        phase: i.phase.clone(),
+        requests: i.requests,
+        errors: i.errors,
+        rps: round3(i.requests as f64 / i.length.as_secs_f64().max(1e-3)),
+        p50_us: i.p50_us,
+        p99_us: i.p99_us,
+    }
+}
+
+fn phase_report(p: &crate::load::PhaseOutcome) -> PhaseReport {
+    PhaseReport {
+        name: p.name.clone(),
+        steady: p.steady,
+        start_s: round3(p.start.as_secs_f64()),
+        duration_s: round3(p.length.as_secs_f64()),
+        users: p.users,
+        rate: p.rate,
+        requests: p.histogram.len(),
+        errors: p.errors,
+        rps: round3(p.histogram.len() as f64 / p.length.as_secs_f64().max(1e-3)),
+        latency_us: Latency::of(&p.histogram),
     }
 }
 

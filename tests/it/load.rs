@@ -105,6 +105,27 @@ async fn a_two_second_api_load_run_hits_every_endpoint_and_writes_a_valid_run_js
         hgrm.contains(&format!("Total count    = {:>12}", run.totals.requests)),
         "{hgrm}"
     );
+    // The time series covers every request of the run, ramp-down included, once; its
+    // steady seconds hold at least the steady requests' worth minus the partial edges.
+    let in_series: u64 = run.series.iter().map(|p| p.requests).sum();
+    assert_eq!(in_series, run.totals.requests + run.warmup_requests);
+    assert!(run.series.iter().any(|p| p.phase == "steady"));
+    assert!(run.series.windows(2).all(|w| w[0].t < w[1].t));
+    let steady: Vec<_> = run.phases.iter().filter(|p| p.steady).collect();
+    assert_eq!(steady.len(), 1);
+    assert_eq!(steady[0].requests, run.totals.requests);
+    // latency.hlog parses back into the whole run's histogram.
+    let hlog = std::fs::read_to_string(out_dir.join("latency.hlog")).unwrap();
+    let (start, entries) = koprogo_perf::report::hlog::parse(&hlog).unwrap();
+    assert!(start.is_some());
+    let mut whole = koprogo_perf::load::record::new_histogram();
+    for e in entries.iter().filter(|e| e.tag.is_none()) {
+        whole.add(&e.histogram).unwrap();
+    }
+    assert_eq!(whole.len(), in_series);
+    assert!(whole.value_at_quantile(0.99) >= 1);
+    let tags: BTreeSet<&str> = entries.iter().filter_map(|e| e.tag.as_deref()).collect();
+    assert!(tags.contains("GET_/api/v1/buildings"), "{tags:?}");
 }
 
 #[test]

@@ -1,0 +1,170 @@
+//! `latency.hlog`: the run's one-second interval histograms in HdrHistogram's interval
+//! log format (V1.3, the format of HdrHistogram's `HistogramLogProcessor` and
+//! `HdrLogProcessing`), written with the hdrhistogram crate. Untagged intervals hold
+//! all endpoints together; `Tag=METHOD_/path` intervals each endpoint. Timestamps are
+//! seconds since the `StartTime` header, which is the run's `started_at`; values are
+//! microseconds.
+
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context;
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::interval_log::{
+    IntervalLogIterator, IntervalLogWriterBuilder, LogEntry, Tag,
+};
+use hdrhistogram::serialization::{Deserializer, V2DeflateSerializer};
+
+use crate::load::IntervalRecord;
+
+/// The file name in a run directory.
+pub const FILE_NAME: &str = "latency.hlog";
+
+/// An endpoint's tag: its name with the characters tags cannot hold replaced.
+pub fn tag_of(endpoint: &str) -> String {
+    endpoint.replace([' ', ','], "_")
+}
+
+/// Renders the interval log of a run that started at `started_at`.
+pub fn render(
+    started_at: SystemTime,
+    names: &[String],
+    intervals: &[IntervalRecord],
+) -> anyhow::Result<String> {
+    let tags: Vec<String> = names.iter().map(|n| tag_of(n)).collect();
+    let mut out = Vec::new();
+    let mut serializer = V2DeflateSerializer::new();
+    let mut deserializer = Deserializer::new();
+    let mut writer = IntervalLogWriterBuilder::new()
+        .add_comment("koprogo-perf latency intervals (microseconds)")
+        .with_start_time(started_at)
+        .begin_log_with(&mut out, &mut serializer)
+        .context("writing the interval log header")?;
+    writer
+        .write_comment("\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"")
+        .context("writing the interval log legend")?;
+    for interval in intervals {
+        let mut decode = |bytes: &[u8]| -> anyhow::Result<Histogram<u64>> {
+            deserializer
+                .deserialize(&mut &bytes[..])
+                .map_err(|e| anyhow::anyhow!("an interval histogram is corrupt: {e:?}"))
+        };
+        let all = decode(&interval.all)?;
+        writer
+            .write_histogram(&all, interval.start, interval.length, None)
+            .map_err(|e| anyhow::anyhow!("writing the interval log: {e}"))?;
+        for (index, bytes) in &interval.per_endpoint {
+            let h = decode(bytes)?;
+            writer
+                .write_histogram(&h, interval.start, interval.length, Tag::new(&tags[*index]))
+                .map_err(|e| anyhow::anyhow!("writing the interval log: {e}"))?;
+        }
+    }
+    drop(writer);
+    String::from_utf8(out).context("the interval log is not UTF-8")
+}
+
+/// One interval read back from a log.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// `None` for the all-endpoints intervals.
+    pub tag: Option<String>,
+    /// Since the log's `StartTime` (or since the epoch when it has none).
+    pub start: Duration,
+    pub length: Duration,
+    pub histogram: Histogram<u64>,
+}
+
+/// Parses an interval log: its `StartTime` (when present) and intervals.
+pub fn parse(text: &str) -> anyhow::Result<(Option<Duration>, Vec<Entry>)> {
+    let mut start_time = None;
+    let mut entries = Vec::new();
+    let mut deserializer = Deserializer::new();
+    for item in IntervalLogIterator::new(text.as_bytes()) {
+        match item.map_err(|e| anyhow::anyhow!("the interval log does not parse: {e:?}"))? {
+            LogEntry::StartTime(t) => start_time = Some(t),
+            LogEntry::BaseTime(_) => {}
+            LogEntry::Interval(i) => {
+                let bytes = base64::Engine::decode(
+                    &base64::engine::general_purpose::STANDARD,
+                    i.encoded_histogram(),
+                )
+                .context("an interval histogram is not base64")?;
+                let histogram = deserializer
+                    .deserialize(&mut bytes.as_slice())
+                    .map_err(|e| anyhow::anyhow!("an interval histogram is corrupt: {e:?}"))?;
+                entries.push(Entry {
+                    tag: i.tag().map(|t| t.as_str().to_string()),
+                    start: i.start_timestamp(),
+                    length: i.duration(),
+                    histogram,
+                });
+            }
+        }
+    }
+    Ok((start_time, entries))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::{Recorder, TransportError};
+
+    #[test]
+    fn the_interval_log_parses_back_into_the_same_histograms() {
+        let names = vec![
+            "GET /api/v1/health".to_string(),
+            "POST /api/v1/units".to_string(),
+        ];
+        let recorder = Recorder::new(names.clone());
+        let t0 = recorder.t0();
+        let mut all = crate::load::record::new_histogram();
+        let mut units = crate::load::record::new_histogram();
+        for second in 0..3u64 {
+            for k in 0..50u64 {
+                let latency = Duration::from_micros(100 + k * 37 + second * 5_000);
+                let index = (k % 2) as usize;
+                let at = t0 + Duration::from_millis(second * 1000 + k);
+                let outcome = if k == 7 {
+                    Err(TransportError::Timeout)
+                } else {
+                    Ok(200)
+                };
+                recorder.record(index, at, latency, outcome);
+                all.record(latency.as_micros() as u64).unwrap();
+                if index == 1 {
+                    units.record(latency.as_micros() as u64).unwrap();
+                }
+            }
+            recorder.flush(t0 + Duration::from_secs(second + 1));
+        }
+        let intervals = recorder.intervals();
+        assert_eq!(intervals.len(), 3);
+        assert!(intervals.iter().all(|i| i.requests == 50 && i.errors == 1));
+
+        let started = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let text = render(started, &names, &intervals).unwrap();
+        assert!(text.contains("#[StartTime: 1800000000.000"), "{text}");
+        let (start, entries) = parse(&text).unwrap();
+        assert_eq!(start, Some(Duration::from_secs(1_800_000_000)));
+        let mut back_all = crate::load::record::new_histogram();
+        let mut back_units = crate::load::record::new_histogram();
+        for e in &entries {
+            match e.tag.as_deref() {
+                None => back_all.add(&e.histogram).unwrap(),
+                Some("POST_/api/v1/units") => back_units.add(&e.histogram).unwrap(),
+                Some("GET_/api/v1/health") => {}
+                Some(other) => panic!("unexpected tag {other}"),
+            }
+        }
+        assert_eq!(back_all, all);
+        assert_eq!(back_units, units);
+        // Interval starts follow the flushes, one second apart.
+        let starts: Vec<u64> = entries
+            .iter()
+            .filter(|e| e.tag.is_none())
+            .map(|e| e.start.as_secs_f64().round() as u64)
+            .collect();
+        assert_eq!(starts, vec![0, 1, 2]);
+        assert!(parse("Tag=x,not,a,log\n").is_err());
+    }
+}
