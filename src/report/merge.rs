@@ -470,7 +470,7 @@ pub fn merge(inputs: &[Input]) -> Result<Merged, MergeError> {
         })
         .collect();
 
-    let phases = merge_phases(inputs, &offsets, &overall, all_hlogs, &mut notes)?;
+    let phases = merge_phases(inputs, &offsets, &overall, &mut notes);
 
     let rate = if inputs.iter().all(|i| i.report.rate.is_some()) {
         let rates: Vec<&RateInfo> = inputs
@@ -592,16 +592,17 @@ pub fn merge(inputs: &[Input]) -> Result<Merged, MergeError> {
 
 /// Phases matched by name, in order of first appearance. Counts and rates are summed,
 /// start and length cover every run's phase on the merged clock. Latency: the merged
-/// overall histogram for the one steady phase (the totals cover exactly it); for the
-/// others, the runs' interval histograms of the seconds their series label with the
-/// phase; without interval logs, the highest of the runs' percentiles (an upper bound).
+/// overall histogram for the one steady phase (the totals cover exactly it, so it is
+/// exact). run.json keeps no histogram of the other phases, and interval histograms do
+/// not end at phase boundaries, so theirs are bounds: each percentile the highest of the
+/// runs' (a percentile of a mix of samples never exceeds the highest of the parts'), the
+/// max exact, the mean weighted by requests.
 fn merge_phases(
     inputs: &[Input],
     offsets: &[i64],
     overall: &Histogram<u64>,
-    all_hlogs: bool,
     notes: &mut Vec<String>,
-) -> Result<Vec<PhaseReport>, MergeError> {
+) -> Vec<PhaseReport> {
     let mut names: Vec<&str> = Vec::new();
     for i in inputs {
         for p in &i.report.phases {
@@ -610,7 +611,7 @@ fn merge_phases(
             }
         }
     }
-    let steady_names: Vec<&str> = names
+    let steady: Vec<&str> = names
         .iter()
         .copied()
         .filter(|n| {
@@ -620,7 +621,7 @@ fn merge_phases(
                 .any(|p| p.name == *n && p.steady)
         })
         .collect();
-    let mut bounded = false;
+    let mut bounded = Vec::new();
     let mut merged = Vec::new();
     for name in names {
         let parts: Vec<(usize, &PhaseReport)> = inputs
@@ -640,35 +641,16 @@ fn merge_phases(
             .max()
             .unwrap_or(0);
         let requests: u64 = parts.iter().map(|(_, p)| p.requests).sum();
-        let latency_us = if steady_names.len() == 1 && steady_names[0] == name {
+        let latency_us = if steady == [name] {
             Latency::of(overall)
-        } else if all_hlogs {
-            let mut h = new_histogram();
-            for (k, i) in inputs.iter().enumerate() {
-                if !parts.iter().any(|(pk, _)| *pk == k) {
-                    continue;
-                }
-                let labelled: Vec<u64> = i
-                    .report
-                    .series
-                    .iter()
-                    .filter(|s| s.phase == name)
-                    .map(|s| s.t)
-                    .collect();
-                let run_start = epoch_ms(&i.report.started_at).map_err(|e| invalid(&i.dir, e))?;
-                for iv in &i.hlog.as_ref().expect("checked").intervals {
-                    let t = second_of(iv.start_ms - run_start);
-                    if iv.tag.is_none() && labelled.contains(&t) {
-                        add(&mut h, &iv.histogram, &i.dir, "latency.hlog")?;
-                    }
-                }
-            }
-            Latency::of(&h)
         } else {
-            bounded = true;
+            if requests > 0 {
+                bounded.push(name);
+            }
             let max = |f: fn(&Latency) -> u64| {
                 parts
                     .iter()
+                    .filter(|(_, p)| p.requests > 0)
                     .map(|(_, p)| f(&p.latency_us))
                     .max()
                     .unwrap_or(0)
@@ -691,29 +673,32 @@ fn merge_phases(
                 },
             }
         };
-        let users = parts.iter().map(|(_, p)| p.users).sum::<Option<usize>>();
-        let rate = parts.iter().map(|(_, p)| p.rate).sum::<Option<f64>>();
         merged.push(PhaseReport {
             name: name.to_string(),
             steady: parts.iter().any(|(_, p)| p.steady),
             start_s: begin_ms as f64 / 1000.0,
             duration_s: (end_ms - begin_ms) as f64 / 1000.0,
-            users,
-            rate: rate.map(round3),
+            users: parts.iter().map(|(_, p)| p.users).sum::<Option<usize>>(),
+            rate: parts
+                .iter()
+                .map(|(_, p)| p.rate)
+                .sum::<Option<f64>>()
+                .map(round3),
             requests,
             errors: parts.iter().map(|(_, p)| p.errors).sum(),
             rps: round3(parts.iter().map(|(_, p)| p.rps).sum()),
             latency_us,
         });
     }
-    if bounded {
-        notes.push(
-            "phase percentiles other than the steady state's are the highest of the runs' (an \
-             upper bound): not every run has a latency.hlog"
-                .into(),
-        );
+    if !bounded.is_empty() {
+        notes.push(format!(
+            "the percentiles of phase{} {} are the highest of the runs' (an upper bound; max \
+             and mean exact): run.json keeps no histogram per phase",
+            if bounded.len() > 1 { "s" } else { "" },
+            bounded.join(", ")
+        ));
     }
-    Ok(merged)
+    merged
 }
 
 #[cfg(test)]
@@ -1099,6 +1084,69 @@ mod tests {
                 achieved: 23.0,
                 missed: 4
             })
+        );
+    }
+
+    #[test]
+    fn the_steady_phase_is_exact_and_the_others_are_bounded_and_said_so() {
+        let a = run("a", T0, &[(0, A, 100), (1, A, 200), (2, A, 300)]);
+        let b = run(
+            "b",
+            "2025-03-01T12:00:00.250Z",
+            &[(0, A, 1_000), (1, A, 50)],
+        );
+        let mut inputs = [a, b];
+        for input in &mut inputs {
+            let steady = input.report.phases[0].clone();
+            let ramp = PhaseReport {
+                name: "ramp_up".into(),
+                steady: false,
+                start_s: 0.0,
+                duration_s: 1.0,
+                users: Some(1),
+                rate: None,
+                requests: 2,
+                errors: 1,
+                rps: 2.0,
+                latency_us: Latency {
+                    mean: 500.0,
+                    ..Latency::of(&histogram_of([400, 600]))
+                },
+            };
+            input.report.phases = vec![ramp, steady];
+        }
+        inputs[1].report.phases[0].latency_us = Latency {
+            mean: 2_000.0,
+            ..Latency::of(&histogram_of([1_000, 3_000]))
+        };
+        let merged = merge(&inputs).unwrap();
+        let phases = &merged.report.phases;
+        assert_eq!(
+            phases.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
+            ["ramp_up", "steady"]
+        );
+        let all = histogram_of([100, 200, 300, 1_000, 50]);
+        assert_eq!(phases[1].latency_us, Latency::of(&all));
+        assert_eq!((phases[1].start_s, phases[1].duration_s), (0.0, 3.0));
+        let ramp = &phases[0];
+        assert_eq!(
+            (ramp.requests, ramp.errors, ramp.rps, ramp.users),
+            (4, 2, 4.0, Some(2))
+        );
+        assert_eq!((ramp.start_s, ramp.duration_s), (0.0, 1.25));
+        assert_eq!(
+            ramp.latency_us.p50,
+            Latency::of(&histogram_of([1_000, 3_000])).p50
+        );
+        assert_eq!(ramp.latency_us.max, histogram_of([3_000]).max());
+        assert_eq!(ramp.latency_us.mean, 1_250.0);
+        assert!(
+            merged
+                .notes
+                .iter()
+                .any(|n| n.starts_with("the percentiles of phase ramp_up are the highest")),
+            "{:?}",
+            merged.notes
         );
     }
 
