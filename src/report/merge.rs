@@ -150,7 +150,7 @@ type Grid = BTreeMap<(u64, Option<String>), (u64, Histogram<u64>)>;
 
 /// Writes an interval log: StartTime `start`, each interval's timestamp in seconds since
 /// it (as `load` writes them), V2-deflate histograms.
-pub fn write_interval_log(start: DateTime<Utc>, grid: &Grid, comment: &str) -> String {
+fn write_interval_log(start: DateTime<Utc>, grid: &Grid, comment: &str) -> String {
     let mut out = Vec::new();
     let mut serializer = V2DeflateSerializer::new();
     let start = std::time::UNIX_EPOCH + Duration::from_millis(start.timestamp_millis() as u64);
@@ -170,7 +170,8 @@ pub fn write_interval_log(start: DateTime<Utc>, grid: &Grid, comment: &str) -> S
                 histogram,
                 Duration::from_secs(*second),
                 Duration::from_millis(*duration_ms),
-                tag.as_deref().and_then(Tag::new),
+                tag.as_deref()
+                    .map(|t| Tag::new(t).expect("a tag read from a log is a valid tag")),
             )
             .expect("writing into memory cannot fail");
     }
@@ -413,9 +414,12 @@ pub fn merge(inputs: &[Input]) -> Result<Merged, MergeError> {
     let all_hlogs = inputs.iter().all(|i| i.hlog.is_some());
     let mut grid: Grid = BTreeMap::new();
     if all_hlogs {
-        for i in inputs {
+        for ((i, start), offset) in inputs.iter().zip(&starts).zip(&offsets) {
             for iv in &i.hlog.as_ref().expect("checked").intervals {
-                let second = second_of(iv.start_ms - merged_start);
+                // The run's own second first (its StartTime and started_at may differ by
+                // a millisecond of rounding), then the same mapping as its series point.
+                let own = second_of(iv.start_ms - start) as i64;
+                let second = second_of(offset + own * 1000);
                 let (duration_ms, h) = grid
                     .entry((second, iv.tag.clone()))
                     .or_insert_with(|| (0, second_histogram()));
@@ -988,6 +992,24 @@ mod tests {
         assert_eq!(r.phases[0].requests, 9);
         assert_eq!(r.phases[0].users, Some(4));
         assert_eq!((r.phases[0].start_s, r.phases[0].duration_s), (0.0, 3.7));
+    }
+
+    #[test]
+    fn an_interval_log_a_millisecond_off_its_started_at_stays_on_its_series_second() {
+        // b began 499 ms after a; its log's StartTime rounds to 500 ms.
+        let a = run("a", T0, &[(0, A, 100), (1, A, 100)]);
+        let mut b = run(
+            "b",
+            "2025-03-01T12:00:00.499Z",
+            &[(0, A, 7_000), (1, A, 100)],
+        );
+        for iv in &mut b.hlog.as_mut().unwrap().intervals {
+            iv.start_ms += 1;
+        }
+        let merged = merge(&[a, b]).unwrap();
+        let first = &merged.report.series[0];
+        assert_eq!(first.requests, 2);
+        assert_eq!(first.p99_us, Latency::of(&histogram_of([100, 7_000])).p99);
     }
 
     #[test]
