@@ -119,6 +119,12 @@ pub struct RunArgs {
     /// Concurrent virtual users (goose users).
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=100000))]
     pub vus: u64,
+    /// Constant-rate mode: requests per second across all users, each sent at its
+    /// scheduled time and timed from it (coordinated-omission correction, as wrk2);
+    /// --vus is then the maximum concurrency. Without it, each user sends as soon as
+    /// its previous response is in (closed loop).
+    #[arg(long, value_parser = parse_rate)]
+    pub rate: Option<f64>,
     /// Steady-state duration, after the ramp-up: e.g. 30s, 2m, 1h (whole seconds).
     #[arg(long, value_parser = parse_whole_seconds)]
     pub duration: Option<Duration>,
@@ -165,6 +171,15 @@ pub enum Profiler {
     Auto,
     Perf,
     Builtin,
+}
+
+fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.trim_end_matches("/s").parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 && r <= 10_000_000.0 => Ok(r),
+        _ => Err(format!(
+            "`{text}` is not a rate: give requests per second, e.g. 500 (more than 0)"
+        )),
+    }
 }
 
 /// `load`.

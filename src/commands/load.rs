@@ -282,6 +282,7 @@ struct Plan {
     ramp_up: Duration,
     timeout: Duration,
     out: PathBuf,
+    rate: Option<f64>,
     flamegraph: bool,
     profiler: Profiler,
     pgss_top: usize,
@@ -313,6 +314,7 @@ fn plan(run: &RunArgs, default_duration: Duration) -> anyhow::Result<Plan> {
         ramp_up: run.ramp_up,
         timeout: run.timeout,
         out: run.out.clone().unwrap_or_else(default_out_dir),
+        rate: run.rate,
         flamegraph: run.flamegraph,
         profiler: run.profiler,
         pgss_top: run.pgss_top,
@@ -644,6 +646,7 @@ async fn measure(
         logins,
         timeout: plan.timeout,
         steady: Some(steady),
+        rate: plan.rate.map(crate::load::schedule::RateCurve::constant),
     })
     .await;
     let resources = sampler.stop().await;
@@ -776,14 +779,40 @@ fn finish(plan: &Plan, report: &RunReport) -> anyhow::Result<ExitCode> {
     }
     crate::report::write_run(&plan.out, report)?;
     println!(
-        "{} requests in {:.1} s: {:.1} req/s, p99 {}, {} errors; wrote {} and latency.hgrm",
+        "{} requests in {:.1} s: {:.1} req/s, p99 {}, {} errors; wrote {} and latency.hgrm{}",
         report.totals.requests,
         report.duration_s,
         report.totals.rps,
         crate::report::targets::format_us(report.totals.latency_us.p99 as f64),
         report.totals.errors,
-        plan.out.join("run.json").display()
+        plan.out.join("run.json").display(),
+        if report.hlog.is_some() {
+            ", latency.hlog"
+        } else {
+            ""
+        }
     );
+    if let (Some(rate), Some(raw)) = (&report.rate, &report.totals.latency_uncorrected_us) {
+        let us = |v: u64| crate::report::targets::format_us(v as f64);
+        println!(
+            "rate: {} req/s requested, {} achieved; {} sends late, {} slots missed (every user busy); \
+             p50/p99 from the intended send {} / {}, from the actual send {} / {}",
+            rate.requested,
+            rate.achieved,
+            rate.late,
+            rate.missed,
+            us(report.totals.latency_us.p50),
+            us(report.totals.latency_us.p99),
+            us(raw.p50),
+            us(raw.p99)
+        );
+        if rate.missed > 0 || rate.achieved < rate.requested * 0.95 {
+            eprintln!(
+                "the users could not keep up with --rate {}: raise --vus (maximum concurrency) or lower the rate",
+                rate.requested
+            );
+        }
+    }
     if report.interrupted {
         eprintln!(
             "interrupted: the report covers the {:.1} s measured",

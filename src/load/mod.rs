@@ -8,6 +8,7 @@
 
 pub mod record;
 pub mod scenario;
+pub mod schedule;
 
 use std::fmt;
 use std::sync::Arc;
@@ -85,6 +86,9 @@ pub struct LoadOptions {
     pub timeout: Duration,
     /// Notified when the steady state begins (e.g. to start a profiler then).
     pub steady: Option<Arc<tokio::sync::Notify>>,
+    /// Constant-rate mode (`--rate`): requests per second over the run, across all
+    /// users; `vus` is then the maximum concurrency.
+    pub rate: Option<schedule::RateCurve>,
 }
 
 /// What a run measured.
@@ -111,6 +115,21 @@ pub struct LoadOutcome {
     pub intervals: Vec<IntervalRecord>,
     /// The run's phases.
     pub phases: Vec<PhaseOutcome>,
+    /// Rate mode: what the schedule asked for and could not do.
+    pub rate: Option<RateOutcome>,
+    /// Rate mode: latencies from the actual send, per endpoint (scenario order).
+    pub uncorrected: Option<Vec<hdrhistogram::Histogram<u64>>>,
+}
+
+/// The schedule's side of a constant-rate run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateOutcome {
+    /// Requests per second asked for at the end of the run.
+    pub requested: f64,
+    /// Steady-state sends later than [`schedule::LATE_AFTER`] after their slot.
+    pub late: u64,
+    /// Steady-state slots no user could take before the end (every user was busy).
+    pub missed: u64,
 }
 
 /// Why a run could not start or complete.
@@ -150,6 +169,8 @@ struct Shared {
     /// Distinguishes this load process's unique values from any other's.
     run_tag: String,
     needs: Needs,
+    /// Rate mode: the intended send times.
+    schedule: Option<schedule::Schedule>,
 }
 
 /// Which ids the scenario's templates need, so users discover only those.
@@ -187,7 +208,7 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<LoadOutcome> {
         .iter()
         .map(|r| r.name.clone())
         .collect();
-    let recorder = Arc::new(Recorder::new(names));
+    let recorder = Arc::new(Recorder::with_mode(names, options.rate.is_some()));
     let started_at = chrono::Utc::now();
     let shared = Arc::new(Shared {
         needs: Needs {
@@ -203,6 +224,10 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<LoadOutcome> {
         all_ready: tokio::sync::Notify::new(),
         host_down: Default::default(),
         run_tag: format!("{:06x}", rand::rng().random::<u32>() & 0xff_ffff),
+        schedule: options
+            .rate
+            .clone()
+            .map(|curve| schedule::Schedule::new(curve, recorder.t0())),
     });
 
     let mut goose_scenario = goose::goose::Scenario::new(&options.scenario.name);
@@ -249,6 +274,13 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<LoadOutcome> {
     let end = Instant::now();
     recorder.close_window(end);
     recorder.flush(end);
+    let rate = shared.schedule.as_ref().map(|s| RateOutcome {
+        requested: s.final_rate(),
+        late: s.late(),
+        missed: recorder
+            .window()
+            .map_or(0, |(from, length)| s.missed(from + length)),
+    });
     result.map_err(|e| LoadError::Goose(e.to_string()))?;
     let interrupted = crate::interrupt::interrupted();
     let duration = recorder
@@ -268,6 +300,8 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<LoadOutcome> {
         names: recorder.names().to_vec(),
         intervals: recorder.intervals(),
         phases: recorder.phases(),
+        rate,
+        uncorrected: recorder.uncorrected(),
     })
 }
 
@@ -343,7 +377,11 @@ async fn control(
         let ready = shared.all_ready.notified();
         let _ = tokio::time::timeout_at((ramp_end + LOGIN_GRACE).into(), ready).await;
         tokio::time::sleep_until(ramp_end.into()).await;
-        shared.recorder.open_window(Instant::now(), duration);
+        let now = Instant::now();
+        if let Some(schedule) = &shared.schedule {
+            schedule.restart(now);
+        }
+        shared.recorder.open_window(now, duration);
         if let Some(steady) = &steady {
             steady.notify_one();
         }
@@ -593,6 +631,15 @@ fn render(template: &scenario::Template, state: &mut Vu, run_tag: &str) -> Optio
 /// log in again and retry once (KoproGo's access tokens expire after 15 minutes).
 async fn send(user: &mut GooseUser, shared: &Shared, index: usize) -> TransactionResult {
     let spec = &shared.scenario.requests[index];
+    // Rate mode: wait for this request's slot; its latency counts from the slot.
+    let intended = match &shared.schedule {
+        Some(schedule) => {
+            let slot = schedule.claim(Instant::now());
+            tokio::time::sleep_until(slot.into()).await;
+            Some(slot)
+        }
+        None => None,
+    };
     for attempt in 0..2 {
         if spec.auth && vu(user).token.is_none() {
             log_in(user, shared).await;
@@ -607,9 +654,11 @@ async fn send(user: &mut GooseUser, shared: &Shared, index: usize) -> Transactio
             // The organization has none of the rows this request needs: learn again, and
             // record it as an error so it is seen.
             discover(user, shared).await;
-            shared.recorder.record(
+            let now = Instant::now();
+            shared.recorder.record_at(
                 index,
-                Instant::now(),
+                intended.unwrap_or(now),
+                now,
                 Duration::ZERO,
                 Err(TransportError::Other),
             );
@@ -670,13 +719,17 @@ async fn send(user: &mut GooseUser, shared: &Shared, index: usize) -> Transactio
             vu_mut(user).token = None;
             continue;
         }
-        shared.recorder.record(index, started, latency, outcome);
+        let intended = intended.unwrap_or(started);
         shared
             .recorder
-            .add_bytes(started, request_bytes + response_bytes);
+            .record_at(index, intended, started, latency, outcome);
+        shared
+            .recorder
+            .add_bytes(intended, request_bytes + response_bytes);
         break;
     }
-    if !spec.think_time.is_zero() {
+    // The schedule paces a rate-mode run; think time paces a closed-loop one.
+    if shared.schedule.is_none() && !spec.think_time.is_zero() {
         tokio::time::sleep(spec.think_time).await;
     }
     Ok(())

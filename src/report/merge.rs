@@ -485,6 +485,7 @@ pub fn merge(inputs: &[Input]) -> Result<Merged, MergeError> {
             requested: round3(rates.iter().map(|r| r.requested).sum()),
             achieved: round3(rates.iter().map(|r| r.achieved).sum()),
             missed: rates.iter().map(|r| r.missed).sum(),
+            late: rates.iter().map(|r| r.late).sum(),
         })
     } else {
         None
@@ -1066,6 +1067,7 @@ mod tests {
             requested: 10.0,
             achieved: 10.0,
             missed: 0,
+            late: 0,
         });
         assert!(matches!(
             merge(&[one(), rated]).unwrap_err(),
@@ -1096,6 +1098,7 @@ mod tests {
                 requested,
                 achieved: requested - 1.0,
                 missed: 2,
+                late: 3,
             });
         }
         let merged = merge(&[a, b]).unwrap();
@@ -1104,7 +1107,8 @@ mod tests {
             Some(RateInfo {
                 requested: 25.0,
                 achieved: 23.0,
-                missed: 4
+                missed: 4,
+                late: 6,
             })
         );
     }

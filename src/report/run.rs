@@ -151,6 +151,9 @@ pub struct RateInfo {
     /// Sends that could not happen at their intended time because every user was busy
     /// (k6's dropped iterations); they are not in the histograms.
     pub missed: u64,
+    /// Sends of the steady state that went out more than 10 ms after their intended
+    /// time because every user was busy; their wait is in their (corrected) latency.
+    pub late: u64,
 }
 
 /// Which scenario ran.
@@ -309,10 +312,14 @@ impl RunReport {
         let endpoints: Vec<EndpointReport> = outcome
             .endpoints
             .iter()
-            .map(|(name, stats)| {
+            .enumerate()
+            .map(|(i, (name, stats))| {
                 all.add(&stats.histogram).expect("histograms share bounds");
                 errors += stats.errors();
-                endpoint_report(name, stats, secs)
+                let mut report = endpoint_report(name, stats, secs);
+                report.latency_uncorrected_us =
+                    outcome.uncorrected.as_ref().map(|raw| Latency::of(&raw[i]));
+                report
             })
             .collect();
         RunReport {
@@ -336,7 +343,13 @@ impl RunReport {
                 errors,
                 rps: round3(all.len() as f64 / secs),
                 latency_us: Latency::of(&all),
-                latency_uncorrected_us: None,
+                latency_uncorrected_us: outcome.uncorrected.as_ref().map(|raw| {
+                    let mut h = crate::load::record::new_histogram();
+                    for e in raw {
+                        h.add(e).expect("histograms share bounds");
+                    }
+                    Latency::of(&h)
+                }),
             },
             endpoints,
             histogram: encode_histogram(&all),
@@ -350,7 +363,12 @@ impl RunReport {
             flamegraph_sampler: None,
             series: outcome.intervals.iter().map(series_point).collect(),
             phases: outcome.phases.iter().map(phase_report).collect(),
-            rate: None,
+            rate: outcome.rate.as_ref().map(|r| RateInfo {
+                requested: r.requested,
+                achieved: round3(all.len() as f64 / secs),
+                missed: r.missed,
+                late: r.late,
+            }),
             merged_from: Vec::new(),
             hlog: crate::report::hlog::render(
                 outcome.started_at.into(),

@@ -8,6 +8,7 @@ mod common;
 mod load;
 mod measure;
 mod merge;
+mod rate;
 mod seed;
 mod server;
 mod tune;

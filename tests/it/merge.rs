@@ -67,18 +67,20 @@ fn epoch_ms(started_at: &str) -> i64 {
         .timestamp_millis()
 }
 
-#[test]
-fn three_concurrent_load_processes_merge_into_exact_totals_percentiles_and_series() {
+/// Runs `n` `load --scenario health` processes at once against one `serve`, each into
+/// its own directory of the returned temporary directory.
+fn concurrent_loads(n: usize, extra: &[&str]) -> (tempfile::TempDir, Vec<PathBuf>) {
     let tmp = crate::common::private_tmp();
     let (mut serve, host) = crate::common::spawn_serve(tmp.path());
     let out = tempfile::tempdir().unwrap();
-    let parts: Vec<PathBuf> = (0..3).map(|k| out.path().join(k.to_string())).collect();
+    let parts: Vec<PathBuf> = (0..n).map(|k| out.path().join(k.to_string())).collect();
     let loads: Vec<std::process::Child> = parts
         .iter()
         .map(|dir| {
             crate::common::bin()
                 .args(["load", "--host", &host, "--scenario", "health"])
-                .args(["--vus", "2", "--duration", "3s", "--ramp-up", "0s"])
+                .args(["--duration", "3s", "--ramp-up", "0s"])
+                .args(extra)
                 .arg("--out")
                 .arg(dir)
                 .env_remove("DATABASE_URL")
@@ -100,7 +102,17 @@ fn three_concurrent_load_processes_merge_into_exact_totals_percentiles_and_serie
     crate::common::signal(&serve, nix::sys::signal::Signal::SIGINT);
     crate::common::wait_with_guard(&mut serve);
     assert!(failures.is_empty(), "{failures:#?}");
+    assert!(
+        crate::common::leftovers(tmp.path()).is_empty(),
+        "{:?}",
+        crate::common::leftovers(tmp.path())
+    );
+    (out, parts)
+}
 
+#[test]
+fn three_concurrent_load_processes_merge_into_exact_totals_percentiles_and_series() {
+    let (out, parts) = concurrent_loads(3, &["--vus", "2"]);
     let merged_dir = out.path().join("merged");
     let refs: Vec<&Path> = parts.iter().map(PathBuf::as_path).collect();
     let output = merge(&refs, &["--out", merged_dir.to_str().unwrap()]);
@@ -191,11 +203,42 @@ fn three_concurrent_load_processes_merge_into_exact_totals_percentiles_and_serie
     assert_eq!(hlog_total(&merged_dir.join("latency.hlog")), logged);
     let hgrm = std::fs::read_to_string(merged_dir.join("latency.hgrm")).unwrap();
     assert!(hgrm.contains(&format!("Total count    = {:>12}", merged.totals.requests)));
-    assert!(
-        crate::common::leftovers(tmp.path()).is_empty(),
-        "{:?}",
-        crate::common::leftovers(tmp.path())
+}
+
+#[test]
+fn constant_rate_runs_merge_with_summed_rates() {
+    let (out, parts) = concurrent_loads(2, &["--vus", "4", "--rate", "100"]);
+    let merged_dir = out.path().join("merged");
+    let output = merge(
+        &[&parts[0], &parts[1]],
+        &["--out", merged_dir.to_str().unwrap()],
     );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("latency_uncorrected_us is not merged"),
+        "{}",
+        stderr(&output)
+    );
+    validate(&merged_dir.join("run.json"));
+    let merged = RunReport::read(&merged_dir.join("run.json")).unwrap();
+    let parts: Vec<RunReport> = parts
+        .iter()
+        .map(|d| RunReport::read(&d.join("run.json")).unwrap())
+        .collect();
+    let rates: Vec<_> = parts.iter().map(|p| p.rate.clone().unwrap()).collect();
+    let rate = merged.rate.unwrap();
+    assert_eq!(rate.requested, 200.0);
+    assert_eq!(rate.missed, rates.iter().map(|r| r.missed).sum::<u64>());
+    assert_eq!(rate.late, rates.iter().map(|r| r.late).sum::<u64>());
+    let achieved: f64 = rates.iter().map(|r| r.achieved).sum();
+    assert!((rate.achieved - achieved).abs() < 0.01);
+    let mut all = koprogo_perf::load::record::new_histogram();
+    for p in &parts {
+        all.add(p.overall_histogram().unwrap()).unwrap();
+    }
+    assert_eq!(merged.totals.requests, all.len());
+    assert_eq!(merged.totals.latency_us, Latency::of(&all));
+    assert!(merged.totals.latency_uncorrected_us.is_none());
 }
 
 /// A run.json of three health requests, started at `started_at`.

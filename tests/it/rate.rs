@@ -1,0 +1,168 @@
+//! Constant-rate runs (`load --rate`) against a loopback server whose timing the test
+//! controls: a stall must show in the corrected latencies and not in the uncorrected
+//! ones, the requested rate must be met when the server keeps up, and slots the users
+//! cannot serve must be counted.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// How the test server answers `GET /work`.
+#[derive(Clone, Copy)]
+struct Behaviour {
+    /// Requests arriving in `[from, from + length)` after the server started wait
+    /// until that period is over.
+    stall: Option<(Duration, Duration)>,
+    /// Every answer takes at least this long.
+    delay: Duration,
+}
+
+/// Starts the server on a free loopback port in a thread of its own; it lives as long
+/// as the test process.
+fn start_server(behaviour: Behaviour) -> String {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr: SocketAddr = listener.local_addr().unwrap();
+            let started = Instant::now();
+            let app = axum::Router::new().route(
+                "/work",
+                axum::routing::get(move || async move {
+                    let now = Instant::now();
+                    if let Some((from, length)) = behaviour.stall {
+                        let (begin, end) = (started + from, started + from + length);
+                        if now >= begin && now < end {
+                            tokio::time::sleep_until(end.into()).await;
+                        }
+                    }
+                    tokio::time::sleep(behaviour.delay).await;
+                    "ok"
+                }),
+            );
+            tx.send(addr).unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    format!("http://{}", rx.recv().unwrap())
+}
+
+fn scenario(dir: &Path) -> String {
+    let path = dir.join("work.toml");
+    std::fs::write(
+        &path,
+        "name = \"work\"\n[[request]]\nmethod = \"GET\"\npath = \"/work\"\nauth = false\nweight = 1\n",
+    )
+    .unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+/// Runs `load --rate RATE --vus VUS --duration SECS` against `host`; returns run.json.
+fn run(host: &str, rate: &str, vus: &str, secs: &str) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let output = crate::common::bin()
+        .args(["load", "--host", host, "--scenario", &scenario(dir.path())])
+        .args([
+            "--rate",
+            rate,
+            "--vus",
+            vus,
+            "--duration",
+            secs,
+            "--ramp-up",
+            "0s",
+        ])
+        .args(["--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap()
+}
+
+fn us(v: &Value) -> u64 {
+    v.as_u64().unwrap()
+}
+
+#[test]
+fn a_stall_shows_in_the_corrected_latencies_and_not_in_the_uncorrected_ones() {
+    // One second of stall, well inside a 6-second run at 200 req/s: about 200 of the
+    // run's 1,200 requests were meant to go out during it.
+    let stall = Duration::from_secs(1);
+    let host = start_server(Behaviour {
+        stall: Some((Duration::from_millis(2500), stall)),
+        delay: Duration::ZERO,
+    });
+    let run = run(&host, "200", "4", "6s");
+    let corrected = &run["totals"]["latency_us"];
+    let raw = &run["totals"]["latency_uncorrected_us"];
+    // Corrected: the requests scheduled during the stall waited for it, so the 99th
+    // percentile is a large part of the stall (the earliest waited the whole second).
+    assert!(
+        us(&corrected["p99"]) >= 500_000,
+        "corrected p99 {} µs should reflect the 1 s stall: {run:#}",
+        corrected["p99"]
+    );
+    assert!(us(&corrected["max"]) >= 900_000, "{corrected}");
+    // Uncorrected: only the 4 requests in flight saw the stall (0.3 % of the run).
+    assert!(
+        us(&raw["p99"]) < 100_000,
+        "uncorrected p99 {} µs should hide the stall",
+        raw["p99"]
+    );
+    assert!(
+        us(&raw["max"]) >= 900_000,
+        "the in-flight requests did wait: {raw}"
+    );
+    // Every endpoint has both figures.
+    let endpoint = &run["endpoints"][0];
+    assert!(endpoint["latency_uncorrected_us"]["p99"].is_u64());
+    assert_eq!(run["rate"]["requested"], 200.0);
+    assert!(us(&run["rate"]["late"]) > 0, "{}", run["rate"]);
+}
+
+#[test]
+fn a_low_rate_is_met_when_the_server_keeps_up() {
+    let host = start_server(Behaviour {
+        stall: None,
+        delay: Duration::ZERO,
+    });
+    let run = run(&host, "50", "4", "4s");
+    let achieved = run["rate"]["achieved"].as_f64().unwrap();
+    assert!(
+        (achieved - 50.0).abs() <= 50.0 * 0.05,
+        "achieved {achieved} req/s for 50 requested: {}",
+        run["rate"]
+    );
+    assert_eq!(run["rate"]["missed"], 0, "{}", run["rate"]);
+    assert_eq!(run["totals"]["errors"], 0);
+}
+
+#[test]
+fn slots_the_users_cannot_serve_are_counted_as_missed_and_late() {
+    // Two users and 200 ms per answer serve at most 10 req/s: 100 req/s cannot be met.
+    let host = start_server(Behaviour {
+        stall: None,
+        delay: Duration::from_millis(200),
+    });
+    let run = run(&host, "100", "2", "3s");
+    let rate = &run["rate"];
+    let missed = us(&rate["missed"]);
+    let late = us(&rate["late"]);
+    let achieved = rate["achieved"].as_f64().unwrap();
+    assert!(achieved < 30.0, "{rate}");
+    // About 300 slots, about 30 served: the rest are missed.
+    assert!(missed >= 200, "{rate}");
+    assert!(late > 0, "{rate}");
+}
