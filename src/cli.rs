@@ -159,6 +159,10 @@ pub struct RunArgs {
     /// number of g CO2/kWh.
     #[arg(long, default_value = "BE")]
     pub region: String,
+    /// No live progress on stderr (it is shown on a terminal, and as a line every 10 s
+    /// otherwise).
+    #[arg(long, short)]
+    pub quiet: bool,
     /// Internal: the koprogo-perf binary that runs the reference server as its own
     /// process [default: this executable].
     #[arg(long, hide = true)]

@@ -283,6 +283,7 @@ struct Plan {
     timeout: Duration,
     out: PathBuf,
     rate: Option<f64>,
+    quiet: bool,
     flamegraph: bool,
     profiler: Profiler,
     pgss_top: usize,
@@ -315,6 +316,7 @@ fn plan(run: &RunArgs, default_duration: Duration) -> anyhow::Result<Plan> {
         timeout: run.timeout,
         out: run.out.clone().unwrap_or_else(default_out_dir),
         rate: run.rate,
+        quiet: run.quiet,
         flamegraph: run.flamegraph,
         profiler: run.profiler,
         pgss_top: run.pgss_top,
@@ -647,6 +649,7 @@ async fn measure(
         timeout: plan.timeout,
         steady: Some(steady),
         rate: plan.rate.map(crate::load::schedule::RateCurve::constant),
+        quiet: plan.quiet,
     })
     .await;
     let resources = sampler.stop().await;

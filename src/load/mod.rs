@@ -6,6 +6,7 @@
 //! Its own metrics are off: they would measure the same requests a second time, in
 //! coarser buckets, on the same two cores.
 
+pub mod progress;
 pub mod record;
 pub mod scenario;
 pub mod schedule;
@@ -89,6 +90,8 @@ pub struct LoadOptions {
     /// Constant-rate mode (`--rate`): requests per second over the run, across all
     /// users; `vus` is then the maximum concurrency.
     pub rate: Option<schedule::RateCurve>,
+    /// No live progress on stderr.
+    pub quiet: bool,
 }
 
 /// What a run measured.
@@ -266,7 +269,8 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<LoadOutcome> {
         options.steady.clone(),
     ));
     let watchdog = tokio::spawn(watch_host(shared.clone()));
-    let ticker = tokio::spawn(tick(recorder.clone()));
+    let progress = progress::Progress::new(options.ramp_up + options.duration, options.quiet);
+    let ticker = tokio::spawn(tick(recorder.clone(), progress));
     let result = attack.execute().await;
     controller.abort();
     watchdog.abort();
@@ -305,14 +309,17 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<LoadOutcome> {
     })
 }
 
-/// Closes an interval every second of the run, on the run's clock.
-async fn tick(recorder: Arc<Recorder>) {
+/// Closes an interval every second of the run, on the run's clock, and shows progress
+/// (the bar goes when the task is aborted at the end).
+async fn tick(recorder: Arc<Recorder>, mut progress: progress::Progress) {
     let second = Duration::from_secs(1);
     let mut clock = tokio::time::interval_at((recorder.t0() + second).into(), second);
     clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         clock.tick().await;
-        recorder.flush(Instant::now());
+        let now = Instant::now();
+        let interval = recorder.flush(now);
+        progress.update(now.saturating_duration_since(recorder.t0()), &interval);
     }
 }
 

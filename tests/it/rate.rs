@@ -166,3 +166,41 @@ fn slots_the_users_cannot_serve_are_counted_as_missed_and_late() {
     assert!(missed >= 200, "{rate}");
     assert!(late > 0, "{rate}");
 }
+
+#[test]
+fn progress_is_a_line_every_ten_seconds_off_a_terminal_and_nothing_with_quiet() {
+    let host = start_server(Behaviour {
+        stall: None,
+        delay: Duration::from_millis(5),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = scenario(dir.path());
+    let spawn = |quiet: bool, out: &str| {
+        let mut command = crate::common::bin();
+        command
+            .args(["load", "--host", &host, "--scenario", &scenario])
+            .args(["--vus", "2", "--duration", "11s", "--ramp-up", "0s"])
+            .args(["--out", dir.path().join(out).to_str().unwrap()])
+            .stderr(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null());
+        if quiet {
+            command.arg("--quiet");
+        }
+        command.spawn().unwrap()
+    };
+    let loud = spawn(false, "loud");
+    let quiet = spawn(true, "quiet");
+    let loud = loud.wait_with_output().unwrap();
+    let quiet = quiet.wait_with_output().unwrap();
+    assert!(loud.status.success() && quiet.status.success());
+    let loud = String::from_utf8_lossy(&loud.stderr);
+    let line = loud
+        .lines()
+        .find(|l| l.starts_with("progress: 10/11 s, "))
+        .unwrap_or_else(|| panic!("no progress line: {loud}"));
+    assert!(
+        line.contains("req/s, p99 ") && line.contains(" 0 errors"),
+        "{line}"
+    );
+    assert!(!String::from_utf8_lossy(&quiet.stderr).contains("progress:"));
+}
