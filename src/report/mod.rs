@@ -1,5 +1,6 @@
-//! Run output: the `run.json` contract, `merge` of several machines' runs, the targets check, the terminal tables and
-//! HdrHistogram's percentile-distribution text (`latency.hgrm`).
+//! Run output: the `run.json` contract, `merge` of several machines' runs, the targets
+//! check, the terminal tables and HdrHistogram's percentile-distribution text
+//! (`latency.hgrm`).
 
 pub mod hgrm;
 pub mod hlog;
