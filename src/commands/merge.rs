@@ -10,9 +10,8 @@ use anyhow::Context;
 
 use crate::cli::MergeArgs;
 use crate::report::RunReport;
-use crate::report::merge::{Input, MergeError, parse_interval_log};
-
 use crate::report::hlog::FILE_NAME as HLOG;
+use crate::report::merge::{Input, MergeError, parse_interval_log};
 
 /// `koprogo-perf merge`.
 pub async fn merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
