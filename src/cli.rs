@@ -54,6 +54,14 @@ a change failed (nothing is applied when the profile is invalid); 2 invalid flag
     /// for single runs).
     #[command(after_help = GATE_EXIT_CODES)]
     Gate(GateArgs),
+    /// Combine runs of one scenario made at the same time by several load machines into
+    /// one run directory: histograms added exactly, counts and rates summed, series aligned
+    /// by wall clock.
+    #[command(
+        after_help = "Exit codes: 0 merged; 1 the runs cannot be merged (different scenarios, \
+not at the same time, unreadable, --out taken): nothing is written; 2 invalid flags."
+    )]
+    Merge(MergeArgs),
 }
 
 const REPORT_EXIT_CODES: &str = "Exit codes: 0 written; 1 the output could not be written; 2 invalid \
@@ -403,6 +411,21 @@ fn parse_alpha(text: &str) -> Result<f64, String> {
             "`{text}`: a significance level between 0 and 1, e.g. 0.05"
         )),
     }
+}
+
+/// `merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Run directories written by `load` (run.json, and latency.hlog when present), at
+    /// least two.
+    #[arg(required = true, value_name = "RUN_DIR")]
+    pub runs: Vec<PathBuf>,
+    /// Directory for the merged run.json, latency.hgrm and latency.hlog.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Replace the run in --out when it already holds one.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Parses `250ms`, `30s`, `2m`, `1h`, `1h30m` or a bare number of seconds.

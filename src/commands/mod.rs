@@ -4,6 +4,7 @@
 
 mod gate;
 mod load;
+mod merge;
 mod report;
 mod seed;
 mod serve;
@@ -22,6 +23,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Demo(args) => load::demo(args).await,
         Command::Load(args) => load::load(args).await,
+        Command::Merge(args) => merge::merge(args).await,
         Command::Serve(args) => serve::serve(args).await,
         Command::Seed(args) => seed::seed(args).await,
         Command::TuneDb(args) => tune::tune_db(args).await,

@@ -1,7 +1,8 @@
 //! Run output: the `run.json` contract, the targets check, the terminal tables and
-//! HdrHistogram's percentile-distribution text (`latency.hgrm`); reading runs back
-//! (`runs`), comparing them (`compare`), and showing them (`sections` rendered by
-//! `tables`, `markdown`, `html` with `charts`); the performance gate (`gate`, `stats`).
+//! HdrHistogram's percentile-distribution text (`latency.hgrm`) and interval log
+//! (`hlog`); `merge` of several machines' runs; reading runs back (`runs`), comparing
+//! them (`compare`), and showing them (`sections` rendered by `tables`, `markdown`,
+//! `html` with `charts`); the performance gate (`gate`, `stats`).
 
 pub mod charts;
 pub mod compare;
@@ -10,6 +11,7 @@ pub mod hgrm;
 pub mod hlog;
 pub mod html;
 pub mod markdown;
+pub mod merge;
 pub mod run;
 pub mod runs;
 pub mod sections;

@@ -7,6 +7,7 @@ mod cluster;
 mod common;
 mod load;
 mod measure;
+mod merge;
 mod rate;
 mod report;
 mod seed;

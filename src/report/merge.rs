@@ -1,0 +1,1203 @@
+//! `merge`: runs of one scenario, made at the same time by several load machines against
+//! one server, combined into one run. Histograms are added (HdrHistogram addition is
+//! exact, so the merged percentiles are those of all samples together), counts and rates
+//! are summed, and the per-second series and interval logs are aligned by wall clock
+//! (`started_at` + seconds). What belongs to one machine — its CPU and memory, the
+//! pg_stat_statements deltas (every machine saw the same server's statements), CO2, the
+//! flamegraph — cannot be added honestly: the merged run marks it "not measured" and says
+//! why.
+//!
+//! Everything here works in memory, so that a refused merge writes nothing.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::V2DeflateSerializer;
+use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
+
+use crate::load::record::new_histogram;
+use crate::measure::pgss::PostgresReport;
+use crate::measure::resources::{ProcessStats, Resources};
+use crate::report::run::{
+    EndpointReport, Latency, PhaseReport, RateInfo, RunReport, SCHEMA_VERSION, SeriesPoint, Totals,
+    TransportErrors, decode_histogram, encode_histogram,
+};
+
+/// One run to merge.
+#[derive(Debug)]
+pub struct Input {
+    /// The run directory as the user named it (for messages and `merged_from`).
+    pub dir: String,
+    /// Its run.json.
+    pub report: RunReport,
+    /// Its `latency.hlog`, parsed; `None` when the run has none.
+    pub hlog: Option<IntervalLog>,
+}
+
+/// Why runs cannot be merged. Each message is one line naming the run directories.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum MergeError {
+    /// Fewer than two runs.
+    #[error("merge needs at least two run directories, got {0}")]
+    TooFew(String),
+    /// Not the same scenario.
+    #[error("runs of different scenarios: {0}; merge combines runs of one scenario")]
+    Scenarios(String),
+    /// No moment when all of them ran.
+    #[error(
+        "runs do not overlap in time: {ended} ran {ended_span} and {began} only began at \
+         {began_at}; merge combines runs made at the same time"
+    )]
+    NoOverlap {
+        ended: String,
+        ended_span: String,
+        began: String,
+        began_at: String,
+    },
+    /// Constant-rate and closed-loop runs measure latency differently.
+    #[error(
+        "{rate} ran at a constant rate (--rate) and {closed} did not: their latencies are \
+         measured differently and cannot be added"
+    )]
+    Modes { rate: String, closed: String },
+    /// A run against its own embedded stack did not load a shared server.
+    #[error(
+        "{dir} ran against its own embedded server ({host}), not a shared one: merge combines \
+         runs of `load --host URL` against one server"
+    )]
+    Embedded { dir: String, host: String },
+    /// A run whose files are not what `load` writes.
+    #[error("{dir}: {message}")]
+    Invalid { dir: String, message: String },
+}
+
+fn invalid(dir: &str, message: impl Into<String>) -> MergeError {
+    MergeError::Invalid {
+        dir: dir.to_string(),
+        message: message.into(),
+    }
+}
+
+/// The merged run.
+#[derive(Debug)]
+pub struct Merged {
+    /// The merged run.json (targets left empty: the caller checks them), with the
+    /// merged `latency.hlog` in `hlog` when every input had one.
+    pub report: RunReport,
+    /// What is not exact or not merged, to tell the user.
+    pub notes: Vec<String>,
+}
+
+/// One interval histogram of a `latency.hlog`.
+#[derive(Debug, Clone)]
+pub struct Interval {
+    /// Endpoint tag (its name with spaces replaced by `_`); `None` for all endpoints.
+    pub tag: Option<String>,
+    /// Start of the interval, milliseconds since the Unix epoch.
+    pub start_ms: i64,
+    /// Length of the interval, milliseconds.
+    pub duration_ms: u64,
+    /// Latencies in microseconds.
+    pub histogram: Histogram<u64>,
+}
+
+/// A parsed HdrHistogram interval log.
+#[derive(Debug, Clone, Default)]
+pub struct IntervalLog {
+    pub intervals: Vec<Interval>,
+}
+
+/// Seconds of a year: HdrHistogram's Java reader treats interval timestamps this much
+/// smaller than StartTime as offsets from it, others as Unix times.
+const YEAR: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// Reads a `latency.hlog` (see [`crate::report::hlog`]) onto the wall clock. Interval
+/// timestamps are read as the Java `HistogramLogReader` reads them: offsets from
+/// StartTime when they are far smaller than it (what `load` writes), else Unix times.
+pub fn parse_interval_log(text: &str) -> anyhow::Result<IntervalLog> {
+    let (start_time, entries) = crate::report::hlog::parse(text)?;
+    let intervals = entries
+        .into_iter()
+        .map(|e| {
+            let absolute = match start_time {
+                Some(start) if e.start + YEAR < start => start + e.start,
+                _ => e.start,
+            };
+            Interval {
+                tag: e.tag,
+                start_ms: absolute.as_millis() as i64,
+                duration_ms: e.length.as_millis() as u64,
+                histogram: e.histogram,
+            }
+        })
+        .collect();
+    Ok(IntervalLog { intervals })
+}
+
+/// A histogram of one merged second: small, growing as needed (like `load`'s interval
+/// histograms), so that a long run's thousands of them fit in memory.
+fn second_histogram() -> Histogram<u64> {
+    let mut h = Histogram::new(3).expect("3 significant digits is valid");
+    h.auto(true);
+    h
+}
+
+/// Merged interval histograms by (second since the merged start, tag): the untagged one
+/// (all endpoints) sorts first within a second.
+type Grid = BTreeMap<(u64, Option<String>), (u64, Histogram<u64>)>;
+
+/// Writes an interval log: StartTime `start`, each interval's timestamp in seconds since
+/// it (as `load` writes them), V2-deflate histograms.
+fn write_interval_log(start: DateTime<Utc>, grid: &Grid, comment: &str) -> String {
+    let mut out = Vec::new();
+    let mut serializer = V2DeflateSerializer::new();
+    let start = std::time::UNIX_EPOCH + Duration::from_millis(start.timestamp_millis() as u64);
+    let mut writer = IntervalLogWriterBuilder::new()
+        .add_comment(comment)
+        .with_start_time(start)
+        .begin_log_with(&mut out, &mut serializer)
+        .expect("writing into memory cannot fail");
+    writer
+        .write_comment(
+            "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"",
+        )
+        .expect("writing into memory cannot fail");
+    for ((second, tag), (duration_ms, histogram)) in grid {
+        writer
+            .write_histogram(
+                histogram,
+                Duration::from_secs(*second),
+                Duration::from_millis(*duration_ms),
+                tag.as_deref()
+                    .map(|t| Tag::new(t).expect("a tag read from a log is a valid tag")),
+            )
+            .expect("writing into memory cannot fail");
+    }
+    drop(writer);
+    String::from_utf8(out).expect("an interval log is ASCII")
+}
+
+/// The second of the merged run that a moment `offset_ms` after the merged start falls
+/// in: the nearest whole second. Runs start at arbitrary milliseconds, so a run's second
+/// `t` (which began `offset + t` seconds after the merged start) lands on the merged
+/// second it overlaps most.
+pub fn second_of(offset_ms: i64) -> u64 {
+    (offset_ms + 500).div_euclid(1000).max(0) as u64
+}
+
+/// Milliseconds since the Unix epoch of an RFC 3339 time.
+fn epoch_ms(text: &str) -> Result<i64, String> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.timestamp_millis())
+        .map_err(|e| format!("started_at `{text}` is not an RFC 3339 time: {e}"))
+}
+
+/// How long a run lasted, in milliseconds: its ramp-up and steady state, or its series
+/// and phases when they reach further (ramp-down, plans).
+pub fn span_ms(r: &RunReport) -> i64 {
+    let planned = (r.ramp_up_s + r.duration_s) * 1000.0;
+    let series = r.series.last().map_or(0.0, |p| (p.t + 1) as f64 * 1000.0);
+    let phases = r
+        .phases
+        .iter()
+        .map(|p| (p.start_s + p.duration_s) * 1000.0)
+        .fold(0.0, f64::max);
+    planned.max(series).max(phases).round() as i64
+}
+
+fn clock(ms: i64, date: bool) -> String {
+    let t = DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default();
+    if date {
+        t.format("%Y-%m-%d %H:%M:%S%.3f UTC").to_string()
+    } else {
+        t.format("%H:%M:%S%.3f").to_string()
+    }
+}
+
+/// Checks that at one moment every run was running: the latest start comes before the
+/// earliest end. `runs` are (dir, start ms, span ms).
+pub fn check_overlap(runs: &[(&str, i64, i64)]) -> Result<(), MergeError> {
+    let Some(began) = runs.iter().max_by_key(|r| r.1) else {
+        return Ok(());
+    };
+    let Some(ended) = runs.iter().min_by_key(|r| r.1 + r.2) else {
+        return Ok(());
+    };
+    if began.1 < ended.1 + ended.2 {
+        return Ok(());
+    }
+    Err(MergeError::NoOverlap {
+        ended: ended.0.to_string(),
+        ended_span: format!(
+            "{}–{}",
+            clock(ended.1, true),
+            clock(ended.1 + ended.2, false)
+        ),
+        began: began.0.to_string(),
+        began_at: clock(began.1, true),
+    })
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+fn add(
+    into: &mut Histogram<u64>,
+    h: &Histogram<u64>,
+    dir: &str,
+    what: &str,
+) -> Result<(), MergeError> {
+    into.add(h)
+        .map_err(|e| invalid(dir, format!("{what}: cannot be added: {e:?}")))
+}
+
+/// Combines `inputs` (in the order given; their first one's order of endpoints and
+/// phase labels win). Refuses fewer than two runs, different scenarios, runs that never
+/// ran at the same time, a mix of constant-rate and closed-loop runs, runs against an
+/// embedded server, and histograms that do not match their counts.
+pub fn merge(inputs: &[Input]) -> Result<Merged, MergeError> {
+    if inputs.len() < 2 {
+        return Err(MergeError::TooFew(match inputs.first() {
+            Some(i) => format!("only {}", i.dir),
+            None => "none".into(),
+        }));
+    }
+    for i in inputs {
+        if i.report.schema_version != SCHEMA_VERSION {
+            return Err(invalid(
+                &i.dir,
+                format!(
+                    "run.json has schema_version {}, this koprogo-perf reads {SCHEMA_VERSION}",
+                    i.report.schema_version
+                ),
+            ));
+        }
+    }
+    let first = &inputs[0].report;
+    if inputs
+        .iter()
+        .any(|i| i.report.scenario.name != first.scenario.name)
+    {
+        return Err(MergeError::Scenarios(
+            inputs
+                .iter()
+                .map(|i| format!("{} ({})", i.dir, i.report.scenario.name))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ));
+    }
+    if let (Some(rate), Some(closed)) = (
+        inputs.iter().find(|i| i.report.rate.is_some()),
+        inputs.iter().find(|i| i.report.rate.is_none()),
+    ) {
+        return Err(MergeError::Modes {
+            rate: rate.dir.clone(),
+            closed: closed.dir.clone(),
+        });
+    }
+    if let Some(i) = inputs.iter().find(|i| i.report.target.embedded) {
+        return Err(MergeError::Embedded {
+            dir: i.dir.clone(),
+            host: i.report.target.host.clone(),
+        });
+    }
+    let starts = inputs
+        .iter()
+        .map(|i| epoch_ms(&i.report.started_at).map_err(|e| invalid(&i.dir, e)))
+        .collect::<Result<Vec<i64>, _>>()?;
+    let spans: Vec<(&str, i64, i64)> = inputs
+        .iter()
+        .zip(&starts)
+        .map(|(i, s)| (i.dir.as_str(), *s, span_ms(&i.report)))
+        .collect();
+    check_overlap(&spans)?;
+    let (earliest, merged_start) = starts
+        .iter()
+        .enumerate()
+        .min_by_key(|(_, s)| **s)
+        .map(|(k, s)| (k, *s))
+        .expect("at least two inputs");
+    let offsets: Vec<i64> = starts.iter().map(|s| s - merged_start).collect();
+    let mut notes = Vec::new();
+
+    // The overall histogram and the endpoints, matched by name.
+    let mut overall = new_histogram();
+    let mut endpoints: Vec<(EndpointReport, Histogram<u64>)> = Vec::new();
+    for i in inputs {
+        let h = decode_histogram(&i.report.histogram)
+            .map_err(|e| invalid(&i.dir, format!("the overall histogram: {e:#}")))?;
+        if h.len() != i.report.totals.requests {
+            return Err(invalid(
+                &i.dir,
+                format!(
+                    "the overall histogram holds {} requests, totals.requests says {}",
+                    h.len(),
+                    i.report.totals.requests
+                ),
+            ));
+        }
+        add(&mut overall, &h, &i.dir, "the overall histogram")?;
+        for e in &i.report.endpoints {
+            let h = decode_histogram(&e.histogram)
+                .map_err(|err| invalid(&i.dir, format!("{}'s histogram: {err:#}", e.name)))?;
+            if h.len() != e.requests {
+                return Err(invalid(
+                    &i.dir,
+                    format!(
+                        "{}'s histogram holds {} requests, its count says {}",
+                        e.name,
+                        h.len(),
+                        e.requests
+                    ),
+                ));
+            }
+            let k = match endpoints.iter().position(|(m, _)| m.name == e.name) {
+                Some(k) => k,
+                None => {
+                    endpoints.push((
+                        EndpointReport {
+                            name: e.name.clone(),
+                            requests: 0,
+                            errors: 0,
+                            rps: 0.0,
+                            status_codes: BTreeMap::new(),
+                            transport_errors: TransportErrors::default(),
+                            latency_us: Latency::of(&new_histogram()),
+                            latency_uncorrected_us: None,
+                            histogram: String::new(),
+                        },
+                        new_histogram(),
+                    ));
+                    endpoints.len() - 1
+                }
+            };
+            let (m, mh) = &mut endpoints[k];
+            m.requests += e.requests;
+            m.errors += e.errors;
+            m.rps += e.rps;
+            for (code, n) in &e.status_codes {
+                *m.status_codes.entry(code.clone()).or_default() += n;
+            }
+            m.transport_errors.timeout += e.transport_errors.timeout;
+            m.transport_errors.connect += e.transport_errors.connect;
+            m.transport_errors.other += e.transport_errors.other;
+            add(mh, &h, &i.dir, &format!("{}'s histogram", e.name))?;
+        }
+    }
+    let endpoints: Vec<EndpointReport> = endpoints
+        .into_iter()
+        .map(|(mut m, h)| {
+            m.rps = round3(m.rps);
+            m.latency_us = Latency::of(&h);
+            m.histogram = encode_histogram(&h);
+            m
+        })
+        .collect();
+    if inputs.iter().any(|i| {
+        i.report.totals.latency_uncorrected_us.is_some()
+            || i.report
+                .endpoints
+                .iter()
+                .any(|e| e.latency_uncorrected_us.is_some())
+    }) {
+        notes.push(
+            "latency_uncorrected_us is not merged: run.json keeps only its percentiles, which \
+             cannot be added (the corrected latencies are merged exactly)"
+                .into(),
+        );
+    }
+
+    // The interval logs, on the merged run's seconds.
+    let all_hlogs = inputs.iter().all(|i| i.hlog.is_some());
+    let mut grid: Grid = BTreeMap::new();
+    if all_hlogs {
+        for ((i, start), offset) in inputs.iter().zip(&starts).zip(&offsets) {
+            for iv in &i.hlog.as_ref().expect("checked").intervals {
+                // The run's own second first (its StartTime and started_at may differ by
+                // a millisecond of rounding), then the same mapping as its series point.
+                let own = second_of(iv.start_ms - start) as i64;
+                let second = second_of(offset + own * 1000);
+                let (duration_ms, h) = grid
+                    .entry((second, iv.tag.clone()))
+                    .or_insert_with(|| (0, second_histogram()));
+                *duration_ms = (*duration_ms).max(iv.duration_ms);
+                add(h, &iv.histogram, &i.dir, "latency.hlog")?;
+            }
+        }
+    } else {
+        let missing: Vec<&str> = inputs
+            .iter()
+            .filter(|i| i.hlog.is_none())
+            .map(|i| i.dir.as_str())
+            .collect();
+        notes.push(format!(
+            "no latency.hlog in {}: the merged run has none, and the p50/p99 of each second in \
+             its series are the highest of the runs' (an upper bound), not exact",
+            missing.join(", ")
+        ));
+    }
+
+    // The series, summed per wall-clock second.
+    let mut seconds: BTreeMap<u64, SeriesPoint> = BTreeMap::new();
+    for (i, off) in inputs.iter().zip(&offsets) {
+        for p in &i.report.series {
+            let second = second_of(off + p.t as i64 * 1000);
+            let m = seconds.entry(second).or_insert_with(|| SeriesPoint {
+                t: second,
+                phase: p.phase.clone(),
+                requests: 0,
+                errors: 0,
+                rps: 0.0,
+                p50_us: 0,
+                p99_us: 0,
+                users: 0,
+            });
+            m.requests += p.requests;
+            // Each machine's users are its own.
+            m.users += p.users;
+            m.errors += p.errors;
+            m.rps += p.rps;
+            m.p50_us = m.p50_us.max(p.p50_us);
+            m.p99_us = m.p99_us.max(p.p99_us);
+        }
+    }
+    let series: Vec<SeriesPoint> = seconds
+        .into_values()
+        .map(|mut p| {
+            p.rps = round3(p.rps);
+            if let Some((_, h)) = grid.get(&(p.t, None)) {
+                let l = Latency::of(h);
+                p.p50_us = l.p50;
+                p.p99_us = l.p99;
+            }
+            p
+        })
+        .collect();
+
+    let phases = merge_phases(inputs, &offsets, &overall, &mut notes);
+
+    let rate = if inputs.iter().all(|i| i.report.rate.is_some()) {
+        let rates: Vec<&RateInfo> = inputs
+            .iter()
+            .filter_map(|i| i.report.rate.as_ref())
+            .collect();
+        Some(RateInfo {
+            requested: round3(rates.iter().map(|r| r.requested).sum()),
+            achieved: round3(rates.iter().map(|r| r.achieved).sum()),
+            missed: rates.iter().map(|r| r.missed).sum(),
+            late: rates.iter().map(|r| r.late).sum(),
+        })
+    } else {
+        None
+    };
+
+    let n = inputs.len();
+    let machine_note = format!(
+        "not measured: a merge of {n} runs from separate load machines; each one's figures are \
+         in its own run.json"
+    );
+    let unmeasured = ProcessStats {
+        measured: false,
+        note: Some(machine_note.clone()),
+        pids: Vec::new(),
+        cpu_s: 0.0,
+        cpu_pct_mean: 0.0,
+        peak_rss_bytes: 0,
+        mean_rss_bytes: 0,
+        series: Vec::new(),
+    };
+    // The machine figure is only context for CPU %, which is not measured here; the first
+    // run's machine (or this one) keeps the section's shape.
+    let machine = inputs
+        .iter()
+        .find_map(|i| i.report.resources.as_ref().map(|r| r.machine.clone()))
+        .unwrap_or_else(crate::measure::resources::Machine::current);
+    notes.push(format!(
+        "resources, pg_stat_statements, CO2 and the flamegraph belong to one machine and are \
+         not merged; see each of the {n} run directories"
+    ));
+
+    let hosts: Vec<&str> = inputs
+        .iter()
+        .map(|i| i.report.target.host.as_str())
+        .collect();
+    if hosts.iter().any(|h| *h != hosts[0]) {
+        notes.push(format!(
+            "the runs loaded different URLs ({}); the merged run names the first",
+            hosts.join(", ")
+        ));
+    }
+
+    let sum = |f: fn(&RunReport) -> u64| inputs.iter().map(|i| f(&i.report)).sum::<u64>();
+    let mut report = RunReport {
+        schema_version: SCHEMA_VERSION,
+        tool: format!("koprogo-perf {}", env!("CARGO_PKG_VERSION")),
+        started_at: inputs[earliest].report.started_at.clone(),
+        duration_s: inputs
+            .iter()
+            .map(|i| i.report.duration_s)
+            .fold(0.0, f64::max),
+        ramp_up_s: inputs
+            .iter()
+            .map(|i| i.report.ramp_up_s)
+            .fold(0.0, f64::max),
+        vus: inputs.iter().map(|i| i.report.vus).sum(),
+        scenario: first.scenario.clone(),
+        target: first.target.clone(),
+        interrupted: inputs.iter().any(|i| i.report.interrupted),
+        host_down: inputs.iter().any(|i| i.report.host_down),
+        warmup_requests: sum(|r| r.warmup_requests),
+        relogins: sum(|r| r.relogins),
+        skipped_requests: sum(|r| r.skipped_requests),
+        totals: Totals {
+            requests: overall.len(),
+            errors: sum(|r| r.totals.errors),
+            rps: round3(inputs.iter().map(|i| i.report.totals.rps).sum()),
+            latency_us: Latency::of(&overall),
+            latency_uncorrected_us: None,
+        },
+        endpoints,
+        histogram: encode_histogram(&overall),
+        targets: Vec::new(),
+        network_bytes: sum(|r| r.network_bytes),
+        postgres: PostgresReport::not_measured(format!(
+            "a merge of {n} runs: each machine's pg_stat_statements delta covers the whole \
+             server's statements, so they cannot be added; see each run.json"
+        )),
+        resources: Some(Resources {
+            server: unmeasured.clone(),
+            postgres: unmeasured.clone(),
+            generator: unmeasured,
+            machine,
+        }),
+        carbon: None,
+        flamegraph: None,
+        flamegraph_skipped_reason: Some(format!(
+            "a merge of {n} runs has no flamegraph of its own; see each run directory"
+        )),
+        flamegraph_sampler: None,
+        plan: inputs[0].report.plan.clone(),
+        series,
+        phases,
+        rate,
+        merged_from: inputs.iter().map(|i| i.dir.clone()).collect(),
+        hlog: None,
+    };
+    report.hlog = all_hlogs.then(|| {
+        write_interval_log(
+            DateTime::<Utc>::from_timestamp_millis(merged_start).unwrap_or_default(),
+            &grid,
+            &format!(
+                "koprogo-perf merge of {} (latencies in microseconds)",
+                report.merged_from.join(" ")
+            ),
+        )
+    });
+    Ok(Merged { report, notes })
+}
+
+/// Phases matched by name, in order of first appearance. Counts and rates are summed,
+/// start and length cover every run's phase on the merged clock. Latency: the merged
+/// overall histogram for the one steady phase (the totals cover exactly it, so it is
+/// exact). run.json keeps no histogram of the other phases, and interval histograms do
+/// not end at phase boundaries, so theirs are bounds: each percentile the highest of the
+/// runs' (a percentile of a mix of samples never exceeds the highest of the parts'), the
+/// max exact, the mean weighted by requests.
+fn merge_phases(
+    inputs: &[Input],
+    offsets: &[i64],
+    overall: &Histogram<u64>,
+    notes: &mut Vec<String>,
+) -> Vec<PhaseReport> {
+    let mut names: Vec<&str> = Vec::new();
+    for i in inputs {
+        for p in &i.report.phases {
+            if !names.contains(&p.name.as_str()) {
+                names.push(&p.name);
+            }
+        }
+    }
+    let steady: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|n| {
+            inputs
+                .iter()
+                .flat_map(|i| &i.report.phases)
+                .any(|p| p.name == *n && p.steady)
+        })
+        .collect();
+    let mut bounded = Vec::new();
+    let mut merged = Vec::new();
+    for name in names {
+        let parts: Vec<(usize, &PhaseReport)> = inputs
+            .iter()
+            .enumerate()
+            .flat_map(|(k, i)| i.report.phases.iter().map(move |p| (k, p)))
+            .filter(|(_, p)| p.name == name)
+            .collect();
+        let begin_ms = parts
+            .iter()
+            .map(|(k, p)| offsets[*k] + (p.start_s * 1000.0).round() as i64)
+            .min()
+            .unwrap_or(0);
+        let end_ms = parts
+            .iter()
+            .map(|(k, p)| offsets[*k] + ((p.start_s + p.duration_s) * 1000.0).round() as i64)
+            .max()
+            .unwrap_or(0);
+        let requests: u64 = parts.iter().map(|(_, p)| p.requests).sum();
+        let latency_us = if steady == [name] {
+            Latency::of(overall)
+        } else {
+            if requests > 0 {
+                bounded.push(name);
+            }
+            let max = |f: fn(&Latency) -> u64| {
+                parts
+                    .iter()
+                    .filter(|(_, p)| p.requests > 0)
+                    .map(|(_, p)| f(&p.latency_us))
+                    .max()
+                    .unwrap_or(0)
+            };
+            let weighted: f64 = parts
+                .iter()
+                .map(|(_, p)| p.latency_us.mean * p.requests as f64)
+                .sum();
+            Latency {
+                p50: max(|l| l.p50),
+                p90: max(|l| l.p90),
+                p95: max(|l| l.p95),
+                p99: max(|l| l.p99),
+                p999: max(|l| l.p999),
+                max: max(|l| l.max),
+                mean: if requests == 0 {
+                    0.0
+                } else {
+                    (weighted / requests as f64 * 10.0).round() / 10.0
+                },
+            }
+        };
+        merged.push(PhaseReport {
+            name: name.to_string(),
+            steady: parts.iter().any(|(_, p)| p.steady),
+            start_s: begin_ms as f64 / 1000.0,
+            duration_s: (end_ms - begin_ms) as f64 / 1000.0,
+            users: parts.iter().map(|(_, p)| p.users).sum::<Option<usize>>(),
+            rate: parts
+                .iter()
+                .map(|(_, p)| p.rate)
+                .sum::<Option<f64>>()
+                .map(round3),
+            requests,
+            errors: parts.iter().map(|(_, p)| p.errors).sum(),
+            rps: round3(parts.iter().map(|(_, p)| p.rps).sum()),
+            latency_us,
+        });
+    }
+    if !bounded.is_empty() {
+        notes.push(format!(
+            "the percentiles of phase{} {} are the highest of the runs' (an upper bound; max \
+             and mean exact): run.json keeps no histogram per phase",
+            if bounded.len() > 1 { "s" } else { "" },
+            bounded.join(", ")
+        ));
+    }
+    merged
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::run::{ScenarioInfo, TargetInfo};
+
+    const T0: &str = "2025-03-01T12:00:00.000Z";
+
+    /// A run made of `samples` (second since its start, endpoint, latency µs), with the
+    /// series, phases and interval log `load` writes for them.
+    fn run(dir: &str, started_at: &str, samples: &[(u64, &str, u64)]) -> Input {
+        let start = epoch_ms(started_at).unwrap();
+        let mut overall = new_histogram();
+        let mut per: Vec<(String, Histogram<u64>)> = Vec::new();
+        let mut seconds: BTreeMap<(u64, Option<String>), Histogram<u64>> = BTreeMap::new();
+        for (t, name, us) in samples {
+            overall.record(*us).unwrap();
+            match per.iter_mut().find(|(n, _)| n == name) {
+                Some((_, h)) => h.record(*us).unwrap(),
+                None => {
+                    let mut h = new_histogram();
+                    h.record(*us).unwrap();
+                    per.push((name.to_string(), h));
+                }
+            }
+            for tag in [None, Some(name.replace(' ', "_"))] {
+                seconds
+                    .entry((*t, tag))
+                    .or_insert_with(new_histogram)
+                    .record(*us)
+                    .unwrap();
+            }
+        }
+        let duration = samples.iter().map(|s| s.0 + 1).max().unwrap_or(1);
+        let series = (0..duration)
+            .map(|t| {
+                let h = seconds
+                    .get(&(t, None))
+                    .cloned()
+                    .unwrap_or_else(new_histogram);
+                let l = Latency::of(&h);
+                SeriesPoint {
+                    t,
+                    phase: "steady".into(),
+                    requests: h.len(),
+                    errors: 0,
+                    rps: h.len() as f64,
+                    p50_us: l.p50,
+                    p99_us: l.p99,
+                }
+            })
+            .collect();
+        let intervals = seconds
+            .into_iter()
+            .map(|((t, tag), histogram)| Interval {
+                tag,
+                start_ms: start + t as i64 * 1000,
+                duration_ms: 1000,
+                histogram,
+            })
+            .collect();
+        let secs = duration as f64;
+        let report = RunReport {
+            schema_version: SCHEMA_VERSION,
+            tool: "koprogo-perf test".into(),
+            started_at: started_at.into(),
+            duration_s: secs,
+            ramp_up_s: 0.0,
+            vus: 2,
+            scenario: ScenarioInfo {
+                name: "health".into(),
+                source: "builtin:health".into(),
+            },
+            target: TargetInfo {
+                host: "http://10.0.0.1:8080".into(),
+                embedded: false,
+                server: None,
+            },
+            interrupted: false,
+            host_down: false,
+            warmup_requests: 3,
+            relogins: 0,
+            skipped_requests: 1,
+            totals: Totals {
+                requests: overall.len(),
+                errors: 0,
+                rps: round3(overall.len() as f64 / secs),
+                latency_us: Latency::of(&overall),
+                latency_uncorrected_us: None,
+            },
+            endpoints: per
+                .iter()
+                .map(|(name, h)| EndpointReport {
+                    name: name.clone(),
+                    requests: h.len(),
+                    errors: 0,
+                    rps: round3(h.len() as f64 / secs),
+                    status_codes: BTreeMap::from([("200".to_string(), h.len())]),
+                    transport_errors: TransportErrors::default(),
+                    latency_us: Latency::of(h),
+                    latency_uncorrected_us: None,
+                    histogram: encode_histogram(h),
+                })
+                .collect(),
+            histogram: encode_histogram(&overall),
+            targets: Vec::new(),
+            network_bytes: 1000,
+            postgres: PostgresReport::not_measured("test"),
+            resources: None,
+            carbon: None,
+            flamegraph: None,
+            flamegraph_skipped_reason: None,
+            flamegraph_sampler: None,
+            series,
+            phases: vec![PhaseReport {
+                name: "steady".into(),
+                steady: true,
+                start_s: 0.0,
+                duration_s: secs,
+                users: Some(2),
+                rate: None,
+                requests: overall.len(),
+                errors: 0,
+                rps: round3(overall.len() as f64 / secs),
+                latency_us: Latency::of(&overall),
+            }],
+            rate: None,
+            merged_from: Vec::new(),
+            hlog: None,
+        };
+        Input {
+            dir: dir.into(),
+            report,
+            hlog: Some(IntervalLog { intervals }),
+        }
+    }
+
+    const A: &str = "GET /api/v1/health";
+    const B: &str = "GET /api/v1/buildings";
+
+    fn histogram_of(values: impl IntoIterator<Item = u64>) -> Histogram<u64> {
+        let mut h = new_histogram();
+        for v in values {
+            h.record(v).unwrap();
+        }
+        h
+    }
+
+    #[test]
+    fn a_moment_lands_on_the_nearest_merged_second() {
+        assert_eq!(second_of(0), 0);
+        assert_eq!(second_of(499), 0);
+        assert_eq!(second_of(500), 1);
+        assert_eq!(second_of(1_499), 1);
+        // A run that began 700 ms after the first: its second 2 starts at 2.7 s.
+        assert_eq!(second_of(700 + 2_000), 3);
+        // A run that began 300 ms after: its second 2 starts at 2.3 s.
+        assert_eq!(second_of(300 + 2_000), 2);
+        // An interval logged a little before its run's start is clamped to 0.
+        assert_eq!(second_of(-400), 0);
+        assert_eq!(second_of(-2_000), 0);
+    }
+
+    #[test]
+    fn runs_overlap_when_the_latest_start_precedes_the_earliest_end() {
+        assert_eq!(
+            check_overlap(&[("a", 0, 5_000), ("b", 4_999, 5_000)]),
+            Ok(())
+        );
+        assert_eq!(
+            check_overlap(&[("a", 0, 5_000), ("b", 1_000, 1_000), ("c", 1_500, 9_000)]),
+            Ok(())
+        );
+        // b ends at 2 s, c begins at 2.5 s: never all three at once.
+        let err = check_overlap(&[("a", 0, 5_000), ("b", 1_000, 1_000), ("c", 2_500, 9_000)])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("runs do not overlap in time: b ran "),
+            "{err}"
+        );
+        assert!(
+            err.contains("and c only began at 1970-01-01 00:00:02.500 UTC"),
+            "{err}"
+        );
+        // Touching is not overlapping.
+        assert!(check_overlap(&[("a", 0, 1_000), ("b", 1_000, 1_000)]).is_err());
+    }
+
+    #[test]
+    fn a_run_spans_its_ramp_up_steady_state_series_and_phases() {
+        let mut r = run("a", T0, &[(0, A, 100), (1, A, 100)]).report;
+        r.ramp_up_s = 2.0;
+        r.duration_s = 3.0;
+        assert_eq!(span_ms(&r), 5_000);
+        r.series.push(SeriesPoint {
+            t: 6,
+            ..r.series[0].clone()
+        });
+        assert_eq!(span_ms(&r), 7_000);
+    }
+
+    #[test]
+    fn merged_histograms_counts_and_series_are_exact() {
+        // a starts at 12:00:00.000, b 700 ms later: b's second t is merged second t + 1.
+        let a_samples = [
+            (0, A, 100),
+            (0, B, 2_000),
+            (1, A, 150),
+            (2, A, 90),
+            (2, B, 5_000),
+        ];
+        let b_samples = [(0, A, 400), (0, A, 410), (1, B, 9_000), (2, A, 120)];
+        let a = run("runs/a", T0, &a_samples);
+        let b = run("runs/b", "2025-03-01T12:00:00.700Z", &b_samples);
+        let merged = merge(&[a, b]).unwrap();
+        let r = &merged.report;
+
+        let all = histogram_of(a_samples.iter().chain(&b_samples).map(|s| s.2));
+        assert_eq!(r.totals.requests, 9);
+        assert_eq!(r.totals.latency_us, Latency::of(&all));
+        assert_eq!(decode_histogram(&r.histogram).unwrap(), all);
+        assert_eq!(
+            r.endpoints
+                .iter()
+                .map(|e| e.name.as_str())
+                .collect::<Vec<_>>(),
+            [A, B]
+        );
+        let only = |name: &str| {
+            histogram_of(
+                a_samples
+                    .iter()
+                    .chain(&b_samples)
+                    .filter(|s| s.1 == name)
+                    .map(|s| s.2),
+            )
+        };
+        for e in &r.endpoints {
+            assert_eq!(e.latency_us, Latency::of(&only(&e.name)), "{}", e.name);
+            assert_eq!(e.status_codes["200"], e.requests);
+        }
+        assert_eq!(r.endpoints[0].requests, 6);
+        assert_eq!(r.totals.rps, round3(round3(5.0 / 3.0) + round3(4.0 / 3.0)));
+        assert_eq!(r.vus, 4);
+        assert_eq!(r.warmup_requests, 6);
+        assert_eq!(r.skipped_requests, 2);
+        assert_eq!(r.network_bytes, 2000);
+        assert_eq!(r.started_at, T0);
+        assert_eq!(r.merged_from, ["runs/a", "runs/b"]);
+        assert!(!r.postgres.measured);
+        assert!(r.resources.as_ref().is_some_and(|x| !x.server.measured));
+
+        // Series: merged second 1 = a's second 1 + b's second 0, its p99 from both.
+        let counts: Vec<(u64, u64)> = r.series.iter().map(|p| (p.t, p.requests)).collect();
+        assert_eq!(counts, [(0, 2), (1, 3), (2, 3), (3, 1)]);
+        let second_1 = histogram_of([150, 400, 410]);
+        assert_eq!(r.series[1].p99_us, Latency::of(&second_1).p99);
+        assert_eq!(r.series[1].p50_us, Latency::of(&second_1).p50);
+        assert_eq!(r.series[2].rps, 3.0);
+
+        // The merged interval log parses back: per second and per endpoint, and its
+        // untagged intervals add up to the merged histogram.
+        let log = parse_interval_log(r.hlog.as_deref().unwrap()).unwrap();
+        let start = epoch_ms(T0).unwrap();
+        let mut total = new_histogram();
+        for iv in log.intervals.iter().filter(|iv| iv.tag.is_none()) {
+            total.add(&iv.histogram).unwrap();
+        }
+        assert_eq!(total, all);
+        let at = |second: i64, tag: Option<&str>| {
+            log.intervals
+                .iter()
+                .find(|iv| iv.start_ms == start + second * 1000 && iv.tag.as_deref() == tag)
+                .map(|iv| iv.histogram.clone())
+        };
+        assert_eq!(at(1, None).unwrap(), second_1);
+        assert_eq!(
+            at(2, Some("GET_/api/v1/buildings")).unwrap(),
+            histogram_of([5_000, 9_000])
+        );
+        assert!(merged.notes.iter().all(|n| !n.contains("upper bound")));
+        // The steady phase is the totals; start and length cover both runs.
+        assert_eq!(r.phases.len(), 1);
+        assert_eq!(r.phases[0].latency_us, Latency::of(&all));
+        assert_eq!(r.phases[0].requests, 9);
+        assert_eq!(r.phases[0].users, Some(4));
+        assert_eq!((r.phases[0].start_s, r.phases[0].duration_s), (0.0, 3.7));
+    }
+
+    #[test]
+    fn an_interval_log_a_millisecond_off_its_started_at_stays_on_its_series_second() {
+        // b began 499 ms after a; its log's StartTime rounds to 500 ms.
+        let a = run("a", T0, &[(0, A, 100), (1, A, 100)]);
+        let mut b = run(
+            "b",
+            "2025-03-01T12:00:00.499Z",
+            &[(0, A, 7_000), (1, A, 100)],
+        );
+        for iv in &mut b.hlog.as_mut().unwrap().intervals {
+            iv.start_ms += 1;
+        }
+        let merged = merge(&[a, b]).unwrap();
+        let first = &merged.report.series[0];
+        assert_eq!(first.requests, 2);
+        assert_eq!(first.p99_us, Latency::of(&histogram_of([100, 7_000])).p99);
+    }
+
+    #[test]
+    fn without_an_interval_log_the_series_percentiles_are_an_upper_bound_and_said_so() {
+        let a = run("a", T0, &[(0, A, 100), (0, A, 100), (0, A, 100)]);
+        let mut b = run("b", T0, &[(0, A, 900)]);
+        b.hlog = None;
+        let merged = merge(&[a, b]).unwrap();
+        assert!(merged.report.hlog.is_none());
+        assert!(
+            merged
+                .notes
+                .iter()
+                .any(|n| n.starts_with("no latency.hlog in b:") && n.contains("upper bound")),
+            "{:?}",
+            merged.notes
+        );
+        assert_eq!(merged.report.series[0].requests, 4);
+        assert_eq!(merged.report.series[0].p50_us, 900);
+        // The totals stay exact: they come from run.json's histograms.
+        assert_eq!(
+            merged.report.totals.latency_us,
+            Latency::of(&histogram_of([100, 100, 100, 900]))
+        );
+    }
+
+    #[test]
+    fn refusals_name_the_runs() {
+        let one = || run("a", T0, &[(0, A, 100)]);
+        let two = || run("b", "2025-03-01T12:00:00.200Z", &[(0, A, 100)]);
+
+        assert_eq!(
+            merge(&[one()]).unwrap_err().to_string(),
+            "merge needs at least two run directories, got only a"
+        );
+
+        let mut other = two();
+        other.report.scenario.name = "tiny".into();
+        assert_eq!(
+            merge(&[one(), other]).unwrap_err().to_string(),
+            "runs of different scenarios: a (health), b (tiny); merge combines runs of one scenario"
+        );
+
+        let late = run("b", "2025-03-01T12:00:01.000Z", &[(0, A, 100)]);
+        let err = merge(&[one(), late]).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "runs do not overlap in time: a ran 2025-03-01 12:00:00.000 UTC–12:00:01.000 and b \
+             only began at 2025-03-01 12:00:01.000 UTC; merge combines runs made at the same time"
+        );
+
+        let mut rated = two();
+        rated.report.rate = Some(RateInfo {
+            requested: 10.0,
+            achieved: 10.0,
+            missed: 0,
+            late: 0,
+        });
+        assert!(matches!(
+            merge(&[one(), rated]).unwrap_err(),
+            MergeError::Modes { rate, closed } if rate == "b" && closed == "a"
+        ));
+
+        let mut embedded = two();
+        embedded.report.target.embedded = true;
+        assert!(matches!(
+            merge(&[one(), embedded]).unwrap_err(),
+            MergeError::Embedded { dir, .. } if dir == "b"
+        ));
+
+        let mut lying = two();
+        lying.report.totals.requests = 7;
+        assert_eq!(
+            merge(&[one(), lying]).unwrap_err().to_string(),
+            "b: the overall histogram holds 1 requests, totals.requests says 7"
+        );
+    }
+
+    #[test]
+    fn constant_rate_runs_sum_their_rates() {
+        let mut a = run("a", T0, &[(0, A, 100)]);
+        let mut b = run("b", T0, &[(0, A, 100)]);
+        for (r, requested) in [(&mut a, 10.0), (&mut b, 15.0)] {
+            r.report.rate = Some(RateInfo {
+                requested,
+                achieved: requested - 1.0,
+                missed: 2,
+                late: 3,
+            });
+        }
+        let merged = merge(&[a, b]).unwrap();
+        assert_eq!(
+            merged.report.rate,
+            Some(RateInfo {
+                requested: 25.0,
+                achieved: 23.0,
+                missed: 4,
+                late: 6,
+            })
+        );
+    }
+
+    #[test]
+    fn the_steady_phase_is_exact_and_the_others_are_bounded_and_said_so() {
+        let a = run("a", T0, &[(0, A, 100), (1, A, 200), (2, A, 300)]);
+        let b = run(
+            "b",
+            "2025-03-01T12:00:00.250Z",
+            &[(0, A, 1_000), (1, A, 50)],
+        );
+        let mut inputs = [a, b];
+        for input in &mut inputs {
+            let steady = input.report.phases[0].clone();
+            let ramp = PhaseReport {
+                name: "ramp_up".into(),
+                steady: false,
+                start_s: 0.0,
+                duration_s: 1.0,
+                users: Some(1),
+                rate: None,
+                requests: 2,
+                errors: 1,
+                rps: 2.0,
+                latency_us: Latency {
+                    mean: 500.0,
+                    ..Latency::of(&histogram_of([400, 600]))
+                },
+            };
+            input.report.phases = vec![ramp, steady];
+        }
+        inputs[1].report.phases[0].latency_us = Latency {
+            mean: 2_000.0,
+            ..Latency::of(&histogram_of([1_000, 3_000]))
+        };
+        let merged = merge(&inputs).unwrap();
+        let phases = &merged.report.phases;
+        assert_eq!(
+            phases.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
+            ["ramp_up", "steady"]
+        );
+        let all = histogram_of([100, 200, 300, 1_000, 50]);
+        assert_eq!(phases[1].latency_us, Latency::of(&all));
+        assert_eq!((phases[1].start_s, phases[1].duration_s), (0.0, 3.0));
+        let ramp = &phases[0];
+        assert_eq!(
+            (ramp.requests, ramp.errors, ramp.rps, ramp.users),
+            (4, 2, 4.0, Some(2))
+        );
+        assert_eq!((ramp.start_s, ramp.duration_s), (0.0, 1.25));
+        assert_eq!(
+            ramp.latency_us.p50,
+            Latency::of(&histogram_of([1_000, 3_000])).p50
+        );
+        assert_eq!(ramp.latency_us.max, histogram_of([3_000]).max());
+        assert_eq!(ramp.latency_us.mean, 1_250.0);
+        assert!(
+            merged
+                .notes
+                .iter()
+                .any(|n| n.starts_with("the percentiles of phase ramp_up are the highest")),
+            "{:?}",
+            merged.notes
+        );
+    }
+
+    #[test]
+    fn interval_timestamps_are_read_as_the_java_reader_reads_them() {
+        let h = encode_histogram(&histogram_of([42]));
+        // Offsets from StartTime, as `load` writes them.
+        let log =
+            format!("#[StartTime: 1740830400.250 (seconds since epoch)]\n1.000,1.000,42.000,{h}\n");
+        let parsed = parse_interval_log(&log).unwrap();
+        assert_eq!(parsed.intervals[0].start_ms, 1_740_830_401_250);
+        assert_eq!(parsed.intervals[0].duration_ms, 1_000);
+        assert_eq!(parsed.intervals[0].histogram.len(), 1);
+        // Unix times.
+        let log = format!(
+            "#[StartTime: 1740830400.250 (seconds since epoch)]\nTag=x,1740830402.000,1.000,42.000,{h}\n"
+        );
+        let parsed = parse_interval_log(&log).unwrap();
+        assert_eq!(parsed.intervals[0].start_ms, 1_740_830_402_000);
+        assert_eq!(parsed.intervals[0].tag.as_deref(), Some("x"));
+        assert!(parse_interval_log("1.0,1.0,42.0,not-a-histogram\n").is_err());
+        assert!(parse_interval_log("garbage\n").is_err());
+    }
+}
