@@ -751,6 +751,7 @@ mod tests {
                     .unwrap_or_else(new_histogram);
                 let l = Latency::of(&h);
                 SeriesPoint {
+                    users: 0,
                     t,
                     phase: "steady".into(),
                     requests: h.len(),
@@ -772,6 +773,7 @@ mod tests {
             .collect();
         let secs = duration as f64;
         let report = RunReport {
+            plan: None,
             schema_version: SCHEMA_VERSION,
             tool: "koprogo-perf test".into(),
             started_at: started_at.into(),
