@@ -178,6 +178,13 @@ struct Shared {
     needs: Needs,
     /// Rate mode: the intended send times.
     schedule: Option<schedule::Schedule>,
+    /// The host, parsed once.
+    base: reqwest::Url,
+    /// Per request kind: its whole URL when the path has no placeholder (most GETs),
+    /// so that sending it parses nothing.
+    fixed_urls: Vec<Option<reqwest::Url>>,
+    /// Per-request timeout, for the users' HTTP clients.
+    timeout: Duration,
 }
 
 /// Which ids the scenario's templates need, so users discover only those.
@@ -218,6 +225,21 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<LoadOutcome> {
     let rate_mode =
         options.rate.is_some() || options.plan.as_ref().is_some_and(plan::Plan::is_rate);
     let recorder = Arc::new(Recorder::with_mode(names, rate_mode));
+    let base = reqwest::Url::parse(&format!("{host}/"))
+        .map_err(|e| LoadError::Goose(format!("--host {host}: {e}")))?;
+    let fixed_urls = options
+        .scenario
+        .requests
+        .iter()
+        .map(|r| {
+            r.path
+                .parts
+                .iter()
+                .all(|p| matches!(p, scenario::Part::Literal(_)))
+                .then(|| base.join(&r.path.text).ok())
+                .flatten()
+        })
+        .collect();
     let started_at = chrono::Utc::now();
     let shared = Arc::new(Shared {
         needs: Needs {
@@ -240,6 +262,9 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<LoadOutcome> {
             .map(schedule::RateCurve::from_points)
             .or_else(|| options.rate.clone())
             .map(|curve| schedule::Schedule::new(curve, recorder.t0())),
+        base,
+        fixed_urls,
+        timeout: options.timeout,
     });
 
     let mut goose_scenario = goose::goose::Scenario::new(&options.scenario.name);
@@ -541,8 +566,19 @@ fn goose_config(host: &str, options: &LoadOptions) -> GooseConfiguration {
     config
 }
 
-/// goose's on-start transaction: log in and learn the organization's ids.
+/// goose's on-start transaction: give the user a lean HTTP client, log in and learn
+/// the organization's ids.
 async fn start_user(user: &mut GooseUser, shared: &Shared) -> TransactionResult {
+    // goose's default client keeps a cookie jar, follows redirects and asks for gzip;
+    // KoproGo's API needs none of these (a bearer token, JSON answers), and each costs
+    // the generator CPU on every request (see benches/generator.sh --profile).
+    user.set_client_builder(
+        reqwest::Client::builder()
+            .timeout(shared.timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("koprogo-perf/", env!("CARGO_PKG_VERSION"))),
+    )
+    .await?;
     let number = user.weighted_users_index;
     let login = (!shared.logins.is_empty() && shared.scenario.needs_login())
         .then(|| shared.logins[number % shared.logins.len()].clone());
@@ -779,13 +815,32 @@ async fn send(user: &mut GooseUser, shared: &Shared, index: usize) -> Transactio
             + token.as_ref().map_or(0, |t| t.len() + 22)
             + 100) as u64;
         let method = match spec.method {
-            scenario::Method::Get => GooseMethod::Get,
-            scenario::Method::Post => GooseMethod::Post,
-            scenario::Method::Put => GooseMethod::Put,
-            scenario::Method::Patch => GooseMethod::Patch,
-            scenario::Method::Delete => GooseMethod::Delete,
+            scenario::Method::Get => reqwest::Method::GET,
+            scenario::Method::Post => reqwest::Method::POST,
+            scenario::Method::Put => reqwest::Method::PUT,
+            scenario::Method::Patch => reqwest::Method::PATCH,
+            scenario::Method::Delete => reqwest::Method::DELETE,
         };
-        let mut builder = user.get_request_builder(&method, &path)?;
+        // The user's own client, straight: goose's request path would parse the URL
+        // twice and copy it into per-request metrics that are switched off anyway.
+        let url = match &shared.fixed_urls[index] {
+            Some(url) => url.clone(),
+            None => match shared.base.join(&path) {
+                Ok(url) => url,
+                Err(_) => {
+                    let now = Instant::now();
+                    shared.recorder.record_at(
+                        index,
+                        intended.unwrap_or(now),
+                        now,
+                        Duration::ZERO,
+                        Err(TransportError::Other),
+                    );
+                    return Ok(());
+                }
+            },
+        };
+        let mut builder = user.client.request(method, url);
         if let Some(token) = token {
             builder = builder.bearer_auth(token);
         }
@@ -794,14 +849,10 @@ async fn send(user: &mut GooseUser, shared: &Shared, index: usize) -> Transactio
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(body);
         }
-        let request = GooseRequest::builder()
-            .set_request_builder(builder)
-            .name(spec.name.as_str())
-            .build();
         let started = Instant::now();
-        let response = user.request(request).await?;
+        let response = builder.send().await;
         let mut response_bytes = 0u64;
-        let outcome = match response.response {
+        let outcome = match response {
             Ok(r) => {
                 let status = r.status().as_u16();
                 // Status line and headers as they travel: "name: value\r\n" each.
