@@ -7,11 +7,14 @@
 //! statement of the same shape: the text it keeps is the first one it saw.
 //!
 //! [`app`] builds the router from an [`AppState`]; [`serve`] runs it on a listener
-//! the caller bound (port 0 in tests) until the shutdown future resolves.
+//! the caller bound (port 0 in tests) until the shutdown future resolves. The tuning
+//! guide's optimizations are switches of [`ServerConfig`] (see [`config`]).
 
 pub mod auth;
+pub mod cache;
 pub mod config;
 pub mod error;
+pub mod http_cache;
 pub mod model;
 pub mod password;
 pub mod routes;
@@ -23,8 +26,13 @@ use anyhow::Context;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
-pub use config::{ConfigError, JwtSecret, ServerArgs, ServerConfig};
+pub use config::{ConfigError, JwtSecret, Optimization, Preset, ServerArgs, ServerConfig};
 pub use error::ApiError;
+
+/// Smallest response body the `gzip` switch compresses: below about 1 KiB the gzip
+/// header and the CPU cost outweigh what little is saved (nginx's gzip_min_length
+/// advice is of the same order).
+pub const GZIP_MIN_SIZE: u16 = 1024;
 
 /// What every handler shares: the pool, the settings and the JWT keys.
 #[derive(Clone)]
@@ -39,6 +47,8 @@ pub struct AppState {
     /// 100 users logging in at once would otherwise start 100 blocking threads without
     /// finishing any sooner.
     pub password_checks: Arc<tokio::sync::Semaphore>,
+    /// The PCMN accounts held in memory (used only with `config.account_cache`).
+    pub accounts: Arc<cache::AccountCache>,
 }
 
 impl AppState {
@@ -47,6 +57,7 @@ impl AppState {
         let pool = PgPoolOptions::new()
             .max_connections(config.pool_max_connections)
             .acquire_timeout(config.acquire_timeout)
+            .test_before_acquire(config.pool_ping)
             .connect(database_url)
             .await
             .with_context(|| {
@@ -67,13 +78,33 @@ impl AppState {
             config: Arc::new(config),
             keys,
             password_checks: Arc::new(tokio::sync::Semaphore::new(cpus)),
+            accounts: Arc::new(cache::AccountCache::default()),
         }
     }
 }
 
-/// The whole HTTP application.
+/// The whole HTTP application; with the `gzip` switch, behind tower-http's compression.
 pub fn app(state: AppState) -> axum::Router {
-    routes::router().with_state(state)
+    let gzip = state.config.gzip;
+    let router = routes::router().with_state(state);
+    if !gzip {
+        return router;
+    }
+    use tower_http::compression::predicate::SizeAbove;
+    use tower_http::compression::{CompressionLayer, CompressionLevel};
+    let compression = CompressionLayer::new()
+        .no_br()
+        .no_deflate()
+        .no_zstd()
+        // Level 1, nginx's default gzip_comp_level: JSON still shrinks several times,
+        // for a fraction of the CPU of the default level 6 on a 2-core machine.
+        .quality(CompressionLevel::Fastest)
+        .compress_when(SizeAbove::new(GZIP_MIN_SIZE));
+    router
+        .layer(compression)
+        .layer(axum::middleware::map_response(
+            http_cache::weaken_encoded_etag,
+        ))
 }
 
 /// Serves [`app`] on `listener` until `shutdown` resolves, then lets in-flight

@@ -168,6 +168,31 @@ db_text_enum!(ApprovalStatus, "status" {
     Rejected => "Rejected",
 });
 
+/// `accounts.account_type`: the PCMN class of an account, upper case in JSON and in
+/// the database alike.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AccountType {
+    #[serde(alias = "asset")]
+    Asset,
+    #[serde(alias = "liability")]
+    Liability,
+    #[serde(alias = "expense")]
+    Expense,
+    #[serde(alias = "revenue")]
+    Revenue,
+    #[serde(alias = "off_balance")]
+    OffBalance,
+}
+
+db_text_enum!(AccountType, "account_type" {
+    Asset => "ASSET",
+    Liability => "LIABILITY",
+    Expense => "EXPENSE",
+    Revenue => "REVENUE",
+    OffBalance => "OFF_BALANCE",
+});
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,6 +234,14 @@ mod tests {
         }
         for v in Role::ALL {
             assert_eq!(Role::from_db(v.as_db()), Some(*v));
+        }
+        for v in AccountType::ALL {
+            assert_eq!(AccountType::from_db(v.as_db()), Some(*v));
+            // JSON and database spell it the same way.
+            assert_eq!(
+                serde_json::to_string(v).unwrap(),
+                format!("\"{}\"", v.as_db())
+            );
         }
         assert_eq!(ApprovalStatus::Approved.as_db(), "Approved");
         assert_eq!(Role::from_db("Syndic"), None);

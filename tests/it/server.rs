@@ -313,15 +313,23 @@ impl Reply {
 
 impl Harness {
     async fn start(pool_max: u32, acquire_timeout: f64) -> Self {
+        Self::start_with(ServerArgs {
+            pool_max,
+            acquire_timeout,
+            ..ServerArgs::default()
+        })
+        .await
+    }
+
+    /// The fixture and a server with `args` (the test's JWT secret set).
+    async fn start_with(args: ServerArgs) -> Self {
         let (db, pool) = common::migrated_db().await;
         let fx = Fixture::insert(&pool).await;
         let server = common::server(
             db.url(),
             ServerArgs {
-                pool_max,
-                acquire_timeout,
                 jwt_secret: Some(JwtSecret::new(SECRET)),
-                ..ServerArgs::default()
+                ..args
             },
         )
         .await;
@@ -1224,4 +1232,637 @@ async fn unknown_routes_and_methods_answer_json() {
     r.expect_error(405);
 
     h.finish().await;
+}
+
+/// The tuning switches (`ServerConfig`'s account cache, parallel queries, gzip, HTTP
+/// caching headers, pool settings): each one's effect, observed from outside.
+mod switches {
+    use std::io::Read;
+    use std::time::Instant;
+
+    use koprogo_perf::server::Preset;
+    use reqwest::header::{
+        ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, ETAG, HeaderMap, IF_NONE_MATCH, VARY,
+    };
+
+    use super::*;
+
+    fn arm(name: &str) -> ServerArgs {
+        ServerArgs::for_arm(name).unwrap()
+    }
+
+    /// Another server over the harness's database, with the same JWT secret so that
+    /// the harness's tokens work on it. `stop()` it before `h.finish()`.
+    async fn another_server(h: &Harness, args: ServerArgs) -> common::Server {
+        common::server(
+            h.db.url(),
+            ServerArgs {
+                jwt_secret: Some(JwtSecret::new(SECRET)),
+                ..args
+            },
+        )
+        .await
+    }
+
+    /// A response kept as bytes (304s and gzip bodies are not JSON).
+    struct Raw {
+        status: u16,
+        headers: HeaderMap,
+        bytes: Vec<u8>,
+    }
+
+    impl Raw {
+        fn header(&self, name: reqwest::header::HeaderName) -> Option<&str> {
+            self.headers.get(name).map(|v| v.to_str().unwrap())
+        }
+
+        fn json(&self) -> Value {
+            serde_json::from_slice(&self.bytes).unwrap()
+        }
+    }
+
+    async fn raw(request: reqwest::RequestBuilder, token: &str) -> Raw {
+        let response = request.bearer_auth(token).send().await.unwrap();
+        Raw {
+            status: response.status().as_u16(),
+            headers: response.headers().clone(),
+            bytes: response.bytes().await.unwrap().to_vec(),
+        }
+    }
+
+    /// Calls, so far, of the statement that reads an organization's whole chart of
+    /// accounts (GET /accounts, and the cache's loads).
+    async fn account_loads(pool: &PgPool) -> i64 {
+        sqlx::query_scalar(
+            "SELECT COALESCE(sum(calls), 0)::int8 FROM pg_stat_statements WHERE query LIKE $1",
+        )
+        .bind("%FROM accounts WHERE organization_id = $1 ORDER BY code")
+        .fetch_one(pool)
+        .await
+        .unwrap()
+    }
+
+    fn codes(list: &Value) -> Vec<String> {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["code"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn account_cache_serves_from_memory_per_organization_until_a_write() {
+        let h = Harness::start_with(arm("account_cache")).await;
+        sqlx::raw_sql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            .execute(&h.pool)
+            .await
+            .unwrap();
+        let a = h.login(&h.fx.syndic_a.clone()).await;
+        let b = h.login(&h.fx.syndic_b.clone()).await;
+        let loads = account_loads(&h.pool).await;
+
+        // First use loads A's accounts, once.
+        let first = h.get("/api/v1/accounts", Some(&a)).await.expect(200);
+        let mut sorted = codes(&first);
+        sorted.sort();
+        assert_eq!(sorted, ["5500", "61", "6100"]);
+        assert_eq!(account_loads(&h.pool).await, loads + 1);
+
+        // Then memory: no statement runs, so the answers come even while the table is
+        // locked against any read.
+        let mut tx = h.pool.begin().await.unwrap();
+        sqlx::query("LOCK TABLE accounts IN ACCESS EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        assert_eq!(h.get("/api/v1/accounts", Some(&a)).await.expect(200), first);
+        let one = h
+            .get("/api/v1/accounts/code/6100", Some(&a))
+            .await
+            .expect(200);
+        assert_eq!(one["organization_id"], h.fx.org_a.to_string());
+        // B's code is not in A's chart.
+        h.get("/api/v1/accounts/code/7000", Some(&a))
+            .await
+            .expect_error(404);
+        tx.rollback().await.unwrap();
+        assert_eq!(account_loads(&h.pool).await, loads + 1);
+
+        // B has its own entry: its accounts only, loaded once.
+        let b_list = h.get("/api/v1/accounts", Some(&b)).await.expect(200);
+        let mut b_codes = codes(&b_list);
+        b_codes.sort();
+        assert_eq!(b_codes, ["6100", "7000"]);
+        for account in b_list.as_array().unwrap() {
+            assert_eq!(account["organization_id"], h.fx.org_b.to_string());
+        }
+        h.get("/api/v1/accounts/code/5500", Some(&b))
+            .await
+            .expect_error(404);
+        assert_eq!(h.get("/api/v1/accounts", Some(&a)).await.expect(200), first);
+        assert_eq!(account_loads(&h.pool).await, loads + 2);
+
+        // A write drops A's entry: the next read goes to the database and shows it.
+        let body = json!({
+            "code": "6110",
+            "label": "Entretien ascenseur",
+            "parent_code": "61",
+            "account_type": "EXPENSE"
+        });
+        let created = h
+            .post("/api/v1/accounts", Some(&a), &body)
+            .await
+            .expect(201);
+        assert_eq!(created["organization_id"], h.fx.org_a.to_string());
+        assert_eq!(created["direct_use"], true);
+        let after = h.get("/api/v1/accounts", Some(&a)).await.expect(200);
+        assert_eq!(codes(&after).len(), 4);
+        assert!(codes(&after).contains(&"6110".to_string()));
+        assert_eq!(account_loads(&h.pool).await, loads + 3);
+        // ... and only A's: B's entry still serves without a statement.
+        assert_eq!(
+            h.get("/api/v1/accounts", Some(&b)).await.expect(200),
+            b_list
+        );
+        assert_eq!(account_loads(&h.pool).await, loads + 3);
+
+        // B can neither replace nor delete A's account.
+        let id = created["id"].as_str().unwrap().to_string();
+        let url = format!("{}/api/v1/accounts/{id}", h.base);
+        h.send(h.client.put(&url).json(&body), Some(&b))
+            .await
+            .expect_error(404);
+        let r = raw(h.client.delete(&url), &b).await;
+        assert_eq!(r.status, 404);
+
+        // A replace and a delete show at once too.
+        let renamed = json!({
+            "code": "6110",
+            "label": "Ascenseurs",
+            "parent_code": "61",
+            "account_type": "EXPENSE",
+            "direct_use": false
+        });
+        let put = h
+            .send(h.client.put(&url).json(&renamed), Some(&a))
+            .await
+            .expect(200);
+        assert_eq!(put["label"], "Ascenseurs");
+        let one = h
+            .get("/api/v1/accounts/code/6110", Some(&a))
+            .await
+            .expect(200);
+        assert_eq!(
+            (&one["label"], &one["direct_use"]),
+            (&json!("Ascenseurs"), &json!(false))
+        );
+        assert_eq!(account_loads(&h.pool).await, loads + 4);
+        assert_eq!(raw(h.client.delete(&url), &a).await.status, 204);
+        let gone = h.get("/api/v1/accounts", Some(&a)).await.expect(200);
+        assert_eq!(gone, first);
+        h.get("/api/v1/accounts/code/6110", Some(&a))
+            .await
+            .expect_error(404);
+        assert_eq!(account_loads(&h.pool).await, loads + 5);
+
+        h.finish().await;
+    }
+
+    #[tokio::test]
+    async fn account_writes_are_validated_and_scoped() {
+        let h = Harness::start(2, 3.0).await;
+        let syndic = h.login(&h.fx.syndic_a.clone()).await;
+        let accountant = h.login(&h.fx.accountant_a.clone()).await;
+        let owner = h.login(&h.fx.owner_user_a.clone()).await;
+        let count = "SELECT COUNT(*) FROM accounts WHERE organization_id = $1";
+        assert_eq!(h.count(count, h.fx.org_a).await, 3);
+
+        let long_code = "1".repeat(41);
+        let long_label = "x".repeat(256);
+        for bad in [
+            json!({"code": "", "label": "x", "account_type": "ASSET"}),
+            json!({"code": "61/00", "label": "x", "account_type": "ASSET"}),
+            json!({"code": "6100' OR '1'='1", "label": "x", "account_type": "ASSET"}),
+            json!({"code": long_code, "label": "x", "account_type": "ASSET"}),
+            json!({"code": 6200, "label": "x", "account_type": "ASSET"}),
+            json!({"code": "6200", "label": "  ", "account_type": "ASSET"}),
+            json!({"code": "6200", "label": long_label, "account_type": "ASSET"}),
+            json!({"code": "6200", "label": "a\u{0}b", "account_type": "ASSET"}),
+            json!({"code": "6200", "label": "x", "account_type": "CASH"}),
+            json!({"code": "6200", "label": "x"}),
+            json!({"code": "6200", "label": "x", "account_type": "ASSET", "parent_code": "6200"}),
+            json!({"code": "6200", "label": "x", "account_type": "ASSET", "parent_code": "6 2"}),
+            json!({"code": "6200", "label": "x", "account_type": "ASSET", "direct_use": "yes"}),
+        ] {
+            h.post("/api/v1/accounts", Some(&syndic), &bad)
+                .await
+                .expect_error(400);
+        }
+        let ok = json!({"code": "7001", "label": "Produits", "account_type": "revenue"});
+        h.post("/api/v1/accounts", Some(&owner), &ok)
+            .await
+            .expect_error(403);
+        h.post("/api/v1/accounts", None, &ok)
+            .await
+            .expect_error(401);
+        let dup = json!({"code": "6100", "label": "Doublon", "account_type": "EXPENSE"});
+        let message = h
+            .post("/api/v1/accounts", Some(&syndic), &dup)
+            .await
+            .expect_error(409);
+        assert!(message.contains("code"), "{message}");
+        assert_eq!(h.count(count, h.fx.org_a).await, 3);
+
+        // The accountant may; lower case is accepted and stored as the schema has it.
+        let created = h
+            .post("/api/v1/accounts", Some(&accountant), &ok)
+            .await
+            .expect(201);
+        assert_eq!(created["account_type"], "REVENUE");
+        assert_eq!(created["parent_code"], Value::Null);
+        assert_eq!(h.count(count, h.fx.org_a).await, 4);
+        let id = created["id"].as_str().unwrap();
+        let url = format!("{}/api/v1/accounts/{id}", h.base);
+
+        // Replace: the same checks, 409 on a taken code, 404 for an unknown id.
+        h.send(h.client.put(&url).json(&dup), Some(&syndic))
+            .await
+            .expect_error(409);
+        h.send(
+            h.client
+                .put(&url)
+                .json(&json!({"code": "", "label": "x", "account_type": "ASSET"})),
+            Some(&syndic),
+        )
+        .await
+        .expect_error(400);
+        h.send(h.client.put(&url).json(&ok), Some(&owner))
+            .await
+            .expect_error(403);
+        let unknown = format!("{}/api/v1/accounts/{}", h.base, Uuid::new_v4());
+        h.send(h.client.put(&unknown).json(&ok), Some(&syndic))
+            .await
+            .expect_error(404);
+        h.send(
+            h.client
+                .put(format!("{}/api/v1/accounts/not-a-uuid", h.base))
+                .json(&ok),
+            Some(&syndic),
+        )
+        .await
+        .expect_error(400);
+
+        // Delete: 403 for an owner, 204 once, then 404.
+        assert_eq!(raw(h.client.delete(&url), &owner).await.status, 403);
+        assert_eq!(raw(h.client.delete(&url), &syndic).await.status, 204);
+        assert_eq!(raw(h.client.delete(&url), &syndic).await.status, 404);
+        assert_eq!(raw(h.client.delete(&unknown), &syndic).await.status, 404);
+        assert_eq!(h.count(count, h.fx.org_a).await, 3);
+        // No GET on an account id: 405, as JSON.
+        h.get(&format!("/api/v1/accounts/{id}"), Some(&syndic))
+            .await
+            .expect_error(405);
+
+        h.finish().await;
+    }
+
+    /// The statements of `route` that wait on a lock, as pg_stat_activity shows them.
+    async fn waiting(pool: &PgPool, route: &str) -> Vec<String> {
+        sqlx::query_scalar(
+            "SELECT query FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE $1",
+        )
+        .bind(format!("/* GET {route} */%"))
+        .fetch_all(pool)
+        .await
+        .unwrap()
+    }
+
+    /// Polls until at least `n` statements of `route` wait (a minute is a hang guard,
+    /// not a timing bound).
+    async fn until_waiting(pool: &PgPool, route: &str, n: usize) -> Vec<String> {
+        let began = Instant::now();
+        loop {
+            let statements = waiting(pool, route).await;
+            if statements.len() >= n {
+                return statements;
+            }
+            assert!(
+                began.elapsed() < Duration::from_secs(60),
+                "{route}: {} statement(s) ever waited at once, expected {n}: {statements:?}",
+                statements.len()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn one_each(statements: &[String], a: &str, b: &str) {
+        assert_eq!(statements.len(), 2, "{statements:?}");
+        assert!(
+            statements.iter().filter(|s| s.contains(a)).count() == 1
+                && statements.iter().filter(|s| s.contains(b)).count() == 1,
+            "expected one {a:?} and one {b:?} statement: {statements:?}"
+        );
+    }
+
+    /// Locks the tables the requests read, sends them, and shows what then waits: with
+    /// `parallel_queries` both statements of a request are in flight at once; without,
+    /// only the first (the second would start after it).
+    #[tokio::test]
+    async fn parallel_queries_have_both_statements_in_flight_at_once() {
+        let h = Harness::start_with(arm("parallel_queries")).await;
+        let sequential = another_server(&h, ServerArgs::default()).await;
+        let token = h.login(&h.fx.syndic_a.clone()).await;
+        let units_route = "/api/v1/buildings/{id}/units";
+
+        for (base, parallel) in [(h.base.clone(), true), (sequential.base.clone(), false)] {
+            let mut tx = h.pool.begin().await.unwrap();
+            sqlx::query("LOCK TABLE buildings, units IN ACCESS EXCLUSIVE MODE")
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            let list = tokio::spawn(
+                h.client
+                    .get(format!("{base}/api/v1/buildings"))
+                    .bearer_auth(&token)
+                    .send(),
+            );
+            let units = tokio::spawn(
+                h.client
+                    .get(format!(
+                        "{base}/api/v1/buildings/{}/units",
+                        h.fx.building_a1
+                    ))
+                    .bearer_auth(&token)
+                    .send(),
+            );
+            if parallel {
+                let list = until_waiting(&h.pool, "/api/v1/buildings", 2).await;
+                one_each(&list, "COUNT(*)", "LIMIT $2");
+                let sub = until_waiting(&h.pool, units_route, 2).await;
+                one_each(&sub, "EXISTS", "FROM units");
+            } else {
+                let list = until_waiting(&h.pool, "/api/v1/buildings", 1).await;
+                assert!(list[0].contains("COUNT(*)"), "{list:?}");
+                let sub = until_waiting(&h.pool, units_route, 1).await;
+                assert!(sub[0].contains("FROM units"), "{sub:?}");
+                // A (wrongly) concurrent second statement would show by now; this
+                // settle time can only make the check pass less often, never flake.
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                assert_eq!(waiting(&h.pool, "/api/v1/buildings").await.len(), 1);
+                assert_eq!(waiting(&h.pool, units_route).await.len(), 1);
+            }
+            tx.rollback().await.unwrap();
+            let list = list.await.unwrap().unwrap();
+            assert_eq!(list.status(), 200);
+            let list: Value = list.json().await.unwrap();
+            assert_eq!(list["data"].as_array().unwrap().len(), 2);
+            assert_eq!(list["pagination"]["total_items"], 2);
+            let units = units.await.unwrap().unwrap();
+            assert_eq!(units.status(), 200);
+            let units: Value = units.json().await.unwrap();
+            assert_eq!(units.as_array().unwrap().len(), 2);
+        }
+
+        // The same answers as one after the other, 404s included.
+        for path in [
+            format!("/api/v1/buildings/{}/units", h.fx.building_a2),
+            format!(
+                "/api/v1/buildings/{}/expenses?status=Approved",
+                h.fx.building_a1
+            ),
+        ] {
+            let p = h.get(&path, Some(&token)).await.expect(200);
+            let s = raw(h.client.get(format!("{}{path}", sequential.base)), &token).await;
+            assert_eq!((s.status, s.json()), (200, p));
+        }
+        for path in [
+            format!("/api/v1/buildings/{}/units", h.fx.building_b1),
+            format!("/api/v1/buildings/{}/expenses", Uuid::new_v4()),
+        ] {
+            h.get(&path, Some(&token)).await.expect_error(404);
+        }
+
+        sequential.stop().await;
+        h.finish().await;
+    }
+
+    /// A client that neither asks for gzip nor undoes it: reqwest's `gzip` feature is
+    /// on in this build (goose enables it), and `common::client()` would send
+    /// `Accept-Encoding: gzip` and decompress behind the test's back.
+    fn identity_client() -> reqwest::Client {
+        reqwest::Client::builder()
+            .no_gzip()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap()
+    }
+
+    fn gunzip(bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(bytes)
+            .read_to_end(&mut out)
+            .unwrap();
+        out
+    }
+
+    #[tokio::test]
+    async fn gzip_compresses_large_bodies_for_clients_that_accept_it() {
+        let h = Harness::start_with(arm("gzip")).await;
+        let plain = another_server(&h, ServerArgs::default()).await;
+        let token = h.login(&h.fx.syndic_a.clone()).await;
+        let c = identity_client();
+        // Enough buildings for a page well above the 1 KiB minimum.
+        for i in 0..10 {
+            sqlx::query(
+                "INSERT INTO buildings (id, organization_id, name, address, city, postal_code, \
+                 total_units) VALUES ($1, $2, $3, 'Rue Neuve 1', 'Bruxelles', '1000', 4)",
+            )
+            .bind(Uuid::new_v4())
+            .bind(h.fx.org_a)
+            .bind(format!("Résidence {i}"))
+            .execute(&h.pool)
+            .await
+            .unwrap();
+        }
+        let url = format!("{}/api/v1/buildings?per_page=100", h.base);
+
+        let identity = raw(c.get(&url), &token).await;
+        assert_eq!(identity.status, 200);
+        assert_eq!(identity.header(CONTENT_ENCODING), None);
+        assert!(identity.bytes.len() > 1024, "{}", identity.bytes.len());
+
+        let gz = raw(c.get(&url).header(ACCEPT_ENCODING, "gzip"), &token).await;
+        assert_eq!(gz.status, 200);
+        assert_eq!(gz.header(CONTENT_ENCODING), Some("gzip"));
+        assert!(
+            gz.header(VARY)
+                .is_some_and(|v| v.to_ascii_lowercase().contains("accept-encoding"))
+        );
+        assert!(
+            gz.bytes.len() < identity.bytes.len(),
+            "gzip {} vs identity {}",
+            gz.bytes.len(),
+            identity.bytes.len()
+        );
+        let unzipped: Value = serde_json::from_slice(&gunzip(&gz.bytes)).unwrap();
+        assert_eq!(unzipped, identity.json());
+
+        // Only gzip is offered; small bodies are left alone.
+        let br = raw(c.get(&url).header(ACCEPT_ENCODING, "br"), &token).await;
+        assert_eq!(br.header(CONTENT_ENCODING), None);
+        assert_eq!(br.json(), identity.json());
+        let me = raw(
+            c.get(format!("{}/api/v1/auth/me", h.base))
+                .header(ACCEPT_ENCODING, "gzip"),
+            &token,
+        )
+        .await;
+        assert_eq!(me.status, 200);
+        assert_eq!(me.header(CONTENT_ENCODING), None);
+        assert!(me.bytes.len() < 1024);
+
+        // Without the switch, never.
+        let off = raw(
+            c.get(format!("{}/api/v1/buildings?per_page=100", plain.base))
+                .header(ACCEPT_ENCODING, "gzip"),
+            &token,
+        )
+        .await;
+        assert_eq!(off.header(CONTENT_ENCODING), None);
+        assert_eq!(off.json(), identity.json());
+
+        plain.stop().await;
+        h.finish().await;
+    }
+
+    #[tokio::test]
+    async fn etags_answer_304_until_the_data_changes() {
+        let h = Harness::start_with(arm("http_cache_headers")).await;
+        let plain = another_server(&h, ServerArgs::default()).await;
+        let a = h.login(&h.fx.syndic_a.clone()).await;
+        let b = h.login(&h.fx.syndic_b.clone()).await;
+        let c = identity_client();
+        let url = format!("{}/api/v1/buildings/{}", h.base, h.fx.building_a1);
+
+        let first = raw(c.get(&url), &a).await;
+        assert_eq!(first.status, 200);
+        let etag = first.header(ETAG).expect("an ETag").to_string();
+        assert!(etag.starts_with('"') && etag.ends_with('"'), "{etag}");
+        assert_eq!(first.header(CACHE_CONTROL), Some("private, no-cache"));
+        assert_eq!(raw(c.get(&url), &a).await.header(ETAG), Some(&*etag));
+
+        for matching in [
+            etag.clone(),
+            format!("W/{etag}"),
+            format!("\"x\", {etag}"),
+            "*".into(),
+        ] {
+            let hit = raw(c.get(&url).header(IF_NONE_MATCH, &matching), &a).await;
+            assert_eq!(hit.status, 304, "{matching}");
+            assert!(hit.bytes.is_empty());
+            assert_eq!(hit.header(ETAG), Some(&*etag));
+            assert_eq!(hit.header(CACHE_CONTROL), Some("private, no-cache"));
+        }
+        let miss = raw(c.get(&url).header(IF_NONE_MATCH, "\"x\""), &a).await;
+        assert_eq!(miss.status, 200);
+        assert_eq!(miss.json(), first.json());
+        // Another organization gets a 404, tag or not.
+        let other = raw(c.get(&url).header(IF_NONE_MATCH, &etag), &b).await;
+        assert_eq!(other.status, 404);
+
+        // A change: a full answer to the old tag, with a new one.
+        sqlx::query("UPDATE buildings SET name = 'Résidence Alpha II' WHERE id = $1")
+            .bind(h.fx.building_a1)
+            .execute(&h.pool)
+            .await
+            .unwrap();
+        let changed = raw(c.get(&url).header(IF_NONE_MATCH, &etag), &a).await;
+        assert_eq!(changed.status, 200);
+        assert_eq!(changed.json()["name"], "Résidence Alpha II");
+        assert_ne!(changed.header(ETAG), Some(&*etag));
+
+        // The accounts list on the tuned stack: tagged once per cache load, a new tag
+        // after a write, and gzip's weak form still revalidates.
+        let tuned = another_server(&h, ServerArgs::from_preset(Preset::Tuned)).await;
+        let accounts = format!("{}/api/v1/accounts", tuned.base);
+        let list = raw(c.get(&accounts), &a).await;
+        let tag = list.header(ETAG).unwrap().to_string();
+        let hit = raw(c.get(&accounts).header(IF_NONE_MATCH, &tag), &a).await;
+        assert_eq!(hit.status, 304);
+        let b_list = raw(c.get(&accounts).header(IF_NONE_MATCH, &tag), &b).await;
+        assert_eq!(b_list.status, 200, "B's chart is not A's");
+        for code in ["6001", "6002", "6003", "6004", "6005"] {
+            let body = json!({
+                "code": code,
+                "label": format!("Fournitures et marchandises {code}"),
+                "parent_code": "60",
+                "account_type": "EXPENSE"
+            });
+            let r = raw(c.post(&accounts).json(&body), &a).await;
+            assert_eq!(r.status, 201);
+        }
+        let after = raw(c.get(&accounts).header(IF_NONE_MATCH, &tag), &a).await;
+        assert_eq!(after.status, 200);
+        assert_eq!(codes(&after.json()).len(), 8);
+        let new_tag = after.header(ETAG).unwrap().to_string();
+        assert_ne!(new_tag, tag);
+        assert!(after.bytes.len() > 1024);
+        let gz = raw(c.get(&accounts).header(ACCEPT_ENCODING, "gzip"), &a).await;
+        assert_eq!(gz.header(CONTENT_ENCODING), Some("gzip"));
+        assert_eq!(gz.header(ETAG), Some(&*format!("W/{new_tag}")));
+        for sent in [new_tag.clone(), format!("W/{new_tag}")] {
+            let hit = raw(
+                c.get(&accounts)
+                    .header(ACCEPT_ENCODING, "gzip")
+                    .header(IF_NONE_MATCH, &sent),
+                &a,
+            )
+            .await;
+            assert_eq!(hit.status, 304, "{sent}");
+        }
+
+        // Without the switch: no headers, and If-None-Match changes nothing.
+        let off = raw(
+            c.get(format!(
+                "{}/api/v1/buildings/{}",
+                plain.base, h.fx.building_a1
+            ))
+            .header(IF_NONE_MATCH, "*"),
+            &a,
+        )
+        .await;
+        assert_eq!(off.status, 200);
+        assert_eq!(off.header(ETAG), None);
+        assert_eq!(off.header(CACHE_CONTROL), None);
+
+        tuned.stop().await;
+        plain.stop().await;
+        h.finish().await;
+    }
+
+    #[tokio::test]
+    async fn presets_reach_the_pool() {
+        let h = Harness::start_with(arm("pool20")).await;
+        let options = h.server.state.pool.options();
+        assert_eq!(options.get_max_connections(), 20);
+        assert_eq!(options.get_acquire_timeout(), Duration::from_secs(3));
+        assert!(options.get_test_before_acquire(), "pool20 keeps the ping");
+        let tuned = another_server(&h, ServerArgs::from_preset(Preset::Tuned)).await;
+        assert!(!tuned.state.pool.options().get_test_before_acquire());
+        let baseline = another_server(&h, ServerArgs::default()).await;
+        let options = baseline.state.pool.options();
+        assert_eq!(options.get_max_connections(), 10);
+        assert_eq!(options.get_acquire_timeout(), Duration::from_secs(30));
+        assert!(options.get_test_before_acquire());
+        // Each serves the same answers.
+        let token = h.login(&h.fx.syndic_a.clone()).await;
+        for base in [&h.base, &tuned.base, &baseline.base] {
+            let r = raw(h.client.get(format!("{base}/api/v1/buildings")), &token).await;
+            assert_eq!(r.status, 200);
+            assert_eq!(r.json()["pagination"]["total_items"], 2);
+        }
+        tuned.stop().await;
+        baseline.stop().await;
+        h.finish().await;
+    }
 }

@@ -1,7 +1,8 @@
 //! `/api/v1/buildings`: list, create, one building, its units and its expenses.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -13,6 +14,7 @@ use super::validate;
 use crate::server::AppState;
 use crate::server::auth::AuthUser;
 use crate::server::error::{ApiError, Json, Path, Query};
+use crate::server::http_cache::{self, JsonBody};
 use crate::server::model::{ApprovalStatus, Role};
 
 /// A building as KoproGo returns it.
@@ -73,13 +75,15 @@ pub async fn list(
     list_route(&state, &user, &params, &LIST).await
 }
 
-/// `GET /buildings/{id}`.
+/// `GET /buildings/{id}`; with `http_cache_headers`, tagged and answered 304 when the
+/// client has this version.
 pub async fn get_one(
     State(state): State<AppState>,
     user: AuthUser,
     Path(id): Path<Uuid>,
-) -> Result<axum::Json<Building>, ApiError> {
-    fetch_one(
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let axum::Json(building): axum::Json<Building> = fetch_one(
         &state,
         &user,
         concat!(
@@ -90,27 +94,56 @@ pub async fn get_one(
         id,
         "building not found",
     )
-    .await
+    .await?;
+    Ok(http_cache::respond(
+        &state,
+        &headers,
+        JsonBody::of(&building)?,
+    ))
 }
 
-/// 404 unless the building is the organization's. Called only when a sub-list came
-/// back empty, so the happy path stays one query.
-async fn ensure_building(
+/// Whether the building is the organization's (`sql` selects that as a boolean).
+async fn building_exists(
     state: &AppState,
     sql: &'static str,
     id: Uuid,
     org: Uuid,
-) -> Result<(), ApiError> {
-    let exists: bool = sqlx::query_scalar(sql)
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(sql)
         .bind(id)
         .bind(org)
         .fetch_one(&state.pool)
-        .await?;
-    if exists {
-        Ok(())
+        .await
+}
+
+/// A building's sub-list: the rows `rows` fetches, or a 404 unless the building is
+/// the organization's (`check_sql`, see [`building_exists`]).
+///
+/// One after the other, the check runs only when no row came back, so the happy path
+/// is one query. With `parallel_queries` the two independent lookups are issued at
+/// once on separate connections (the guide's `tokio::join!`): an empty or missing
+/// building costs one round trip instead of two, every other request one query more.
+async fn sub_list<T>(
+    state: &AppState,
+    rows: impl Future<Output = Result<Vec<T>, sqlx::Error>>,
+    check_sql: &'static str,
+    id: Uuid,
+    org: Uuid,
+) -> Result<Vec<T>, ApiError> {
+    let rows = if state.config.parallel_queries {
+        let (rows, exists) = tokio::try_join!(rows, building_exists(state, check_sql, id, org))?;
+        if !exists {
+            return Err(ApiError::NotFound("building not found"));
+        }
+        rows
     } else {
-        Err(ApiError::NotFound("building not found"))
-    }
+        let rows = rows.await?;
+        if rows.is_empty() && !building_exists(state, check_sql, id, org).await? {
+            return Err(ApiError::NotFound("building not found"));
+        }
+        rows
+    };
+    Ok(rows)
 }
 
 /// `GET /buildings/{id}/units`: all its units, by unit number.
@@ -120,25 +153,23 @@ pub async fn units(
     Path(id): Path<Uuid>,
 ) -> Result<axum::Json<Vec<Unit>>, ApiError> {
     let org = user.organization()?;
-    let units: Vec<Unit> = sqlx::query_as(concat!(
+    let rows = sqlx::query_as(concat!(
         "/* GET /api/v1/buildings/{id}/units */ SELECT ",
         unit_columns!(),
         " FROM units WHERE building_id = $1 AND organization_id = $2 ORDER BY unit_number, id"
     ))
     .bind(id)
     .bind(org)
-    .fetch_all(&state.pool)
+    .fetch_all(&state.pool);
+    let units = sub_list(
+        &state,
+        rows,
+        "/* GET /api/v1/buildings/{id}/units */ SELECT EXISTS \
+         (SELECT 1 FROM buildings WHERE id = $1 AND organization_id = $2)",
+        id,
+        org,
+    )
     .await?;
-    if units.is_empty() {
-        ensure_building(
-            &state,
-            "/* GET /api/v1/buildings/{id}/units */ SELECT EXISTS \
-             (SELECT 1 FROM buildings WHERE id = $1 AND organization_id = $2)",
-            id,
-            org,
-        )
-        .await?;
-    }
     Ok(axum::Json(units))
 }
 
@@ -160,45 +191,39 @@ pub async fn expenses(
     let org = user.organization()?;
     // Two fixed statements rather than `($2 IS NULL OR status = $2)`, which would
     // keep the planner off idx_expenses_building_status.
-    let expenses: Vec<Expense> =
-        match filter.status {
-            Some(status) => sqlx::query_as(concat!(
-                "/* GET /api/v1/buildings/{id}/expenses */ SELECT ",
-                expense_columns!(),
-                " FROM expenses WHERE building_id = $1 AND status = $2 AND organization_id = $3 \
-                 ORDER BY expense_date DESC, id"
-            ))
-            .bind(id)
-            .bind(status.as_db())
-            .bind(org)
-            .fetch_all(&state.pool)
-            .await?,
-            None => {
-                sqlx::query_as(concat!(
-                    "/* GET /api/v1/buildings/{id}/expenses */ SELECT ",
-                    expense_columns!(),
-                    " FROM expenses WHERE building_id = $1 AND organization_id = $2 \
-                 ORDER BY expense_date DESC, id"
-                ))
-                .bind(id)
-                .bind(org)
-                .fetch_all(&state.pool)
-                .await?
-            }
-        };
-    if expenses.is_empty() {
-        ensure_building(
-            &state,
-            // The operands are swapped on purpose: pg_stat_statements identifies a
-            // statement by its parse tree, comments ignored, and the same text as the
-            // units route's check would be counted under that route.
-            "/* GET /api/v1/buildings/{id}/expenses */ SELECT EXISTS \
-             (SELECT 1 FROM buildings WHERE organization_id = $2 AND id = $1)",
-            id,
-            org,
-        )
-        .await?;
-    }
+    let rows = match filter.status {
+        Some(status) => sqlx::query_as(concat!(
+            "/* GET /api/v1/buildings/{id}/expenses */ SELECT ",
+            expense_columns!(),
+            " FROM expenses WHERE building_id = $1 AND status = $2 AND organization_id = $3 \
+             ORDER BY expense_date DESC, id"
+        ))
+        .bind(id)
+        .bind(status.as_db())
+        .bind(org)
+        .fetch_all(&state.pool),
+        None => sqlx::query_as(concat!(
+            "/* GET /api/v1/buildings/{id}/expenses */ SELECT ",
+            expense_columns!(),
+            " FROM expenses WHERE building_id = $1 AND organization_id = $2 \
+             ORDER BY expense_date DESC, id"
+        ))
+        .bind(id)
+        .bind(org)
+        .fetch_all(&state.pool),
+    };
+    let expenses = sub_list(
+        &state,
+        rows,
+        // The operands are swapped on purpose: pg_stat_statements identifies a
+        // statement by its parse tree, comments ignored, and the same text as the
+        // units route's check would be counted under that route.
+        "/* GET /api/v1/buildings/{id}/expenses */ SELECT EXISTS \
+         (SELECT 1 FROM buildings WHERE organization_id = $2 AND id = $1)",
+        id,
+        org,
+    )
+    .await?;
     Ok(axum::Json(expenses))
 }
 

@@ -107,6 +107,10 @@ impl PageRequest {
     fn offset(&self) -> i64 {
         (i64::from(self.page) - 1) * i64::from(self.per_page)
     }
+
+    fn pagination(&self, total_items: i64) -> Pagination {
+        Pagination::new(i64::from(self.page), i64::from(self.per_page), total_items)
+    }
 }
 
 /// KoproGo's pagination block.
@@ -154,9 +158,12 @@ where
 {
     let org = user.organization()?;
     let request = PageRequest::resolve(params, spec)?;
-    fetch_page(&state.pool, spec, org, &request)
-        .await
-        .map(axum::Json)
+    if state.config.parallel_queries {
+        fetch_page_concurrently(&state.pool, spec, org, &request).await
+    } else {
+        fetch_page(&state.pool, spec, org, &request).await
+    }
+    .map(axum::Json)
 }
 
 /// The body of every detail route: the row `sql` selects with `id = $1 AND
@@ -190,28 +197,62 @@ pub async fn fetch_page<T>(
 where
     T: for<'r> FromRow<'r, PgRow> + Send + Unpin,
 {
-    let total_items: i64 = sqlx::query_scalar(spec.count_sql)
+    let total_items = count(pool, spec, org).await?;
+    let data = page(pool, spec, org, request).await?;
+    Ok(Page {
+        data,
+        pagination: request.pagination(total_items),
+    })
+}
+
+/// [`fetch_page`] with both queries in flight at once, each on its own pooled
+/// connection (the `parallel_queries` switch): the guide's `tokio::join!`. The page
+/// costs one round trip instead of two, for two connections instead of one.
+pub async fn fetch_page_concurrently<T>(
+    pool: &PgPool,
+    spec: &ListSpec,
+    org: Uuid,
+    request: &PageRequest,
+) -> Result<Page<T>, ApiError>
+where
+    T: for<'r> FromRow<'r, PgRow> + Send + Unpin,
+{
+    let (total_items, data) =
+        tokio::try_join!(count(pool, spec, org), page(pool, spec, org, request))?;
+    Ok(Page {
+        data,
+        pagination: request.pagination(total_items),
+    })
+}
+
+async fn count(pool: &PgPool, spec: &ListSpec, org: Uuid) -> Result<i64, ApiError> {
+    let total: i64 = sqlx::query_scalar(spec.count_sql)
         .bind(org)
         .fetch_one(pool)
         .await?;
+    Ok(total)
+}
+
+async fn page<T>(
+    pool: &PgPool,
+    spec: &ListSpec,
+    org: Uuid,
+    request: &PageRequest,
+) -> Result<Vec<T>, ApiError>
+where
+    T: for<'r> FromRow<'r, PgRow> + Send + Unpin,
+{
     let sql = format!(
         "{} ORDER BY {} LIMIT $2 OFFSET $3",
         spec.page_sql, request.order_by
     );
-    let data: Vec<T> = sqlx::query_as(&sql)
+    let data = sqlx::query_as(&sql)
         .bind(org)
         .bind(request.limit())
         .bind(request.offset())
         .fetch_all(pool)
         .await?;
-    Ok(Page {
-        data,
-        pagination: Pagination::new(
-            i64::from(request.page),
-            i64::from(request.per_page),
-            total_items,
-        ),
-    })
+    Ok(data)
 }
 
 #[cfg(test)]

@@ -10,7 +10,12 @@
 //! | /buildings, /units, /owners, /expenses | POST | 201, 400, 401, 403, 404, 409 |
 //! | /buildings/{id}, /units/{id}, /owners/{id}, /expenses/{id} | GET | 200, 400, 401, 404 |
 //! | /buildings/{id}/units, /buildings/{id}/expenses, /units/{id}/owners | GET | 200, 400, 401, 404 |
-//! | /accounts, /accounts/code/{code} | GET | 200, 401, 404 |
+//! | /accounts, /accounts/code/{code} | GET | 200, 304, 401, 404 |
+//! | /accounts | POST | 201, 400, 401, 403, 409 |
+//! | /accounts/{id} | PUT | 200, 400, 401, 403, 404, 409 |
+//! | /accounts/{id} | DELETE | 204, 400, 401, 403, 404 |
+//!
+//! GET /buildings/{id} may also answer 304 with the `http_cache_headers` switch.
 //!
 //! Any route may also answer 503 (no pooled connection in time, with `Retry-After`)
 //! or 500 (a database failure, with a body that names nothing).
@@ -69,7 +74,7 @@ pub mod units;
 pub mod validate;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 
 use super::AppState;
 use super::error::ApiError;
@@ -94,7 +99,11 @@ pub fn router() -> Router<AppState> {
         .route(v1!("/owners/{id}"), get(owners::get_one))
         .route(v1!("/expenses"), get(expenses::list).post(expenses::create))
         .route(v1!("/expenses/{id}"), get(expenses::get_one))
-        .route(v1!("/accounts"), get(accounts::list))
+        .route(v1!("/accounts"), get(accounts::list).post(accounts::create))
+        .route(
+            v1!("/accounts/{id}"),
+            put(accounts::update).delete(accounts::delete),
+        )
         .route(v1!("/accounts/code/{code}"), get(accounts::by_code))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)

@@ -55,6 +55,19 @@ pub fn optional_text(
     }
 }
 
+/// A PCMN account code: 1 to [`ACCOUNT_CODE_MAX`] ASCII letters or digits (PCMN codes
+/// are digits; letters allow local sub-accounts), so that it is always a clean path
+/// segment of `/accounts/code/{code}`.
+pub fn account_code(field: &str, value: &str) -> Result<String, ApiError> {
+    let value = text(field, value, ACCOUNT_CODE_MAX)?;
+    if !value.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(ApiError::bad_request(format!(
+            "{field} must be letters and digits only"
+        )));
+    }
+    Ok(value)
+}
+
 /// An e-mail address: a text with an `@` between non-empty parts and no whitespace.
 pub fn email(field: &str, value: &str) -> Result<String, ApiError> {
     let value = text(field, value, EMAIL_MAX)?;
@@ -140,6 +153,10 @@ mod tests {
         assert!(text("name", "a\0b", 20).is_err());
         assert_eq!(optional_text("phone", Some(" "), 5).unwrap(), None);
         assert_eq!(optional_text("phone", None, 5).unwrap(), None);
+        assert_eq!(account_code("code", " 611002 ").unwrap(), "611002");
+        for bad in ["", "61 00", "61/00", "6100'", &"1".repeat(41)] {
+            assert!(account_code("code", bad).is_err(), "{bad}");
+        }
         assert!(email("email", "a@b.be").is_ok());
         for bad in ["ab.be", "@b.be", "a@", "a b@c.be"] {
             assert!(email("email", bad).is_err(), "{bad}");
