@@ -35,6 +35,8 @@ pub struct LocalStack {
     pub logins: Vec<Login>,
     pub scale: u32,
     pub pool_max_connections: u32,
+    /// The server's switches, in one line (`ServerConfig::switches`).
+    pub switches: String,
     server: Option<Server>,
     /// Holds the file a child server's built-in sampler writes its stacks to.
     sampler_dir: Option<tempfile::TempDir>,
@@ -75,6 +77,7 @@ impl LocalStack {
     ) -> anyhow::Result<LocalStack> {
         let (db, logins) = prepare_database(database_url, scale, quiet).await?;
         let pool_max_connections = config.pool_max_connections;
+        let switches = config.switches();
         let listener = TcpListener::bind(config.bind).await.with_context(|| {
             format!(
                 "cannot listen on {}: pick another --bind address",
@@ -93,6 +96,7 @@ impl LocalStack {
             logins,
             scale: scale.scale,
             pool_max_connections,
+            switches,
             server: Some(Server::InProcess { shutdown: tx, task }),
             sampler_dir: None,
         })
@@ -122,8 +126,8 @@ impl LocalStack {
         let mut command = tokio::process::Command::new(server_bin);
         command
             .args(["serve", "--child", "--bind", "127.0.0.1:0"])
-            .args(["--pool-max", &args.pool_max.to_string()])
-            .args(["--acquire-timeout", &args.acquire_timeout.to_string()])
+            // Every switch spelled out, so that the child runs exactly these values.
+            .args(args.child_args())
             .args(["--scale", &scale.scale.to_string()])
             // In the environment, not argv: the URL holds the cluster's password.
             .env("DATABASE_URL", db.url())
@@ -175,6 +179,7 @@ impl LocalStack {
             logins,
             scale: scale.scale,
             pool_max_connections: args.pool_max,
+            switches: args.resolve().map(|c| c.switches()).unwrap_or_default(),
             server: Some(Server::Child(child)),
             sampler_dir,
         })
@@ -542,6 +547,7 @@ async fn local(
             scale: stack.scale,
             pool_max_connections: stack.pool_max_connections,
             postgres_version: stack.db.cluster().map(|c| c.version().to_string()),
+            switches: Some(stack.switches.clone()),
         }),
     };
     let postgres_pid = stack.db.cluster().and_then(|c| c.postmaster_pid());

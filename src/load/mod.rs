@@ -206,7 +206,12 @@ struct Vu {
     owners: Vec<String>,
     rng: ChaCha8Rng,
     seq: u64,
+    /// ETags seen per GET path, sent back as `If-None-Match` like a browser does.
+    etags: std::collections::HashMap<String, String>,
 }
+
+/// ETags a user remembers at most (then it forgets them all, like a small cache).
+const ETAGS_PER_USER: usize = 256;
 
 /// Runs the scenario and returns what was measured.
 pub async fn run(options: LoadOptions) -> anyhow::Result<LoadOutcome> {
@@ -591,6 +596,7 @@ async fn start_user(user: &mut GooseUser, shared: &Shared) -> TransactionResult 
         owners: Vec::new(),
         rng: ChaCha8Rng::seed_from_u64(rand::rng().random()),
         seq: 0,
+        etags: Default::default(),
     });
     if shared.scenario.needs_login() {
         log_in(user, shared).await;
@@ -840,7 +846,11 @@ async fn send(user: &mut GooseUser, shared: &Shared, index: usize) -> Transactio
                 }
             },
         };
+        let is_get = method == reqwest::Method::GET;
         let mut builder = user.client.request(method, url);
+        if is_get && let Some(tag) = vu(user).etags.get(&path) {
+            builder = builder.header(reqwest::header::IF_NONE_MATCH, tag.as_str());
+        }
         if let Some(token) = token {
             builder = builder.bearer_auth(token);
         }
@@ -855,6 +865,18 @@ async fn send(user: &mut GooseUser, shared: &Shared, index: usize) -> Transactio
         let outcome = match response {
             Ok(r) => {
                 let status = r.status().as_u16();
+                if is_get
+                    && let Some(tag) = r
+                        .headers()
+                        .get(reqwest::header::ETAG)
+                        .and_then(|v| v.to_str().ok())
+                {
+                    let etags = &mut vu_mut(user).etags;
+                    if etags.len() >= ETAGS_PER_USER {
+                        etags.clear();
+                    }
+                    etags.insert(path.clone(), tag.to_string());
+                }
                 // Status line and headers as they travel: "name: value\r\n" each.
                 let headers: usize = r
                     .headers()

@@ -55,7 +55,7 @@ impl EndpointStats {
         let bad_status: u64 = self
             .status_codes
             .iter()
-            .filter(|(code, _)| !(200..300).contains(*code))
+            .filter(|(code, _)| !is_success(**code))
             .map(|(_, n)| n)
             .sum();
         bad_status + self.timeouts + self.connect_errors + self.other_errors
@@ -397,7 +397,7 @@ impl Recorder {
         self.note(outcome);
         let done = sent + latency;
         let corrected = micros(done.saturating_duration_since(intended));
-        let is_error = !matches!(outcome, Ok(200..=299));
+        let is_error = !matches!(outcome, Ok(code) if is_success(code));
         {
             let mut interval = lock(&self.interval);
             let _ = interval.all.record(corrected);
@@ -528,6 +528,11 @@ impl Recorder {
     pub fn relogins(&self) -> u64 {
         *lock(&self.relogins)
     }
+}
+
+/// A 2xx, or a 304 answering the client's `If-None-Match` (its copy is current).
+pub fn is_success(code: u16) -> bool {
+    (200..300).contains(&code) || code == 304
 }
 
 fn micros(d: Duration) -> u64 {

@@ -193,6 +193,9 @@ pub struct ServerInfo {
     /// PostgreSQL version of the embedded cluster, when embedded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub postgres_version: Option<String>,
+    /// The server's switches (preset and flags), e.g. `pool 10, …, gzip off, …`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub switches: Option<String>,
 }
 
 /// Counts and latency of a set of requests.

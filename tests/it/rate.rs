@@ -33,20 +33,33 @@ fn start_server(behaviour: Behaviour) -> String {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr: SocketAddr = listener.local_addr().unwrap();
             let started = Instant::now();
-            let app = axum::Router::new().route(
-                "/work",
-                axum::routing::get(move || async move {
-                    let now = Instant::now();
-                    if let Some((from, length)) = behaviour.stall {
-                        let (begin, end) = (started + from, started + from + length);
-                        if now >= begin && now < end {
-                            tokio::time::sleep_until(end.into()).await;
+            let app = axum::Router::new()
+                .route(
+                    "/etag",
+                    axum::routing::get(|headers: axum::http::HeaderMap| async move {
+                        // A resource that never changes: 304 once the client has its tag.
+                        let tag = "\"v1\"";
+                        if headers.get("if-none-match").and_then(|v| v.to_str().ok()) == Some(tag) {
+                            (axum::http::StatusCode::NOT_MODIFIED, [("etag", tag)], "")
+                        } else {
+                            (axum::http::StatusCode::OK, [("etag", tag)], "the body")
                         }
-                    }
-                    tokio::time::sleep(behaviour.delay).await;
-                    "ok"
-                }),
-            );
+                    }),
+                )
+                .route(
+                    "/work",
+                    axum::routing::get(move || async move {
+                        let now = Instant::now();
+                        if let Some((from, length)) = behaviour.stall {
+                            let (begin, end) = (started + from, started + from + length);
+                            if now >= begin && now < end {
+                                tokio::time::sleep_until(end.into()).await;
+                            }
+                        }
+                        tokio::time::sleep(behaviour.delay).await;
+                        "ok"
+                    }),
+                );
             tx.send(addr).unwrap();
             axum::serve(listener, app).await.unwrap();
         });
@@ -299,4 +312,56 @@ fn a_rate_plan_ramps_the_arrival_rate_step_by_step() {
         );
     }
     assert!(run["totals"]["latency_uncorrected_us"].is_object());
+}
+
+#[test]
+fn users_send_if_none_match_for_tags_they_have_seen_and_a_304_is_no_error() {
+    let host = start_server(Behaviour {
+        stall: None,
+        delay: Duration::from_millis(1),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("etag.toml");
+    std::fs::write(
+        &path,
+        "name = \"etag\"\n[[request]]\nmethod = \"GET\"\npath = \"/etag\"\nauth = false\nweight = 1\n",
+    )
+    .unwrap();
+    let out = dir.path().join("run");
+    let output = crate::common::bin()
+        .args([
+            "load",
+            "--host",
+            &host,
+            "--scenario",
+            path.to_str().unwrap(),
+        ])
+        .args([
+            "--vus",
+            "2",
+            "--duration",
+            "2s",
+            "--ramp-up",
+            "0s",
+            "--quiet",
+        ])
+        .args(["--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let run: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    let codes = &run["endpoints"][0]["status_codes"];
+    // Each user's first answer was a 200 (during the ramp-up or the first steady
+    // request); every later one a 304.
+    assert!(codes["304"].as_u64().unwrap() > 100, "{codes}");
+    assert!(
+        codes.get("200").and_then(Value::as_u64).unwrap_or(0) <= 2,
+        "{codes}"
+    );
+    assert_eq!(run["totals"]["errors"], 0);
 }
