@@ -803,14 +803,7 @@ async fn send(user: &mut GooseUser, shared: &Shared, index: usize) -> Transactio
             // The organization has none of the rows this request needs: learn again, and
             // record it as an error so it is seen.
             discover(user, shared).await;
-            let now = Instant::now();
-            shared.recorder.record_at(
-                index,
-                intended.unwrap_or(now),
-                now,
-                Duration::ZERO,
-                Err(TransportError::Other),
-            );
+            shared.recorder.record_unsent(index, intended);
             return Ok(());
         };
         let token = if spec.auth { state.token.clone() } else { None };
@@ -834,14 +827,7 @@ async fn send(user: &mut GooseUser, shared: &Shared, index: usize) -> Transactio
             None => match shared.base.join(&path) {
                 Ok(url) => url,
                 Err(_) => {
-                    let now = Instant::now();
-                    shared.recorder.record_at(
-                        index,
-                        intended.unwrap_or(now),
-                        now,
-                        Duration::ZERO,
-                        Err(TransportError::Other),
-                    );
+                    shared.recorder.record_unsent(index, intended);
                     return Ok(());
                 }
             },

@@ -161,7 +161,7 @@ pub struct IntervalRecord {
 /// A small histogram that grows as needed: one per interval and endpoint, so a second
 /// of fast requests costs kilobytes, not the fixed one-hour range's 200 KB.
 /// (Record into it with `record`: `saturating_record` clamps instead of growing.)
-fn interval_histogram() -> Histogram<u64> {
+pub fn interval_histogram() -> Histogram<u64> {
     let mut h = Histogram::new(3).expect("3 significant digits is valid");
     h.auto(true);
     h
@@ -381,6 +381,19 @@ impl Recorder {
         outcome: Result<u16, TransportError>,
     ) {
         self.record_at(index, started, started, latency, outcome);
+    }
+
+    /// Records a request that could not be sent (no id to fill its path with, or a path
+    /// that makes no URL) as an error, at its intended time or now.
+    pub fn record_unsent(&self, index: usize, intended: Option<Instant>) {
+        let now = Instant::now();
+        self.record_at(
+            index,
+            intended.unwrap_or(now),
+            now,
+            Duration::ZERO,
+            Err(TransportError::Other),
+        );
     }
 
     /// Records one request meant to start at `intended`, sent at `sent`, answered

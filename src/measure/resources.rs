@@ -144,7 +144,8 @@ pub struct ProcessStats {
 }
 
 impl ProcessStats {
-    fn unmeasured(reason: &str) -> ProcessStats {
+    /// A process that was not measured, with why ("not measured: " is prefixed once).
+    pub fn unmeasured(reason: &str) -> ProcessStats {
         let note = if reason.starts_with("not measured") {
             reason.to_string()
         } else {

@@ -31,33 +31,59 @@ pub fn render(
     intervals: &[IntervalRecord],
 ) -> anyhow::Result<String> {
     let tags: Vec<String> = names.iter().map(|n| tag_of(n)).collect();
+    let mut deserializer = Deserializer::new();
+    let mut decode = |bytes: &[u8]| -> anyhow::Result<Histogram<u64>> {
+        deserializer
+            .deserialize(&mut &bytes[..])
+            .map_err(|e| anyhow::anyhow!("an interval histogram is corrupt: {e:?}"))
+    };
+    let mut entries = Vec::new();
+    for interval in intervals {
+        entries.push(Entry {
+            tag: None,
+            start: interval.start,
+            length: interval.length,
+            histogram: decode(&interval.all)?,
+        });
+        for (index, bytes) in &interval.per_endpoint {
+            entries.push(Entry {
+                tag: Some(tags[*index].clone()),
+                start: interval.start,
+                length: interval.length,
+                histogram: decode(bytes)?,
+            });
+        }
+    }
+    write(
+        started_at,
+        "koprogo-perf latency intervals (microseconds)",
+        &entries,
+    )
+}
+
+/// Writes an interval log: the `StartTime` header, then each entry (its start relative
+/// to `started_at`) as a V2-deflate histogram.
+pub fn write(started_at: SystemTime, comment: &str, entries: &[Entry]) -> anyhow::Result<String> {
     let mut out = Vec::new();
     let mut serializer = V2DeflateSerializer::new();
-    let mut deserializer = Deserializer::new();
     let mut writer = IntervalLogWriterBuilder::new()
-        .add_comment("koprogo-perf latency intervals (microseconds)")
+        .add_comment(comment)
         .with_start_time(started_at)
         .begin_log_with(&mut out, &mut serializer)
         .context("writing the interval log header")?;
     writer
         .write_comment("\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"")
         .context("writing the interval log legend")?;
-    for interval in intervals {
-        let mut decode = |bytes: &[u8]| -> anyhow::Result<Histogram<u64>> {
-            deserializer
-                .deserialize(&mut &bytes[..])
-                .map_err(|e| anyhow::anyhow!("an interval histogram is corrupt: {e:?}"))
+    for e in entries {
+        let tag = match e.tag.as_deref() {
+            Some(t) => {
+                Some(Tag::new(t).with_context(|| format!("`{t}` cannot be an interval log tag"))?)
+            }
+            None => None,
         };
-        let all = decode(&interval.all)?;
         writer
-            .write_histogram(&all, interval.start, interval.length, None)
+            .write_histogram(&e.histogram, e.start, e.length, tag)
             .map_err(|e| anyhow::anyhow!("writing the interval log: {e}"))?;
-        for (index, bytes) in &interval.per_endpoint {
-            let h = decode(bytes)?;
-            writer
-                .write_histogram(&h, interval.start, interval.length, Tag::new(&tags[*index]))
-                .map_err(|e| anyhow::anyhow!("writing the interval log: {e}"))?;
-        }
     }
     drop(writer);
     String::from_utf8(out).context("the interval log is not UTF-8")

@@ -14,8 +14,6 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::V2DeflateSerializer;
-use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 
 use crate::load::record::new_histogram;
 use crate::measure::pgss::PostgresReport;
@@ -138,12 +136,6 @@ pub fn parse_interval_log(text: &str) -> anyhow::Result<IntervalLog> {
 
 /// A histogram of one merged second: small, growing as needed (like `load`'s interval
 /// histograms), so that a long run's thousands of them fit in memory.
-fn second_histogram() -> Histogram<u64> {
-    let mut h = Histogram::new(3).expect("3 significant digits is valid");
-    h.auto(true);
-    h
-}
-
 /// Merged interval histograms by (second since the merged start, tag): the untagged one
 /// (all endpoints) sorts first within a second.
 type Grid = BTreeMap<(u64, Option<String>), (u64, Histogram<u64>)>;
@@ -151,32 +143,20 @@ type Grid = BTreeMap<(u64, Option<String>), (u64, Histogram<u64>)>;
 /// Writes an interval log: StartTime `start`, each interval's timestamp in seconds since
 /// it (as `load` writes them), V2-deflate histograms.
 fn write_interval_log(start: DateTime<Utc>, grid: &Grid, comment: &str) -> String {
-    let mut out = Vec::new();
-    let mut serializer = V2DeflateSerializer::new();
     let start = std::time::UNIX_EPOCH + Duration::from_millis(start.timestamp_millis() as u64);
-    let mut writer = IntervalLogWriterBuilder::new()
-        .add_comment(comment)
-        .with_start_time(start)
-        .begin_log_with(&mut out, &mut serializer)
-        .expect("writing into memory cannot fail");
-    writer
-        .write_comment(
-            "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"",
+    let entries: Vec<crate::report::hlog::Entry> = grid
+        .iter()
+        .map(
+            |((second, tag), (duration_ms, histogram))| crate::report::hlog::Entry {
+                tag: tag.clone(),
+                start: Duration::from_secs(*second),
+                length: Duration::from_millis(*duration_ms),
+                histogram: histogram.clone(),
+            },
         )
-        .expect("writing into memory cannot fail");
-    for ((second, tag), (duration_ms, histogram)) in grid {
-        writer
-            .write_histogram(
-                histogram,
-                Duration::from_secs(*second),
-                Duration::from_millis(*duration_ms),
-                tag.as_deref()
-                    .map(|t| Tag::new(t).expect("a tag read from a log is a valid tag")),
-            )
-            .expect("writing into memory cannot fail");
-    }
-    drop(writer);
-    String::from_utf8(out).expect("an interval log is ASCII")
+        .collect();
+    crate::report::hlog::write(start, comment, &entries)
+        .expect("writing tags read from a log into memory cannot fail")
 }
 
 /// The second of the merged run that a moment `offset_ms` after the merged start falls
@@ -375,15 +355,8 @@ pub fn merge(inputs: &[Input]) -> Result<Merged, MergeError> {
                 }
             };
             let (m, mh) = &mut endpoints[k];
-            m.requests += e.requests;
-            m.errors += e.errors;
+            m.add_counts(e);
             m.rps += e.rps;
-            for (code, n) in &e.status_codes {
-                *m.status_codes.entry(code.clone()).or_default() += n;
-            }
-            m.transport_errors.timeout += e.transport_errors.timeout;
-            m.transport_errors.connect += e.transport_errors.connect;
-            m.transport_errors.other += e.transport_errors.other;
             add(mh, &h, &i.dir, &format!("{}'s histogram", e.name))?;
         }
     }
@@ -422,7 +395,7 @@ pub fn merge(inputs: &[Input]) -> Result<Merged, MergeError> {
                 let second = second_of(offset + own * 1000);
                 let (duration_ms, h) = grid
                     .entry((second, iv.tag.clone()))
-                    .or_insert_with(|| (0, second_histogram()));
+                    .or_insert_with(|| (0, crate::load::record::interval_histogram()));
                 *duration_ms = (*duration_ms).max(iv.duration_ms);
                 add(h, &iv.histogram, &i.dir, "latency.hlog")?;
             }
@@ -499,16 +472,7 @@ pub fn merge(inputs: &[Input]) -> Result<Merged, MergeError> {
         "not measured: a merge of {n} runs from separate load machines; each one's figures are \
          in its own run.json"
     );
-    let unmeasured = ProcessStats {
-        measured: false,
-        note: Some(machine_note.clone()),
-        pids: Vec::new(),
-        cpu_s: 0.0,
-        cpu_pct_mean: 0.0,
-        peak_rss_bytes: 0,
-        mean_rss_bytes: 0,
-        series: Vec::new(),
-    };
+    let unmeasured = ProcessStats::unmeasured(&machine_note);
     // The machine figure is only context for CPU %, which is not measured here; the first
     // run's machine (or this one) keeps the section's shape.
     let machine = inputs

@@ -276,6 +276,21 @@ pub struct EndpointReport {
     pub histogram: String,
 }
 
+impl EndpointReport {
+    /// Adds the counts of the same endpoint in another run: requests, errors, status
+    /// codes and transport errors (rates, latencies and histograms are the caller's).
+    pub fn add_counts(&mut self, other: &EndpointReport) {
+        self.requests += other.requests;
+        self.errors += other.errors;
+        for (code, n) in &other.status_codes {
+            *self.status_codes.entry(code.clone()).or_default() += n;
+        }
+        self.transport_errors.timeout += other.transport_errors.timeout;
+        self.transport_errors.connect += other.transport_errors.connect;
+        self.transport_errors.other += other.transport_errors.other;
+    }
+}
+
 /// Requests that got no HTTP response.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct TransportErrors {

@@ -188,14 +188,7 @@ pub fn pool(runs: &[LoadedRun]) -> anyhow::Result<RunReport> {
                     histograms.insert(e.name.clone(), h);
                 }
                 Some(m) => {
-                    m.requests += e.requests;
-                    m.errors += e.errors;
-                    for (code, n) in &e.status_codes {
-                        *m.status_codes.entry(code.clone()).or_default() += n;
-                    }
-                    m.transport_errors.timeout += e.transport_errors.timeout;
-                    m.transport_errors.connect += e.transport_errors.connect;
-                    m.transport_errors.other += e.transport_errors.other;
+                    m.add_counts(e);
                     histograms
                         .get_mut(&e.name)
                         .expect("inserted with the endpoint")

@@ -79,11 +79,9 @@ fn scenario(dir: &Path) -> String {
 
 /// Runs `load --rate RATE --vus VUS --duration SECS` against `host`; returns run.json.
 fn run(host: &str, rate: &str, vus: &str, secs: &str) -> Value {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("run");
-    let output = crate::common::bin()
-        .args(["load", "--host", host, "--scenario", &scenario(dir.path())])
-        .args([
+    run_with(
+        host,
+        &[
             "--rate",
             rate,
             "--vus",
@@ -92,16 +90,8 @@ fn run(host: &str, rate: &str, vus: &str, secs: &str) -> Value {
             secs,
             "--ramp-up",
             "0s",
-        ])
-        .args(["--out", out.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap()
+        ],
+    )
 }
 
 fn us(v: &Value) -> u64 {
@@ -221,9 +211,15 @@ fn progress_is_a_line_every_ten_seconds_off_a_terminal_and_nothing_with_quiet() 
 /// Runs `load` with `args` against `host` (the `/work` scenario); returns run.json.
 fn run_with(host: &str, args: &[&str]) -> Value {
     let dir = tempfile::tempdir().unwrap();
+    run_scenario(host, &scenario(dir.path()), args)
+}
+
+/// Runs `load --scenario SCENARIO` with `args` against `host`; returns run.json.
+fn run_scenario(host: &str, scenario: &str, args: &[&str]) -> Value {
+    let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
     let output = crate::common::bin()
-        .args(["load", "--host", host, "--scenario", &scenario(dir.path())])
+        .args(["load", "--host", host, "--scenario", scenario])
         .args(args)
         .args(["--out", out.to_str().unwrap()])
         .output()
@@ -327,16 +323,10 @@ fn users_send_if_none_match_for_tags_they_have_seen_and_a_304_is_no_error() {
         "name = \"etag\"\n[[request]]\nmethod = \"GET\"\npath = \"/etag\"\nauth = false\nweight = 1\n",
     )
     .unwrap();
-    let out = dir.path().join("run");
-    let output = crate::common::bin()
-        .args([
-            "load",
-            "--host",
-            &host,
-            "--scenario",
-            path.to_str().unwrap(),
-        ])
-        .args([
+    let run = run_scenario(
+        &host,
+        path.to_str().unwrap(),
+        &[
             "--vus",
             "2",
             "--duration",
@@ -344,17 +334,8 @@ fn users_send_if_none_match_for_tags_they_have_seen_and_a_304_is_no_error() {
             "--ramp-up",
             "0s",
             "--quiet",
-        ])
-        .args(["--out", out.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+        ],
     );
-    let run: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
     let codes = &run["endpoints"][0]["status_codes"];
     // Each user's first answer was a 200 (during the ramp-up or the first steady
     // request); every later one a 304.
