@@ -54,6 +54,15 @@ a change failed (nothing is applied when the profile is invalid); 2 invalid flag
     /// for single runs).
     #[command(after_help = GATE_EXIT_CODES)]
     Gate(GateArgs),
+    /// Prove what each optimization is worth: the same scenario on the same seeded data
+    /// against several arms (baseline, tuned, or baseline plus one optimization), run
+    /// after run in alternation, each on a fresh copy of the data; experiment.json with
+    /// every arm's figures and ratios to baseline, run.json for every run.
+    #[command(
+        mut_arg("scale", |a| a.default_value("100")),
+        after_help = EXPERIMENT_HELP
+    )]
+    Experiment(ExperimentArgs),
     /// Combine runs of one scenario made at the same time by several load machines into
     /// one run directory: histograms added exactly, counts and rates summed, series aligned
     /// by wall clock.
@@ -80,6 +89,52 @@ Examples:
 const EXIT_CODES: &str = "Exit codes: 0 the run completed (whatever the targets say); 1 it could \
 not run, or the host stopped answering (the report of what was measured is still written); 2 invalid \
 flags; 130 interrupted by Ctrl-C (report written, marked interrupted).";
+
+const EXPERIMENT_HELP: &str = "Arms: baseline (the tuning guide's \"before\": every server switch \
+off, pool 10, untuned database), tuned (every switch on, pool 20, the --profile's PostgreSQL settings \
+and indexes), or baseline plus one optimization: pool20, no_pool_ping, account_cache, \
+parallel_queries, gzip, http_cache_headers, pg_settings (the profile's settings), indexes (the \
+profile's indexes). Baseline is always run: every ratio is to it.
+
+How: one embedded PostgreSQL cluster, the data seeded once into a template database (and a copy with \
+the profile's indexes); each run gets a fresh copy (CREATE DATABASE ... TEMPLATE), a restarted cluster \
+with its arm's settings, and its own server process. Runs go round by round, every arm in turn \
+(A B A B ...), so that drift of a shared machine falls on every arm alike; with --repeat 2 or more \
+the ratios get 95 % confidence intervals over the rounds.
+
+Output (OUT: --out, default reports/experiment-<UTC timestamp>): OUT/experiment.json, OUT/report.html, \
+OUT/runs/NN-ARM/run.json; `koprogo-perf report OUT` \
+shows it again (table, markdown, json, html).
+
+Exit codes: 0 every run completed; 1 a run or the setup failed (the runs before it are written); 2 \
+invalid flags; 130 interrupted by Ctrl-C (what ran is written).
+
+Examples:
+  koprogo-perf experiment
+  koprogo-perf experiment --arms baseline,tuned --scale 100 --duration 20s --repeat 1
+  koprogo-perf experiment --each --duration 20s --repeat 3 --out reports/each";
+
+/// `experiment`.
+#[derive(Debug, Args)]
+pub struct ExperimentArgs {
+    /// Arms to compare, comma-separated (see below); baseline is added when missing.
+    #[arg(long, value_delimiter = ',', default_value = "baseline,tuned")]
+    pub arms: Vec<String>,
+    /// Every arm: baseline, baseline plus each optimization alone, then tuned.
+    #[arg(long, conflicts_with = "arms")]
+    pub each: bool,
+    /// Runs per arm, in rounds.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub repeat: u32,
+    /// The tune-db profile of the arms that tune the database (tuned, pg_settings,
+    /// indexes): koprogo-vps, auto, or a profile TOML file.
+    #[arg(long, default_value = "koprogo-vps")]
+    pub profile: String,
+    #[command(flatten)]
+    pub run: RunArgs,
+    #[command(flatten)]
+    pub scale: ScaleArgs,
+}
 
 /// Where the database is.
 #[derive(Debug, Clone, Args)]

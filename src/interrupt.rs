@@ -7,11 +7,12 @@
 //! pulls goose's kill switch itself.
 
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use tokio::sync::watch;
 
 static SIGNALS: AtomicU32 = AtomicU32::new(0);
+static QUIET: AtomicBool = AtomicBool::new(false);
 static CHANNEL: OnceLock<watch::Sender<bool>> = OnceLock::new();
 
 fn channel() -> &'static watch::Sender<bool> {
@@ -23,7 +24,9 @@ pub fn install() {
     let _ = channel();
     let _ = ctrlc::set_handler(|| {
         let n = SIGNALS.fetch_add(1, Ordering::SeqCst) + 1;
-        if n == 1 {
+        if QUIET.load(Ordering::SeqCst) {
+            channel().send_replace(true);
+        } else if n == 1 {
             eprintln!(
                 "\ninterrupted: stopping (the report of what was measured is kept; cleaning up)…"
             );
@@ -33,6 +36,13 @@ pub fn install() {
             eprintln!("still cleaning up: stopping the server and the embedded PostgreSQL…");
         }
     });
+}
+
+/// Stops on a signal without a word: a child server is stopped by its parent with
+/// SIGINT at the end of every run, and shares the terminal's Ctrl-C with it; the parent
+/// speaks for both.
+pub fn quiet() {
+    QUIET.store(true, Ordering::SeqCst);
 }
 
 /// Asks the running command to stop, as Ctrl-C would, without counting as one (used

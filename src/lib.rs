@@ -3,11 +3,13 @@
 //! The pipeline, one module per stage:
 //! `pg` (embedded cluster, connections, migrations) → `seed` (reference data) →
 //! `server` (reference API) ← `load` (goose scenarios, HDR histograms) → `report`
-//! (run.json, tables, targets). `cli` parses, `commands` wires the stages together.
+//! (run.json, tables, targets); `experiment` compares configurations run against run.
+//! `cli` parses, `commands` wires the stages together.
 
 pub mod assets;
 pub mod cli;
 pub mod commands;
+pub mod experiment;
 pub mod interrupt;
 pub mod load;
 pub mod measure;

@@ -113,6 +113,19 @@ impl LocalStack {
         sampler: bool,
     ) -> anyhow::Result<LocalStack> {
         let (db, logins) = prepare_database(database_url, scale, false).await?;
+        Self::spawn_child(db, logins, scale.scale, args, server_bin, sampler).await
+    }
+
+    /// Starts `server_bin serve --child` on `db`, already migrated and seeded at `scale`
+    /// (`logins` are its syndics').
+    pub(super) async fn spawn_child(
+        db: Database,
+        logins: Vec<Login>,
+        scale: u32,
+        args: &crate::server::ServerArgs,
+        server_bin: &Path,
+        sampler: bool,
+    ) -> anyhow::Result<LocalStack> {
         let sampler_dir = if sampler {
             Some(
                 tempfile::Builder::new()
@@ -128,7 +141,7 @@ impl LocalStack {
             .args(["serve", "--child", "--bind", "127.0.0.1:0"])
             // Every switch spelled out, so that the child runs exactly these values.
             .args(args.child_args())
-            .args(["--scale", &scale.scale.to_string()])
+            .args(["--scale", &scale.to_string()])
             // In the environment, not argv: the URL holds the cluster's password.
             .env("DATABASE_URL", db.url())
             .stdin(std::process::Stdio::null())
@@ -177,7 +190,7 @@ impl LocalStack {
             db,
             addr,
             logins,
-            scale: scale.scale,
+            scale,
             pool_max_connections: args.pool_max,
             switches: args.resolve().map(|c| c.switches()).unwrap_or_default(),
             server: Some(Server::Child(child)),
@@ -235,15 +248,19 @@ async fn prepare_database(
             );
         }
         pool.close().await;
-        let logins = crate::seed::demo_logins(scale.scale)
-            .into_iter()
-            .map(|l| Login {
-                email: l.email,
-                password: l.password,
-            })
-            .collect();
-        Ok((db, logins))
+        Ok((db, seeded_logins(scale.scale)))
     }
+}
+
+/// The credentials of the syndics a koprogo-perf seed at `scale` creates.
+pub(super) fn seeded_logins(scale: u32) -> Vec<Login> {
+    crate::seed::demo_logins(scale)
+        .into_iter()
+        .map(|l| Login {
+            email: l.email,
+            password: l.password,
+        })
+        .collect()
 }
 
 impl LocalStack {
@@ -280,27 +297,27 @@ impl LocalStack {
 }
 
 /// The resolved options of a run, before any I/O.
-struct Plan {
-    scenario: Scenario,
-    vus: usize,
-    duration: Duration,
-    ramp_up: Duration,
-    timeout: Duration,
-    out: PathBuf,
-    rate: Option<f64>,
+pub(super) struct Plan {
+    pub(super) scenario: Scenario,
+    pub(super) vus: usize,
+    pub(super) duration: Duration,
+    pub(super) ramp_up: Duration,
+    pub(super) timeout: Duration,
+    pub(super) out: PathBuf,
+    pub(super) rate: Option<f64>,
     /// `--plan`, parsed.
-    test_plan: Option<crate::load::plan::Plan>,
-    quiet: bool,
-    flamegraph: bool,
-    profiler: Profiler,
-    pgss_top: usize,
-    pgss_reset: bool,
-    region: Region,
-    carbon: CarbonModel,
-    server_bin: Option<PathBuf>,
+    pub(super) test_plan: Option<crate::load::plan::Plan>,
+    pub(super) quiet: bool,
+    pub(super) flamegraph: bool,
+    pub(super) profiler: Profiler,
+    pub(super) pgss_top: usize,
+    pub(super) pgss_reset: bool,
+    pub(super) region: Region,
+    pub(super) carbon: CarbonModel,
+    pub(super) server_bin: Option<PathBuf>,
 }
 
-fn plan(run: &RunArgs, default_duration: Duration) -> anyhow::Result<Plan> {
+pub(super) fn plan(run: &RunArgs, default_duration: Duration) -> anyhow::Result<Plan> {
     let test_plan = run
         .plan
         .as_deref()
@@ -422,15 +439,15 @@ fn start_flame(
 }
 
 /// What the measurements around the load can reach.
-struct Probe {
+pub(super) struct Probe {
     /// The run's database, for pg_stat_statements.
-    database_url: Option<String>,
-    server_pid: Option<u32>,
-    server_note: Option<String>,
-    postgres_pid: Option<u32>,
-    postgres_note: Option<String>,
+    pub(super) database_url: Option<String>,
+    pub(super) server_pid: Option<u32>,
+    pub(super) server_note: Option<String>,
+    pub(super) postgres_pid: Option<u32>,
+    pub(super) postgres_note: Option<String>,
     /// Where the bundled server's built-in sampler writes, when it has one.
-    sampler_file: Option<PathBuf>,
+    pub(super) sampler_file: Option<PathBuf>,
 }
 
 /// `koprogo-perf demo`.
@@ -570,7 +587,7 @@ async fn local(
 }
 
 /// Runs the load with the measurements around it, and builds the report.
-async fn measure(
+pub(super) async fn measure(
     plan: &Plan,
     host: String,
     logins: Vec<Login>,

@@ -2,6 +2,7 @@
 //! (database → seed → server → load → report). Errors carry context for the one-line
 //! message `main` prints.
 
+mod experiment;
 mod gate;
 mod load;
 mod merge;
@@ -23,6 +24,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Demo(args) => load::demo(args).await,
         Command::Load(args) => load::load(args).await,
+        Command::Experiment(args) => experiment::experiment(args).await,
         Command::Merge(args) => merge::merge(args).await,
         Command::Serve(args) => serve::serve(args).await,
         Command::Seed(args) => seed::seed(args).await,

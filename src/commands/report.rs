@@ -47,8 +47,71 @@ impl Side {
     }
 }
 
+/// experiment.json at `path` (the file, or a directory holding it), when it is one.
+fn experiment_file(path: Option<&Path>) -> Option<PathBuf> {
+    let path = path?;
+    if path.file_name().is_some_and(|n| n == "experiment.json") {
+        return Some(path.to_path_buf());
+    }
+    let file = path.join("experiment.json");
+    file.is_file().then_some(file)
+}
+
+/// `report` of an experiment: the same formats as a run's.
+fn experiment(args: &ReportArgs, file: &Path) -> anyhow::Result<ExitCode> {
+    if args.baseline.is_some() {
+        return Err(InputError::msg(
+            "--baseline applies to runs: an experiment compares its arms with its own baseline arm",
+        )
+        .into());
+    }
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| InputError::msg(format!("RUN {}: {e}", file.display())))?;
+    let x: crate::experiment::ExperimentReport = serde_json::from_str(&text).map_err(|e| {
+        InputError::msg(format!(
+            "RUN {}: not an experiment.json of this version ({e})",
+            file.display()
+        ))
+    })?;
+    let dir = file.parent().unwrap_or(Path::new("."));
+    let text = match args.format {
+        ReportFormat::Table => crate::report::experiment::table(&x),
+        ReportFormat::Markdown => crate::report::experiment::markdown(&x),
+        ReportFormat::Json => serde_json::to_string_pretty(&x)? + "\n",
+        ReportFormat::Html => crate::report::experiment::html(&x, dir)?,
+    };
+    let out = match (&args.out, args.format) {
+        (Some(out), _) => Some(out.clone()),
+        (None, ReportFormat::Html) => Some(dir.join("report.html")),
+        (None, _) => None,
+    };
+    emit(&text, out.as_deref(), args.format)
+}
+
+/// Writes `text` to `out` or standard output; Markdown also to $GITHUB_STEP_SUMMARY.
+fn emit(text: &str, out: Option<&Path>, format: ReportFormat) -> anyhow::Result<ExitCode> {
+    match out {
+        Some(path) => {
+            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+            eprintln!("wrote {}", path.display());
+        }
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            // A closed pipe (`| head`) is not an error worth a message.
+            let _ = stdout.write_all(text.as_bytes());
+        }
+    }
+    if format == ReportFormat::Markdown {
+        append_step_summary(text)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `koprogo-perf report`.
 pub fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
+    if let Some(file) = experiment_file(args.run.as_deref()) {
+        return experiment(&args, &file);
+    }
     let run = Side::read(args.run.as_deref(), "RUN")?;
     let baseline = args
         .baseline
@@ -106,21 +169,7 @@ pub fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
         (None, ReportFormat::Html) => Some(run.dir().join("report.html")),
         (None, _) => None,
     };
-    match &out {
-        Some(path) => {
-            std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?;
-            eprintln!("wrote {}", path.display());
-        }
-        None => {
-            let mut stdout = std::io::stdout().lock();
-            // A closed pipe (`| head`) is not an error worth a message.
-            let _ = stdout.write_all(text.as_bytes());
-        }
-    }
-    if args.format == ReportFormat::Markdown {
-        append_step_summary(&text)?;
-    }
-    Ok(ExitCode::SUCCESS)
+    emit(&text, out.as_deref(), args.format)
 }
 
 /// Appends Markdown to the file `$GITHUB_STEP_SUMMARY` names, when it is set.

@@ -9,6 +9,9 @@ use anyhow::Context;
 use crate::cli::ServeArgs;
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    if args.child {
+        crate::interrupt::quiet();
+    }
     let config = args.server.resolve().context("server settings")?;
     let mut stack = super::interruptible(super::LocalStack::start_quiet(
         args.db.database_url.as_deref(),
@@ -58,7 +61,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         stack.db.keep();
     }
     crate::interrupt::wait().await;
-    eprintln!("stopping the server…");
+    if !args.child {
+        eprintln!("stopping the server…");
+    }
     stack.stop().await;
     Ok(ExitCode::SUCCESS)
 }

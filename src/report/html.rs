@@ -218,11 +218,85 @@ pub fn render(
         blocks,
         footer: format!("{}; scenario source {}", run.tool, run.scenario.source),
     };
+    render_page(&page)
+}
+
+/// An experiment's page: its sections, with the latency spectrum of every arm (all of
+/// an arm's requests together; baseline dashed) after the arms table.
+pub fn experiment(
+    x: &crate::experiment::ExperimentReport,
+    sections: Vec<Section>,
+    histograms: &[(String, hdrhistogram::Histogram<u64>)],
+) -> anyhow::Result<String> {
+    let curves: Vec<Curve> = histograms
+        .iter()
+        .map(|(name, h)| Curve {
+            label: name.clone(),
+            histogram: h,
+            baseline: name == "baseline",
+        })
+        .collect();
+    let mut blocks = Vec::new();
+    for s in sections {
+        let charts = if s.id == "arms" {
+            vec![Chart::new(
+                "Latency by percentile, per arm",
+                charts::spectrum(&curves)?,
+                "the runs' run.json files were not found next to experiment.json",
+            )]
+        } else {
+            Vec::new()
+        };
+        blocks.push(Block {
+            id: s.id,
+            title: s.title,
+            note: s.note,
+            grid: s.grid,
+            charts,
+            image: None,
+        });
+    }
+    let mut cards = vec![
+        Card {
+            label: "arms",
+            value: x.arms.len().to_string(),
+        },
+        Card {
+            label: "runs",
+            value: x.runs.len().to_string(),
+        },
+    ];
+    if let Some(a) = x.arms.iter().find(|a| a.name == "tuned") {
+        cards.push(Card {
+            label: "tuned req/s vs baseline",
+            value: format!("×{:.2}", a.rps_ratio_to_baseline),
+        });
+        cards.push(Card {
+            label: "tuned p99 vs baseline",
+            value: format!("×{:.2}", a.p99_ratio_to_baseline),
+        });
+    }
+    let page = Page {
+        title: format!("koprogo-perf experiment: {}", x.scenario),
+        subtitle: crate::report::experiment::headline(x),
+        cards,
+        warnings: if x.interrupted {
+            vec!["Interrupted by Ctrl-C: the figures cover the runs that ended.".into()]
+        } else {
+            Vec::new()
+        },
+        blocks,
+        footer: x.tool.clone(),
+    };
+    render_page(&page)
+}
+
+fn render_page(page: &Page) -> anyhow::Result<String> {
     let mut env = minijinja::Environment::new();
     env.add_template("report.html", TEMPLATE)?;
     Ok(env
         .get_template("report.html")?
-        .render(minijinja::value::Serde(&page))?)
+        .render(minijinja::value::Serde(page))?)
 }
 
 fn targets_card(run: &RunReport) -> String {

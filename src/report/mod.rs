@@ -2,10 +2,12 @@
 //! HdrHistogram's percentile-distribution text (`latency.hgrm`) and interval log
 //! (`hlog`); `merge` of several machines' runs; reading runs back (`runs`), comparing
 //! them (`compare`), and showing them (`sections` rendered by `tables`, `markdown`,
-//! `html` with `charts`); the performance gate (`gate`, `stats`).
+//! `html` with `charts`); an experiment's arms side by side (`experiment`); the
+//! performance gate (`gate`, `stats`).
 
 pub mod charts;
 pub mod compare;
+pub mod experiment;
 pub mod gate;
 pub mod hgrm;
 pub mod hlog;

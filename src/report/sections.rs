@@ -19,7 +19,7 @@ pub struct Grid {
 }
 
 impl Grid {
-    fn new(header: &[&str], numeric: &[usize]) -> Grid {
+    pub(crate) fn new(header: &[&str], numeric: &[usize]) -> Grid {
         Grid {
             header: header.iter().map(|h| h.to_string()).collect(),
             rows: Vec::new(),
@@ -40,7 +40,12 @@ pub struct Section {
     pub note: Option<String>,
 }
 
-fn section(id: &'static str, title: &str, grid: Option<Grid>, note: Option<String>) -> Section {
+pub(crate) fn section(
+    id: &'static str,
+    title: &str,
+    grid: Option<Grid>,
+    note: Option<String>,
+) -> Section {
     Section {
         id,
         title: title.to_string(),

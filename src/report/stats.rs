@@ -1,6 +1,7 @@
 //! The statistics the gate decides with: a one-sided Mann–Whitney U test (exact, ties
 //! included) and medians. Mann–Whitney compares two small samples of per-run figures
 //! without assuming they are normal, which run-to-run latency percentiles are not.
+//! And the confidence intervals of `experiment`'s ratios to baseline.
 
 /// One-sided Mann–Whitney U test: the probability, were `x` and `y` drawn from one
 /// distribution, of `y` ranking at least as high above `x` as observed. Small when `y`
@@ -80,6 +81,40 @@ pub fn median(values: &[f64]) -> f64 {
     }
 }
 
+/// Student's t at 0.975 (two-sided 95 %) for 1 to 30 degrees of freedom.
+const T_975: [f64; 30] = [
+    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
+    2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
+    2.052, 2.048, 2.045, 2.042,
+];
+
+/// The two-sided 95 % quantile of Student's t with `df` degrees of freedom (the normal
+/// quantile beyond the table, which is within 2 % of t from 31 on).
+pub fn t_975(df: usize) -> f64 {
+    match df {
+        0 => f64::INFINITY,
+        1..=30 => T_975[df - 1],
+        _ => 1.96 + 2.4 / df as f64,
+    }
+}
+
+/// The confidence interval of the ratio of which `ratios` are independent estimates
+/// (one per round of an experiment): a t interval on their logarithms, taken back, so
+/// that it stays positive and treats ×2 and ×½ alike. None with fewer than two ratios
+/// or a non-positive one. Only `confidence` 0.95 is tabulated.
+pub fn ratio_interval(ratios: &[f64], confidence: f64) -> Option<[f64; 2]> {
+    debug_assert!((confidence - 0.95).abs() < 1e-9, "only 95 % is tabulated");
+    if ratios.len() < 2 || ratios.iter().any(|r| !(r.is_finite() && *r > 0.0)) {
+        return None;
+    }
+    let logs: Vec<f64> = ratios.iter().map(|r| r.ln()).collect();
+    let n = logs.len() as f64;
+    let mean = logs.iter().sum::<f64>() / n;
+    let var = logs.iter().map(|l| (l - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    let half = t_975(logs.len() - 1) * (var / n).sqrt();
+    Some([(mean - half).exp(), (mean + half).exp()])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,6 +188,25 @@ mod tests {
                 "{x:?} {y:?}: {exact} vs {listed}"
             );
         }
+    }
+
+    #[test]
+    fn ratio_intervals_are_t_intervals_on_logarithms() {
+        // logs ln 2 and ln 8: mean ln 4, standard error ln 2, t(1) = 12.706.
+        let [lo, hi] = ratio_interval(&[2.0, 8.0], 0.95).unwrap();
+        let half = 12.706 * 2f64.ln();
+        assert!((lo - (4f64.ln() - half).exp()).abs() < 1e-9, "{lo}");
+        assert!((hi - (4f64.ln() + half).exp()).abs() < 1e-6, "{hi}");
+        // Identical ratios: no spread.
+        let [lo, hi] = ratio_interval(&[3.0, 3.0, 3.0], 0.95).unwrap();
+        assert!((lo - 3.0).abs() < 1e-12 && (hi - 3.0).abs() < 1e-12);
+        // Symmetric in the logarithm: ×2 and ×½ around 1.
+        let [lo, hi] = ratio_interval(&[0.5, 2.0, 1.0], 0.95).unwrap();
+        assert!((lo * hi - 1.0).abs() < 1e-9);
+        assert!(ratio_interval(&[2.0], 0.95).is_none());
+        assert!(ratio_interval(&[2.0, 0.0], 0.95).is_none());
+        assert_eq!(t_975(2), 4.303);
+        assert!(t_975(1000) > 1.96 && t_975(1000) < 1.97);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 mod cli;
 mod cluster;
 mod common;
+mod experiment;
 mod load;
 mod measure;
 mod merge;
