@@ -18,6 +18,10 @@ use toml::Spanned;
 pub const BUILTIN: &[(&str, &str)] = &[
     ("api-load", include_str!("../../scenarios/api-load.toml")),
     ("health", include_str!("../../scenarios/health.toml")),
+    (
+        "buildings-list",
+        include_str!("../../scenarios/buildings-list.toml"),
+    ),
 ];
 
 /// A scenario file that cannot be used.
@@ -447,6 +451,9 @@ mod tests {
         assert!(s.needs_login());
         let h = load("health").unwrap();
         assert!(!h.needs_login());
+        let b = load("buildings-list").unwrap();
+        assert_eq!(b.requests.len(), 1);
+        assert!(b.needs_login());
     }
 
     #[test]

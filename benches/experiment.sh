@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# What the tuning guide's optimizations are worth, measured by `experiment` at scale 100
+# on this machine (issue 7's performance goals), side by side in one session:
+#   cargo build --release && bash benches/experiment.sh [OUT]
+# 1. baseline vs tuned, api-load, 100 users, 30 s, 3 rounds: req/s and p99 ratios with
+#    their 95 % intervals (goal: tuned >= 3x req/s, <= 1/3 p99);
+# 2. --each: baseline plus every optimization alone, 20 s, 2 rounds (what each is worth
+#    on this workload, including the ones that do not help);
+# 3. tuned at a constant rate of half its measured capacity (from 1): its
+#    coordinated-omission-corrected p99 against the guide's 5 ms;
+# 4. GET /api/v1/buildings alone (scenario buildings-list), against KoproGo's published
+#    ~2,300 req/s for that request on this kind of machine.
+# About 25 minutes. Needs python3.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=target/release/koprogo-perf
+[ -x "$BIN" ] || { echo "build first: cargo build --release" >&2; exit 1; }
+OUT=${1:-reports/bench-experiment-$(date -u +%Y%m%dT%H%M%SZ)}
+mkdir -p "$OUT"
+arm() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); a=[a for a in d['arms'] if a['name']==sys.argv[2]][0]; print(eval(sys.argv[3]))" "$1" "$2" "$3"; }
+
+echo "== 1. baseline vs tuned, api-load, scale 100, 100 users, 30 s x 3 rounds"
+$BIN experiment --arms baseline,tuned --scale 100 --vus 100 --duration 30s --repeat 3 -q --out "$OUT/goal" >"$OUT/goal.log" 2>&1
+sed -n '/^Arms/,/^$/p' "$OUT/goal.log" | head -8
+CAP=$(arm "$OUT/goal/experiment.json" tuned "a['rps']")
+echo "tuned/baseline: req/s x$(arm "$OUT/goal/experiment.json" tuned "round(a['rps_ratio_to_baseline'],2)") $(arm "$OUT/goal/experiment.json" tuned "a.get('rps_ratio_interval')"), p99 x$(arm "$OUT/goal/experiment.json" tuned "round(a['p99_ratio_to_baseline'],3)") $(arm "$OUT/goal/experiment.json" tuned "a.get('p99_ratio_interval')")"
+
+echo "== 2. every optimization alone (--each), 20 s x 2 rounds"
+$BIN experiment --each --scale 100 --vus 100 --duration 20s --repeat 2 -q --out "$OUT/each" >"$OUT/each.log" 2>&1
+sed -n '/^Arms/,/^$/p' "$OUT/each.log"
+sed -n '/^Statements changed/,/^$/p' "$OUT/each.log"
+
+RATE=$(python3 -c "print(int($CAP/2))")
+echo "== 3. tuned at a constant $RATE req/s (half of tuned's $CAP req/s), 30 s"
+$BIN experiment --arms tuned --rate "$RATE" --scale 100 --vus 200 --duration 30s --repeat 1 -q --out "$OUT/rate" >"$OUT/rate.log" 2>&1
+for a in baseline tuned; do
+  echo "$a at $RATE req/s: p50 $(arm "$OUT/rate/experiment.json" $a "a['p50_us']") us, p99 $(arm "$OUT/rate/experiment.json" $a "a['p99_us']") us (corrected; the guide's target is 5000 us), errors $(arm "$OUT/rate/experiment.json" $a "a['error_rate']")"
+done
+
+echo "== 4. GET /api/v1/buildings alone, 100 users, 20 s"
+$BIN experiment --arms tuned --scenario buildings-list --scale 100 --vus 100 --duration 20s --repeat 1 -q --out "$OUT/buildings" >"$OUT/buildings.log" 2>&1
+for a in baseline tuned; do
+  echo "$a: $(arm "$OUT/buildings/experiment.json" $a "round(a['rps'],1)") req/s, p99 $(arm "$OUT/buildings/experiment.json" $a "a['p99_us']") us; KoproGo's backend: ~2300 req/s (x$(arm "$OUT/buildings/experiment.json" $a "round(a['rps']/2300,2)"))"
+done
+echo "everything is in $OUT"
