@@ -170,3 +170,54 @@ fn bad_arms_and_a_used_out_directory_are_refused_before_anything_starts() {
         "no cluster was started"
     );
 }
+
+#[test]
+fn ctrl_c_keeps_the_runs_that_ended_and_stops_everything() {
+    let tmp = crate::common::private_tmp();
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("x");
+    let mut child = crate::common::bin()
+        .args(["experiment", "--scale", "1", "--repeat", "2", "--vus", "4"])
+        .args(["--ramp-up", "1s", "--duration", "8s", "-q", "--out"])
+        .arg(&dir)
+        .env("TMPDIR", tmp.path())
+        .env_remove("DATABASE_URL")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the second run's load to start, then interrupt it.
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    while seen.matches("load: scenario api-load").count() < 2 {
+        let mut line = String::new();
+        assert!(
+            std::io::BufRead::read_line(&mut stderr, &mut line).unwrap() > 0,
+            "{seen}"
+        );
+        seen.push_str(&line);
+    }
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    crate::common::signal(&child, nix::sys::signal::Signal::SIGINT);
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    let status = crate::common::wait_with_guard(&mut child);
+    assert_eq!(status.code(), Some(130));
+
+    let x = read(&dir.join("experiment.json"));
+    assert!(x.interrupted);
+    let runs: Vec<(&str, bool)> = x
+        .runs
+        .iter()
+        .map(|r| (r.arm.as_str(), r.interrupted))
+        .collect();
+    assert_eq!(runs, [("baseline", false), ("tuned", true)]);
+    // The interrupted run's report is kept, and not counted in its arm.
+    assert!(dir.join(&x.runs[1].dir).join("run.json").is_file());
+    assert_eq!((x.arms[0].runs, x.arms[1].runs), (1, 0));
+    assert!(
+        crate::common::leftovers(tmp.path()).is_empty(),
+        "{:?}",
+        crate::common::leftovers(tmp.path())
+    );
+    assert!(crate::common::processes_mentioning(&tmp.path().display().to_string()).is_empty());
+}
