@@ -3,9 +3,12 @@
 //! The pipeline, one module per stage:
 //! `pg` (embedded cluster, connections, migrations) → `seed` (reference data) →
 //! `server` (reference API) ← `load` (goose scenarios, HDR histograms) → `report`
-//! (run.json, tables, targets). `cli` parses, `commands` wires the stages together.
+//! (run.json, tables, targets). Beside it, `tune` applies the guide's PostgreSQL
+//! settings and indexes and `audit` checks its quick wins on a live API and database.
+//! `cli` parses, `commands` wires the stages together.
 
 pub mod assets;
+pub mod audit;
 pub mod cli;
 pub mod commands;
 pub mod interrupt;
