@@ -71,7 +71,46 @@ a change failed (nothing is applied when the profile is invalid); 2 invalid flag
 not at the same time, unreadable, --out taken): nothing is written; 2 invalid flags."
     )]
     Merge(MergeArgs),
+    /// Check a running KoproGo (or the reference server) and its database for the tuning
+    /// guide's quick wins, each with pass/fail and the evidence. Read-only: it changes
+    /// nothing.
+    #[command(after_help = AUDIT_HELP)]
+    Audit(AuditArgs),
 }
+
+const AUDIT_HELP: &str = "The checks:
+  gzip               an authenticated list of 1 KiB or more (GET /api/v1/accounts, else
+                     /api/v1/buildings) asked with Accept-Encoding: gzip comes back with
+                     Content-Encoding: gzip
+  caching headers    GET /api/v1/accounts and GET /api/v1/buildings/{id} carry an ETag
+                     (or Last-Modified) and Cache-Control, and the same request made
+                     conditional (If-None-Match / If-Modified-Since) is answered 304
+  keep-alive         two requests to GET /api/v1/health on one TCP connection are both
+                     answered and the first does not say Connection: close (http:// only)
+  pool under burst   --burst concurrent clients send GET /api/v1/buildings for
+                     --burst-duration: no 503, no other 5xx, no request over --timeout
+  pg_stat_statements in shared_preload_libraries, and the extension created in the
+                     database
+  foreign keys       every foreign key has an index that leads with its column
+  guide's indexes    idx_expenses_building_status and idx_unit_owners_unit_active exist,
+                     valid and ready
+  settings           every setting of --profile is in effect (tune-db's diff); a setting
+                     saved but waiting for a restart counts as differing
+
+The four database checks need --database-url (or DATABASE_URL); without it they are
+\"not checked\". The audit only reads: HTTP GETs and one login; on the database,
+SELECTs on a read-only session (default_transaction_read_only). Passwords, tokens and
+the database password are never printed.
+
+Exit codes: 0 every check passed; 1 at least one check failed; 2 nothing failed but
+something could not be checked (no --database-url, an https URL for keep-alive), or the
+audit could not run at all (host unreachable, login refused, database unreachable,
+invalid flags).
+
+Examples:
+  koprogo-perf audit --url http://127.0.0.1:8080 --database-url postgres://…
+  KOPROGO_PERF_LOGINS=syndic@example.be:secret \\
+    koprogo-perf audit --url https://api.example.be --format json --out audit.json";
 
 const REPORT_EXIT_CODES: &str = "Exit codes: 0 written; 1 the output could not be written; 2 invalid \
 flags, or a run or baseline that cannot be read.";
@@ -481,6 +520,70 @@ pub struct MergeArgs {
     /// Replace the run in --out when it already holds one.
     #[arg(long)]
     pub force: bool,
+}
+
+/// Output of `audit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuditFormat {
+    Table,
+    Json,
+}
+
+/// `audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Base URL of the KoproGo API to check, without /api/v1 (e.g. http://127.0.0.1:8080).
+    #[arg(long)]
+    pub url: String,
+    /// PostgreSQL URL of the API's database, for the four database checks (read-only;
+    /// any role that can read pg_settings and the catalogs). Without it they are not
+    /// checked.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Credentials EMAIL:PASSWORD for the authenticated checks (the first one is used).
+    /// Also read from KOPROGO_PERF_LOGINS. Never printed. [default: the reference seed's
+    /// first demo login]
+    // Kept as text until the command resolves it: clap would echo a rejected value,
+    // password included.
+    #[arg(long = "login", value_name = "EMAIL:PASSWORD")]
+    pub logins: Vec<String>,
+    /// The settings to compare with: koprogo-vps (the guide's), auto (PGTune's rules for
+    /// this machine) or a profile TOML file.
+    #[arg(long, default_value = "koprogo-vps")]
+    pub profile: String,
+    /// Concurrent clients of the pool check's burst.
+    #[arg(long, value_name = "N", default_value_t = 200,
+          value_parser = clap::value_parser!(u32).range(1..=2000))]
+    pub burst: u32,
+    /// How long the burst lasts (at most 60 s).
+    #[arg(long, default_value = "3s", value_parser = parse_burst_duration)]
+    pub burst_duration: Duration,
+    /// Per-request timeout; in the burst, a request slower than this fails the check
+    /// (3 s is the guide's pool acquire timeout).
+    #[arg(long, default_value = "3s", value_parser = parse_positive_duration)]
+    pub timeout: Duration,
+    /// How to print the checks.
+    #[arg(long, value_enum, default_value_t = AuditFormat::Table)]
+    pub format: AuditFormat,
+    /// Also write the checks as JSON to this file (e.g. audit.json).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+fn parse_positive_duration(text: &str) -> Result<Duration, String> {
+    match parse_duration(text)? {
+        d if d.is_zero() => Err(format!("`{text}`: must be more than 0")),
+        d => Ok(d),
+    }
+}
+
+fn parse_burst_duration(text: &str) -> Result<Duration, String> {
+    match parse_positive_duration(text)? {
+        d if d > Duration::from_secs(60) => Err(format!(
+            "`{text}`: a burst is short, at most 60s (use `load` for longer runs)"
+        )),
+        d => Ok(d),
+    }
 }
 
 /// Parses `250ms`, `30s`, `2m`, `1h`, `1h30m` or a bare number of seconds.

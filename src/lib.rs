@@ -4,9 +4,12 @@
 //! `pg` (embedded cluster, connections, migrations) → `seed` (reference data) →
 //! `server` (reference API) ← `load` (goose scenarios, HDR histograms) → `report`
 //! (run.json, tables, targets); `experiment` compares configurations run against run.
+//! Beside it, `tune` applies the guide's PostgreSQL settings and indexes and `audit`
+//! checks its quick wins on a live API and database.
 //! `cli` parses, `commands` wires the stages together.
 
 pub mod assets;
+pub mod audit;
 pub mod cli;
 pub mod commands;
 pub mod experiment;

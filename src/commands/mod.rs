@@ -2,6 +2,7 @@
 //! (database → seed → server → load → report). Errors carry context for the one-line
 //! message `main` prints.
 
+mod audit;
 mod experiment;
 mod gate;
 mod load;
@@ -31,6 +32,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::TuneDb(args) => tune::tune_db(args).await,
         Command::Report(args) => report::report(args),
         Command::Gate(args) => gate::gate(args).await,
+        Command::Audit(args) => audit::audit(args).await,
     }
 }
 
@@ -46,11 +48,15 @@ pub async fn interruptible<T>(
 }
 
 /// The exit code for an error: 130 after Ctrl-C (the shell convention), 2 for input the
-/// user must fix (as for usage errors), 1 otherwise.
+/// user must fix (as for usage errors) and for an audit that could not check, 1
+/// otherwise.
 pub fn exit_code_for(error: &anyhow::Error) -> ExitCode {
     if error.downcast_ref::<Interrupted>().is_some() {
         ExitCode::from(130)
-    } else if error.chain().any(|e| e.is::<crate::report::InputError>()) {
+    } else if error
+        .chain()
+        .any(|e| e.is::<crate::report::InputError>() || e.is::<crate::audit::CannotAudit>())
+    {
         ExitCode::from(2)
     } else {
         ExitCode::FAILURE

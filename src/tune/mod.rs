@@ -173,7 +173,7 @@ async fn sources(pool: &PgPool) -> anyhow::Result<HashMap<String, String>> {
 }
 
 /// The libraries listed in a `shared_preload_libraries` value.
-fn split_libraries(value: &str) -> Vec<String> {
+pub(crate) fn split_libraries(value: &str) -> Vec<String> {
     value
         .split(',')
         .map(|l| l.trim().trim_matches('"').to_string())

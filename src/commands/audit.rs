@@ -1,0 +1,93 @@
+//! `koprogo-perf audit`: the guide's quick wins checked on a running API and its
+//! database; a table (or JSON), audit.json with --out, and the exit code.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use crate::audit::{self, AuditOptions, Burst};
+use crate::cli::{AuditArgs, AuditFormat};
+use crate::load::Login;
+use crate::report::InputError;
+use crate::tune::profile::{self, AutoInputs};
+
+pub async fn audit(args: AuditArgs) -> anyhow::Result<ExitCode> {
+    let (options, default_login) = resolve(&args)?;
+    let report =
+        super::interruptible(async { audit::run(&options).await.map_err(anyhow::Error::from) })
+            .await?;
+    // Said once the audit ran, so that a failure stays one line (a refused login names
+    // the e-mail itself).
+    if default_login {
+        eprintln!(
+            "no --login given: logged in as {} (the reference seed's first demo login); pass \
+             --login EMAIL:PASSWORD for another KoproGo",
+            options.login.email
+        );
+    }
+    match args.format {
+        AuditFormat::Table => {
+            let width = if std::io::stdout().is_terminal() {
+                comfy_table::Table::new()
+                    .width()
+                    .unwrap_or(audit::render::DEFAULT_WIDTH)
+            } else {
+                audit::render::DEFAULT_WIDTH
+            };
+            print!("{}", audit::render::table(&report, width));
+        }
+        AuditFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+    }
+    if let Some(path) = &args.out {
+        let json = serde_json::to_string_pretty(&report)? + "\n";
+        std::fs::write(path, json)
+            .with_context(|| format!("writing {}", path.display()))
+            .map_err(InputError)?;
+        if args.format == AuditFormat::Table {
+            eprintln!("wrote {}", path.display());
+        }
+    }
+    Ok(ExitCode::from(report.exit_code))
+}
+
+/// Everything checked before any I/O: the URL, the credentials, the profile. Also
+/// says whether the login is the reference seed's default.
+fn resolve(args: &AuditArgs) -> anyhow::Result<(AuditOptions, bool)> {
+    let url = audit::base_url(&args.url).map_err(InputError::msg)?;
+    let mut logins = args
+        .logins
+        .iter()
+        .map(|l| {
+            l.parse()
+                .map_err(|e| InputError::msg(format!("--login: {e}")))
+        })
+        .collect::<Result<Vec<Login>, _>>()?;
+    if logins.is_empty()
+        && let Ok(env) = std::env::var("KOPROGO_PERF_LOGINS")
+    {
+        logins = crate::load::parse_logins(&env).map_err(InputError::msg)?;
+    }
+    let default_login = logins.is_empty();
+    let login = logins.into_iter().next().unwrap_or_else(|| {
+        let demo = crate::seed::demo_logins(1).remove(0);
+        Login {
+            email: demo.email,
+            password: demo.password,
+        }
+    });
+    let profile = profile::load(&args.profile, &AutoInputs::detect())
+        .map_err(|e| InputError(anyhow::Error::new(e)))?;
+    let options = AuditOptions {
+        url,
+        database_url: args.database_url.clone(),
+        login,
+        profile,
+        burst: Burst {
+            clients: args.burst as usize,
+            duration: args.burst_duration,
+        },
+        timeout: args.timeout,
+    };
+    Ok((options, default_login))
+}
