@@ -133,7 +133,8 @@ const EXPERIMENT_HELP: &str = "Arms: baseline (the tuning guide's \"before\": ev
 off, pool 10, untuned database), tuned (every switch on, pool 20, the --profile's PostgreSQL settings \
 and indexes), or baseline plus one optimization: pool20, no_pool_ping, account_cache, \
 parallel_queries, gzip, http_cache_headers, pg_settings (the profile's settings), indexes (the \
-profile's indexes). Baseline is always run: every ratio is to it.
+profile's indexes). Baseline is always run: every ratio is to it. Defaults: --scale 100, 100 users, \
+--duration 30s per run, --repeat 3.
 
 How: one embedded PostgreSQL cluster, the data seeded once into a template database (and a copy with \
 the profile's indexes); each run gets a fresh copy (CREATE DATABASE ... TEMPLATE), a restarted cluster \
