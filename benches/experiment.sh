@@ -9,8 +9,11 @@
 # 3. tuned at a constant rate of half its measured capacity (from 1): its
 #    coordinated-omission-corrected p99 against the guide's 5 ms;
 # 4. GET /api/v1/buildings alone (scenario buildings-list), against KoproGo's published
-#    ~2,300 req/s for that request on this kind of machine.
-# About 25 minutes. Needs python3.
+#    ~2,300 req/s for that request on this kind of machine;
+# 5. the same request with wrk (a lighter generator than goose, which shares the 2 cores):
+#    a private PostgreSQL cluster seeded at scale 100, the baseline server on it, then
+#    tune-db --apply and the tuned server.
+# About 25 minutes. Needs python3, curl, wrk (Debian package wrk), runuser.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=target/release/koprogo-perf
@@ -42,4 +45,32 @@ $BIN experiment --arms tuned --scenario buildings-list --scale 100 --vus 100 --d
 for a in baseline tuned; do
   echo "$a: $(arm "$OUT/buildings/experiment.json" $a "round(a['rps'],1)") req/s, p99 $(arm "$OUT/buildings/experiment.json" $a "a['p99_us']") us; KoproGo's backend: ~2300 req/s (x$(arm "$OUT/buildings/experiment.json" $a "round(a['rps']/2300,2)"))"
 done
+echo "== 5. GET /api/v1/buildings?page=1&per_page=20 with wrk -t1 -c10, 20 s, scale 100"
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+PGDIR=$(mktemp -d /tmp/kp-bench-pg.XXXXXX); chmod 755 "$PGDIR"; chown postgres "$PGDIR"
+PGPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+pgctl() { runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/log" -w "$@" >/dev/null; }
+runuser -u postgres -- "$PGBIN/initdb" -D "$PGDIR/data" -A trust -U postgres >/dev/null
+printf "port=%s\nunix_socket_directories='%s'\nlisten_addresses='127.0.0.1'\n" "$PGPORT" "$PGDIR" >>"$PGDIR/data/postgresql.conf"
+pgctl start
+SERVE=
+cleanup() { [ -n "$SERVE" ] && kill -INT $SERVE 2>/dev/null && wait $SERVE 2>/dev/null; pgctl stop -m fast || true; rm -rf "$PGDIR"; }
+trap cleanup EXIT
+export DATABASE_URL=postgres://postgres@127.0.0.1:$PGPORT/postgres
+$BIN seed --scale 100 >/dev/null 2>&1
+SPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+URL=http://127.0.0.1:$SPORT
+wrk_buildings() {
+  $BIN serve --preset "$1" --bind 127.0.0.1:$SPORT --scale 100 >"$OUT/serve-$1.log" 2>&1 &
+  SERVE=$!
+  for _ in $(seq 100); do curl -sf "$URL/api/v1/health" >/dev/null && break; sleep 0.2; done
+  TOKEN=$(curl -sf -X POST "$URL/api/v1/auth/login" -H 'content-type: application/json' \
+    -d '{"email":"syndic@grandplace.be","password":"syndic123"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+  wrk -t1 -c10 -d20s --latency -H "Authorization: Bearer $TOKEN" "$URL/api/v1/buildings?page=1&per_page=20" >"$OUT/wrk-$1.txt"
+  echo "$1 server, $2: $(awk '/Requests\/sec/ {print $2}' "$OUT/wrk-$1.txt") req/s, p99 $(awk '$1=="99%" {print $2}' "$OUT/wrk-$1.txt") (KoproGo's backend: ~2300 req/s)"
+  kill -INT $SERVE; wait $SERVE 2>/dev/null || true; SERVE=
+}
+wrk_buildings baseline "untuned database"
+$BIN tune-db --apply --restart-cmd "runuser -u postgres -- $PGBIN/pg_ctl -D $PGDIR/data -l $PGDIR/log -w restart" >"$OUT/tune-db.log" 2>&1
+wrk_buildings tuned "after tune-db --apply"
 echo "everything is in $OUT"

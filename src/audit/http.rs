@@ -77,23 +77,14 @@ impl Session {
                 status: health.status().as_u16(),
             });
         }
-        let response = client
-            .post(format!("{base}/api/v1/auth/login"))
-            .json(&serde_json::json!({"email": login.email, "password": login.password}))
-            .send()
+        let (status, token) = crate::load::post_login(&client, base, login)
             .await
             .map_err(unreachable)?;
-        let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
-        let token = body
-            .get("token")
-            .or_else(|| body.get("access_token"))
-            .and_then(Value::as_str);
         match token {
             Some(token) if status.is_success() => Ok(Session {
                 base: base.to_string(),
                 client,
-                token: token.to_string(),
+                token,
                 timeout,
             }),
             _ => Err(CannotAudit::Login {

@@ -358,15 +358,7 @@ pub async fn run(options: &AuditOptions) -> Result<AuditReport, CannotAudit> {
     ))
 }
 
-/// The innermost cause of an error (e.g. "Connection refused (os error 111)"):
-/// reqwest's and sqlx's outer layers only repeat the URL or the operation.
-pub(crate) fn root_cause(e: &dyn std::error::Error) -> String {
-    let mut cause = e;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    cause.to_string()
-}
+pub(crate) use crate::load::root_cause;
 
 /// `12345` → `12,345`, for sizes and counts in the evidence.
 pub(crate) fn thousands(n: u64) -> String {

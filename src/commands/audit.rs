@@ -69,13 +69,10 @@ fn resolve(args: &AuditArgs) -> anyhow::Result<(AuditOptions, bool)> {
         logins = crate::load::parse_logins(&env).map_err(InputError::msg)?;
     }
     let default_login = logins.is_empty();
-    let login = logins.into_iter().next().unwrap_or_else(|| {
-        let demo = crate::seed::demo_logins(1).remove(0);
-        Login {
-            email: demo.email,
-            password: demo.password,
-        }
-    });
+    let login = logins
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| crate::seed::demo_logins(1).remove(0).into());
     let profile = profile::load(&args.profile, &AutoInputs::detect())
         .map_err(|e| InputError(anyhow::Error::new(e)))?;
     let options = AuditOptions {

@@ -199,7 +199,7 @@ impl Runner {
             self.out.join("experiment.json").display(),
             self.out.display()
         );
-        if x.interrupted {
+        if x.setup.interrupted {
             eprintln!("interrupted: the figures cover the runs that ended");
             return Ok(ExitCode::from(130));
         }

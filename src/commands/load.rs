@@ -256,10 +256,7 @@ async fn prepare_database(
 pub(super) fn seeded_logins(scale: u32) -> Vec<Login> {
     crate::seed::demo_logins(scale)
         .into_iter()
-        .map(|l| Login {
-            email: l.email,
-            password: l.password,
-        })
+        .map(Login::from)
         .collect()
 }
 

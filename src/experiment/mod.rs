@@ -170,30 +170,13 @@ pub struct ExperimentReport {
     pub schema_version: u32,
     /// koprogo-perf and its version.
     pub tool: String,
-    /// When the first run started (RFC 3339, UTC).
-    pub started_at: String,
-    /// The scenario every run used.
-    pub scenario: String,
-    /// Seed data scale and generator seed: the same data in every run.
-    pub scale: u32,
-    pub rng_seed: u64,
-    /// Users (maximum concurrency with a rate).
-    pub vus: usize,
-    /// Steady-state seconds of each run.
-    pub duration_s: f64,
-    /// Requests per second asked for, in constant-rate mode.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rate: Option<f64>,
-    /// Runs per arm asked for.
-    pub repeat: u32,
-    /// The tune-db profile of the arms that tune the database.
-    pub profile: String,
+    /// What was asked for: scenario, data, users, duration, rounds, profile.
+    #[serde(flatten)]
+    pub setup: Setup,
     /// How the runs were ordered and isolated.
     pub method: String,
     /// Confidence level of the intervals.
     pub confidence: f64,
-    /// True when Ctrl-C cut the experiment short (the arms sum up the runs that ended).
-    pub interrupted: bool,
     /// One entry per arm, baseline first.
     pub arms: Vec<ArmSummary>,
     /// Every run in the order it ran.
@@ -267,19 +250,28 @@ pub struct Done<'a> {
     pub report: &'a RunReport,
 }
 
-/// What the experiment's settings were (everything in experiment.json that does not
-/// come from the runs).
-#[derive(Clone, Debug)]
+/// What the experiment was asked to do, and whether it did it all.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Setup {
+    /// When the first run started (RFC 3339, UTC).
     pub started_at: String,
+    /// The scenario every run used.
     pub scenario: String,
+    /// Seed data scale and generator seed: the same data in every run.
     pub scale: u32,
     pub rng_seed: u64,
+    /// Users (maximum concurrency with a rate).
     pub vus: usize,
+    /// Steady-state seconds of each run.
     pub duration_s: f64,
+    /// Requests per second asked for, in constant-rate mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate: Option<f64>,
+    /// Runs per arm asked for.
     pub repeat: u32,
+    /// The tune-db profile of the arms that tune the database.
     pub profile: String,
+    /// True when Ctrl-C cut the experiment short (the arms sum up the runs that ended).
     pub interrupted: bool,
 }
 
@@ -359,21 +351,12 @@ pub fn summarize(setup: Setup, arms: &[Arm], done: &[Done]) -> anyhow::Result<Ex
     Ok(ExperimentReport {
         schema_version: SCHEMA_VERSION,
         tool: format!("koprogo-perf {}", env!("CARGO_PKG_VERSION")),
-        started_at: setup.started_at,
-        scenario: setup.scenario,
-        scale: setup.scale,
-        rng_seed: setup.rng_seed,
-        vus: setup.vus,
-        duration_s: setup.duration_s,
-        rate: setup.rate,
-        repeat: setup.repeat,
-        profile: setup.profile,
+        setup,
         method: "round by round, every arm in turn (A B A B …); each run on a fresh copy of one \
                  seeded template database, on a freshly restarted cluster, with its own server \
                  process"
             .into(),
         confidence: CONFIDENCE,
-        interrupted: setup.interrupted,
         arms: summaries,
         runs,
     })
@@ -578,7 +561,7 @@ mod tests {
         assert_eq!(tuned.p99_ratio_to_baseline, 1.0);
         assert_eq!(base.requests, 2 * done[0].report.totals.requests);
         assert_eq!(x.runs.len(), 5);
-        assert!(x.runs[4].interrupted && x.interrupted);
+        assert!(x.runs[4].interrupted && x.setup.interrupted);
     }
 
     #[test]

@@ -34,6 +34,15 @@ pub struct Login {
     pub password: String,
 }
 
+impl From<crate::seed::DemoLogin> for Login {
+    fn from(demo: crate::seed::DemoLogin) -> Login {
+        Login {
+            email: demo.email,
+            password: demo.password,
+        }
+    }
+}
+
 impl fmt::Debug for Login {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Login({}, ***)", self.email)
@@ -395,15 +404,10 @@ async fn preflight(host: &str, options: &LoadOptions) -> anyhow::Result<()> {
         return Ok(());
     }
     let login = &options.logins[0];
-    let response = client
-        .post(format!("{host}/api/v1/auth/login"))
-        .json(&serde_json::json!({"email": login.email, "password": login.password}))
-        .send()
+    let (status, token) = post_login(&client, host, login)
         .await
         .map_err(unreachable)?;
-    let status = response.status();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
-    if !status.is_success() || token_of(&body).is_none() {
+    if !status.is_success() || token.is_none() {
         return Err(LoadError::LoginFailed {
             host: host.to_string(),
             email: login.email.clone(),
@@ -414,9 +418,26 @@ async fn preflight(host: &str, options: &LoadOptions) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The innermost cause (e.g. "Connection refused (os error 111)"): reqwest's outer
-/// layers only repeat the URL.
-fn root_cause(e: &dyn std::error::Error) -> String {
+/// `POST {base}/api/v1/auth/login` with `login`: the status, and the token when the
+/// answer carries one (`token`, or `access_token` as some deployments name it).
+pub async fn post_login(
+    client: &reqwest::Client,
+    base: &str,
+    login: &Login,
+) -> Result<(reqwest::StatusCode, Option<String>), reqwest::Error> {
+    let response = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&serde_json::json!({"email": login.email, "password": login.password}))
+        .send()
+        .await?;
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    Ok((status, token_of(&body)))
+}
+
+/// The innermost cause of an error (e.g. "Connection refused (os error 111)"):
+/// reqwest's and sqlx's outer layers only repeat the URL or the operation.
+pub fn root_cause(e: &dyn std::error::Error) -> String {
     let mut cause = e;
     while let Some(next) = cause.source() {
         cause = next;

@@ -152,7 +152,7 @@ pub fn runs_grid(x: &ExperimentReport) -> Grid {
 
 /// The experiment's sections.
 pub fn sections(x: &ExperimentReport) -> Vec<Section> {
-    let intervals = if x.repeat >= 2 {
+    let intervals = if x.setup.repeat >= 2 {
         format!(
             "; [brackets]: {:.0} % confidence interval over the rounds",
             x.confidence * 100.0
@@ -193,17 +193,19 @@ pub fn sections(x: &ExperimentReport) -> Vec<Section> {
 pub fn headline(x: &ExperimentReport) -> String {
     format!(
         "experiment: {} at scale {}, {} users{}, {:.0} s steady per run, {} round{} of {} arms, profile {}, started {}{}",
-        x.scenario,
-        x.scale,
-        x.vus,
-        x.rate.map_or(String::new(), |r| format!(" at {r} req/s")),
-        x.duration_s,
-        x.repeat,
-        if x.repeat == 1 { "" } else { "s" },
+        x.setup.scenario,
+        x.setup.scale,
+        x.setup.vus,
+        x.setup
+            .rate
+            .map_or(String::new(), |r| format!(" at {r} req/s")),
+        x.setup.duration_s,
+        x.setup.repeat,
+        if x.setup.repeat == 1 { "" } else { "s" },
         x.arms.len(),
-        x.profile,
-        x.started_at,
-        if x.interrupted {
+        x.setup.profile,
+        x.setup.started_at,
+        if x.setup.interrupted {
             " — INTERRUPTED: the figures cover the runs that ended"
         } else {
             ""

@@ -277,10 +277,10 @@ pub fn experiment(
         });
     }
     let page = Page {
-        title: format!("koprogo-perf experiment: {}", x.scenario),
+        title: format!("koprogo-perf experiment: {}", x.setup.scenario),
         subtitle: crate::report::experiment::headline(x),
         cards,
-        warnings: if x.interrupted {
+        warnings: if x.setup.interrupted {
             vec!["Interrupted by Ctrl-C: the figures cover the runs that ended.".into()]
         } else {
             Vec::new()

@@ -10,8 +10,8 @@ use std::time::Duration;
 use koprogo_perf::audit::http::{self, Session};
 use koprogo_perf::audit::{AuditReport, Burst, CheckId, Status};
 use koprogo_perf::load::Login;
-use koprogo_perf::pg::embedded::{ClusterOptions, find_bindir};
-use koprogo_perf::pg::{Cluster, Database, connect};
+use koprogo_perf::pg::embedded::find_bindir;
+use koprogo_perf::pg::{Database, connect};
 use koprogo_perf::server::{Preset, ServerArgs};
 
 use crate::common;
@@ -29,11 +29,7 @@ const BURST: &[&str] = &[
 
 /// The reference seed's first syndic.
 fn syndic() -> Login {
-    let demo = koprogo_perf::seed::demo_logins(1).remove(0);
-    Login {
-        email: demo.email,
-        password: demo.password,
-    }
+    koprogo_perf::seed::demo_logins(1).remove(0).into()
 }
 
 /// `koprogo-perf audit --url URL` (JSON on stdout), the database URL in the
@@ -134,14 +130,7 @@ fn password_of(url: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_baseline_fails_the_checks_that_the_tuned_stack_passes() {
     // Started without pg_stat_statements, as a stock PostgreSQL is.
-    let cluster = tokio::task::spawn_blocking(|| {
-        Cluster::start(&ClusterOptions {
-            settings: Vec::new(),
-        })
-    })
-    .await
-    .unwrap()
-    .expect("cluster starts");
+    let cluster = crate::common::stock_cluster().await;
     let url = cluster.url();
     let pool = connect(&url, 2).await.unwrap();
     koprogo_perf::seed::seed(&pool, &Default::default())

@@ -187,24 +187,14 @@ fn ctrl_c_keeps_the_runs_that_ended_and_stops_everything() {
         .spawn()
         .unwrap();
     // Wait for the second run's load to start, then interrupt it.
-    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-    let mut seen = String::new();
-    while seen.matches("load: scenario api-load").count() < 2 {
-        let mut line = String::new();
-        assert!(
-            std::io::BufRead::read_line(&mut stderr, &mut line).unwrap() > 0,
-            "{seen}"
-        );
-        seen.push_str(&line);
-    }
+    crate::common::wait_for_stderr(&mut child, "load: scenario api-load", 2);
     std::thread::sleep(std::time::Duration::from_secs(2));
     crate::common::signal(&child, nix::sys::signal::Signal::SIGINT);
-    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
     let status = crate::common::wait_with_guard(&mut child);
     assert_eq!(status.code(), Some(130));
 
     let x = read(&dir.join("experiment.json"));
-    assert!(x.interrupted);
+    assert!(x.setup.interrupted);
     let runs: Vec<(&str, bool)> = x
         .runs
         .iter()

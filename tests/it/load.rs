@@ -210,16 +210,7 @@ fn ctrl_c_during_a_run_writes_the_report_marked_interrupted() {
         .spawn()
         .unwrap();
     // Wait until the users are running (the stack prints this line before the load).
-    let mut stderr = std::io::BufReader::new(load.stderr.take().unwrap());
-    let mut seen = String::new();
-    while !seen.contains("load: scenario api-load") {
-        let mut line = String::new();
-        assert!(
-            std::io::BufRead::read_line(&mut stderr, &mut line).unwrap() > 0,
-            "{seen}"
-        );
-        seen.push_str(&line);
-    }
+    crate::common::wait_for_stderr(&mut load, "load: scenario api-load", 1);
     std::thread::sleep(std::time::Duration::from_secs(4));
     crate::common::signal(&load, nix::sys::signal::Signal::SIGINT);
     let status = crate::common::wait_with_guard(&mut load);

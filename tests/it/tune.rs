@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use koprogo_perf::pg::embedded::{ClusterOptions, find_bindir};
+use koprogo_perf::pg::embedded::find_bindir;
 use koprogo_perf::pg::{Cluster, connect};
 use sqlx::PgPool;
 
@@ -38,14 +38,7 @@ struct Fixture {
 
 impl Fixture {
     async fn new() -> Fixture {
-        let cluster = tokio::task::spawn_blocking(|| {
-            Cluster::start(&ClusterOptions {
-                settings: Vec::new(),
-            })
-        })
-        .await
-        .unwrap()
-        .expect("cluster starts");
+        let cluster = crate::common::stock_cluster().await;
         let pool = connect(&cluster.url(), 2).await.unwrap();
         koprogo_perf::seed::seed(&pool, &Default::default())
             .await

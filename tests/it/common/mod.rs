@@ -128,6 +128,35 @@ pub async fn token(base: &str, email: &str, password: &str) -> String {
     body["token"].as_str().expect("a token").to_string()
 }
 
+/// An embedded cluster as a stock PostgreSQL starts: without pg_stat_statements
+/// preloaded (what tune-db and audit find on a fresh install).
+pub async fn stock_cluster() -> koprogo_perf::pg::embedded::Cluster {
+    tokio::task::spawn_blocking(|| {
+        koprogo_perf::pg::embedded::Cluster::start(&koprogo_perf::pg::embedded::ClusterOptions {
+            settings: Vec::new(),
+        })
+    })
+    .await
+    .unwrap()
+    .expect("cluster starts")
+}
+
+/// Reads the piped stderr of `child` until `needle` has appeared `times` times (the
+/// rest is drained in the background so that the child never blocks on it); returns
+/// what was read.
+pub fn wait_for_stderr(child: &mut std::process::Child, needle: &str, times: usize) -> String {
+    use std::io::BufRead;
+    let mut stderr = std::io::BufReader::new(child.stderr.take().expect("piped stderr"));
+    let mut seen = String::new();
+    while seen.matches(needle).count() < times {
+        let mut line = String::new();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "{seen}");
+        seen.push_str(&line);
+    }
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    seen
+}
+
 /// The `koprogo-perf` binary built for these tests.
 pub fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_koprogo-perf"))
