@@ -87,8 +87,10 @@ const AUDIT_HELP: &str = "The checks:
                      conditional (If-None-Match / If-Modified-Since) is answered 304
   keep-alive         two requests to GET /api/v1/health on one TCP connection are both
                      answered and the first does not say Connection: close (http:// only)
-  pool under burst   --burst concurrent clients send GET /api/v1/buildings for
-                     --burst-duration: no 503, no other 5xx, no request over --timeout
+  pool under burst   --burst concurrent clients send the guide's hot query (GET
+                     /api/v1/buildings/{id}/expenses?status=Approved of the first
+                     building) for --burst-duration: no 503, no other 5xx, no request
+                     over --timeout
   pg_stat_statements in shared_preload_libraries, and the extension created in the
                      database
   foreign keys       every foreign key has an index that leads with its column
