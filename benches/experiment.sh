@@ -6,6 +6,8 @@
 #    their 95 % intervals (goal: tuned >= 3x req/s, <= 1/3 p99);
 # 2. --each: baseline plus every optimization alone, 20 s, 2 rounds (what each is worth
 #    on this workload, including the ones that do not help);
+# 2b. tuned without one switch at a time (tuned-gzip, …) next to indexes alone: what each
+#    switch is worth once the indexes have moved the bottleneck;
 # 3. tuned at a constant rate of half its measured capacity (from 1): its
 #    coordinated-omission-corrected p99 against the guide's 5 ms;
 # 4. GET /api/v1/buildings alone (scenario buildings-list), against KoproGo's published
@@ -13,7 +15,7 @@
 # 5. the same request with wrk (a lighter generator than goose, which shares the 2 cores):
 #    a private PostgreSQL cluster seeded at scale 100, the baseline server on it, then
 #    tune-db --apply and the tuned server.
-# About 25 minutes. Needs python3, curl, wrk (Debian package wrk), runuser.
+# About 30 minutes. Needs python3, curl, wrk (Debian package wrk), runuser.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=target/release/koprogo-perf
@@ -32,6 +34,10 @@ echo "== 2. every optimization alone (--each), 20 s x 2 rounds"
 $BIN experiment --each --scale 100 --vus 100 --duration 20s --repeat 2 -q --out "$OUT/each" >"$OUT/each.log" 2>&1
 sed -n '/^Arms/,/^$/p' "$OUT/each.log"
 sed -n '/^Statements changed/,/^$/p' "$OUT/each.log"
+
+echo "== 2b. tuned without one switch at a time, 20 s x 2 rounds"
+$BIN experiment --arms indexes,tuned,tuned-gzip,tuned-parallel_queries,tuned-account_cache,tuned-http_cache_headers --scale 100 --vus 100 --duration 20s --repeat 2 -q --out "$OUT/loo" >"$OUT/loo.log" 2>&1
+sed -n '/^Arms/,/^$/p' "$OUT/loo.log"
 
 RATE=$(python3 -c "print(int($CAP/2))")
 echo "== 3. tuned at a constant $RATE req/s (half of tuned's $CAP req/s), 30 s"

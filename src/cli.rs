@@ -135,7 +135,8 @@ const EXPERIMENT_HELP: &str = "Arms: baseline (the tuning guide's \"before\": ev
 off, pool 10, untuned database), tuned (every switch on, pool 20, the --profile's PostgreSQL settings \
 and indexes), or baseline plus one optimization: pool20, no_pool_ping, account_cache, \
 parallel_queries, gzip, http_cache_headers, pg_settings (the profile's settings), indexes (the \
-profile's indexes). Baseline is always run: every ratio is to it. Defaults: --scale 100, 100 users, \
+profile's indexes); or tuned without one of those, e.g. tuned-gzip (what a switch is worth once \
+the others have moved the bottleneck). Baseline is always run: every ratio is to it. Defaults: --scale 100, 100 users, \
 --duration 30s per run, --repeat 3.
 
 How: one embedded PostgreSQL cluster, the data seeded once into a template database (and a copy with \
@@ -154,7 +155,8 @@ invalid flags; 130 interrupted by Ctrl-C (what ran is written).
 Examples:
   koprogo-perf experiment
   koprogo-perf experiment --arms baseline,tuned --scale 100 --duration 20s --repeat 1
-  koprogo-perf experiment --each --duration 20s --repeat 3 --out reports/each";
+  koprogo-perf experiment --each --duration 20s --repeat 3 --out reports/each
+  koprogo-perf experiment --arms indexes,tuned,tuned-gzip,tuned-parallel_queries";
 
 /// `experiment`.
 #[derive(Debug, Args)]

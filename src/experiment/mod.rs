@@ -61,32 +61,46 @@ pub fn arm_names() -> Vec<&'static str> {
 
 impl Arm {
     /// The arm called `name`: a preset (with the database as the preset says: tuned has
-    /// the profile's settings and indexes), or baseline plus one optimization.
+    /// the profile's settings and indexes), baseline plus one optimization (`gzip`), or
+    /// tuned without one (`tuned-gzip`), which shows what a switch is worth once the
+    /// others have moved the bottleneck.
     pub fn parse(name: &str) -> Result<Arm, String> {
         let name = name.trim();
-        let database = match name {
-            "tuned" => DatabaseTuning {
-                settings: true,
-                indexes: true,
-            },
-            PG_SETTINGS => DatabaseTuning {
-                settings: true,
-                indexes: false,
-            },
-            INDEXES => DatabaseTuning {
-                settings: false,
-                indexes: true,
-            },
-            _ => DatabaseTuning::default(),
+        let unknown = || {
+            format!(
+                "unknown arm `{name}`: expected one of {}, or tuned-NAME (tuned without one of \
+                 those optimizations, e.g. tuned-gzip)",
+                arm_names().join(", ")
+            )
         };
-        let server = match name {
-            PG_SETTINGS | INDEXES => ServerArgs::from_preset(Preset::Baseline),
-            other => ServerArgs::for_arm(other).map_err(|_| {
-                format!(
-                    "unknown arm `{other}`: expected one of {}",
-                    arm_names().join(", ")
-                )
-            })?,
+        let database = |settings, indexes| DatabaseTuning { settings, indexes };
+        let (server, database) = match name.strip_prefix("tuned-") {
+            Some(removed) => {
+                let tuned = ServerArgs::from_preset(Preset::Tuned);
+                match removed {
+                    PG_SETTINGS => (tuned, database(false, true)),
+                    INDEXES => (tuned, database(true, false)),
+                    other => {
+                        let o = Optimization::from_name(other).ok_or_else(unknown)?;
+                        (tuned.without(o), database(true, true))
+                    }
+                }
+            }
+            None => match name {
+                PG_SETTINGS => (
+                    ServerArgs::from_preset(Preset::Baseline),
+                    database(true, false),
+                ),
+                INDEXES => (
+                    ServerArgs::from_preset(Preset::Baseline),
+                    database(false, true),
+                ),
+                other => {
+                    let tuned = other == Preset::Tuned.name();
+                    let server = ServerArgs::for_arm(other).map_err(|_| unknown())?;
+                    (server, database(tuned, tuned))
+                }
+            },
         };
         Ok(Arm {
             name: name.to_string(),
@@ -97,6 +111,9 @@ impl Arm {
 
     /// What the arm changes, in a few words.
     pub fn describe(&self) -> String {
+        if let Some(removed) = self.name.strip_prefix("tuned-") {
+            return format!("tuned without {removed}");
+        }
         match self.name.as_str() {
             "baseline" => {
                 "the guide's \"before\": every switch off, pool 10, untuned database".into()
@@ -562,6 +579,24 @@ mod tests {
         assert_eq!(base.requests, 2 * done[0].report.totals.requests);
         assert_eq!(x.runs.len(), 5);
         assert!(x.runs[4].interrupted && x.setup.interrupted);
+    }
+
+    #[test]
+    fn tuned_minus_one_differs_from_tuned_in_that_one_only() {
+        let tuned = Arm::parse("tuned").unwrap();
+        let no_gzip = Arm::parse("tuned-gzip").unwrap();
+        assert!(tuned.server.gzip && !no_gzip.server.gzip);
+        assert_eq!(
+            no_gzip.server.clone().with(Optimization::Gzip).child_args(),
+            tuned.server.child_args()
+        );
+        assert_eq!(no_gzip.database, tuned.database);
+        let no_indexes = Arm::parse("tuned-indexes").unwrap();
+        assert_eq!(no_indexes.server.child_args(), tuned.server.child_args());
+        assert!(no_indexes.database.settings && !no_indexes.database.indexes);
+        assert_eq!(no_gzip.describe(), "tuned without gzip");
+        let e = Arm::parse("tuned-turbo").unwrap_err();
+        assert!(e.contains("tuned-NAME"), "{e}");
     }
 
     #[test]

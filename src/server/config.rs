@@ -353,18 +353,29 @@ impl ServerArgs {
     }
 
     /// These arguments with `optimization` at its tuned value.
-    pub fn with(mut self, optimization: Optimization) -> Self {
-        let tuned = Self::from_preset(Preset::Tuned);
+    pub fn with(self, optimization: Optimization) -> Self {
+        self.set(optimization, Preset::Tuned)
+    }
+
+    /// These arguments with `optimization` back at its baseline value (the arms
+    /// `tuned-<optimization>` of an experiment).
+    pub fn without(self, optimization: Optimization) -> Self {
+        self.set(optimization, Preset::Baseline)
+    }
+
+    /// `optimization`'s switch at `preset`'s value.
+    fn set(mut self, optimization: Optimization, preset: Preset) -> Self {
+        let from = Self::from_preset(preset);
         match optimization {
             Optimization::Pool20 => {
-                self.pool_max = tuned.pool_max;
-                self.acquire_timeout = tuned.acquire_timeout;
+                self.pool_max = from.pool_max;
+                self.acquire_timeout = from.acquire_timeout;
             }
-            Optimization::NoPoolPing => self.pool_ping = tuned.pool_ping,
-            Optimization::AccountCache => self.account_cache = tuned.account_cache,
-            Optimization::ParallelQueries => self.parallel_queries = tuned.parallel_queries,
-            Optimization::Gzip => self.gzip = tuned.gzip,
-            Optimization::HttpCacheHeaders => self.http_cache_headers = tuned.http_cache_headers,
+            Optimization::NoPoolPing => self.pool_ping = from.pool_ping,
+            Optimization::AccountCache => self.account_cache = from.account_cache,
+            Optimization::ParallelQueries => self.parallel_queries = from.parallel_queries,
+            Optimization::Gzip => self.gzip = from.gzip,
+            Optimization::HttpCacheHeaders => self.http_cache_headers = from.http_cache_headers,
         }
         self
     }
