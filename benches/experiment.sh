@@ -18,8 +18,7 @@
 # About 30 minutes. Needs python3, curl, wrk (Debian package wrk), runuser.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=target/release/koprogo-perf
-[ -x "$BIN" ] || { echo "build first: cargo build --release" >&2; exit 1; }
+. benches/lib.sh
 OUT=${1:-reports/bench-experiment-$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "$OUT"
 arm() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); a=[a for a in d['arms'] if a['name']==sys.argv[2]][0]; print(eval(sys.argv[3]))" "$1" "$2" "$3"; }
@@ -54,7 +53,7 @@ done
 echo "== 5. GET /api/v1/buildings?page=1&per_page=20 with wrk -t1 -c10, 20 s, scale 100"
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 PGDIR=$(mktemp -d /tmp/kp-bench-pg.XXXXXX); chmod 755 "$PGDIR"; chown postgres "$PGDIR"
-PGPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PGPORT=$(free_port)
 pgctl() { runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/log" -w "$@" >/dev/null; }
 runuser -u postgres -- "$PGBIN/initdb" -D "$PGDIR/data" -A trust -U postgres >/dev/null
 printf "port=%s\nunix_socket_directories='%s'\nlisten_addresses='127.0.0.1'\n" "$PGPORT" "$PGDIR" >>"$PGDIR/data/postgresql.conf"
@@ -64,12 +63,12 @@ cleanup() { [ -n "$SERVE" ] && kill -INT $SERVE 2>/dev/null && wait $SERVE 2>/de
 trap cleanup EXIT
 export DATABASE_URL=postgres://postgres@127.0.0.1:$PGPORT/postgres
 $BIN seed --scale 100 >/dev/null 2>&1
-SPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+SPORT=$(free_port)
 URL=http://127.0.0.1:$SPORT
 wrk_buildings() {
   $BIN serve --preset "$1" --bind 127.0.0.1:$SPORT --scale 100 >"$OUT/serve-$1.log" 2>&1 &
   SERVE=$!
-  for _ in $(seq 100); do curl -sf "$URL/api/v1/health" >/dev/null && break; sleep 0.2; done
+  wait_up "$URL"
   TOKEN=$(curl -sf -X POST "$URL/api/v1/auth/login" -H 'content-type: application/json' \
     -d '{"email":"syndic@grandplace.be","password":"syndic123"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
   wrk -t1 -c10 -d20s --latency -H "Authorization: Bearer $TOKEN" "$URL/api/v1/buildings?page=1&per_page=20" >"$OUT/wrk-$1.txt"

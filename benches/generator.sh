@@ -15,18 +15,16 @@ PROFILE=0
 if [ "${1:-}" = "--profile" ]; then PROFILE=1; shift; fi
 SECS=${1:-10}
 ROUNDS=${2:-3}
-BIN=target/release/koprogo-perf
-[ -x "$BIN" ] || { echo "build first: cargo build --release" >&2; exit 1; }
+. benches/lib.sh
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
 OUT=$(mktemp -d /tmp/kp-gen.XXXXXX)
-field() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$1" "$2"; }
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 URL=http://127.0.0.1:$PORT
 $BIN serve --bind 127.0.0.1:$PORT --scale 1 >"$OUT/serve.log" 2>&1 &
 SERVE=$!
 trap 'kill -INT $SERVE 2>/dev/null; wait $SERVE 2>/dev/null; rm -rf "$OUT"' EXIT
-for _ in $(seq 100); do curl -sf "$URL/api/v1/health" >/dev/null && break; sleep 0.2; done
+wait_up "$URL"
 echo "== GET /api/v1/health against one serve process (pid $SERVE), $SECS s per run"
 
 best_wrk=0

@@ -7,22 +7,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-30}
-BIN=target/release/koprogo-perf
-[ -x "$BIN" ] || { echo "build first: cargo build --release" >&2; exit 1; }
+. benches/lib.sh
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)
 DIR=$(mktemp -d /tmp/kp-tune-bench.XXXXXX); chown postgres "$DIR"
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 runuser -u postgres -- "$PGBIN/initdb" -D "$DIR/data" -A trust -U postgres >/dev/null
 runuser -u postgres -- "$PGBIN/pg_ctl" -D "$DIR/data" -o "-p $PORT -k $DIR -c listen_addresses=127.0.0.1" -l "$DIR/log" -w start >/dev/null
 trap 'runuser -u postgres -- "$PGBIN/pg_ctl" -D "$DIR/data" -m immediate stop >/dev/null 2>&1; rm -rf "$DIR"' EXIT
 URL="postgres://postgres@127.0.0.1:$PORT/postgres"
-field() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$1" "$2"; }
 
 $BIN seed --database-url "$URL" --scale 100 | head -n1
 run_load() { # $1 label, $2 out dir
-  local sport; sport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  local sport; sport=$(free_port)
   $BIN serve --database-url "$URL" --bind 127.0.0.1:$sport --scale 100 >/dev/null 2>&1 & local pid=$!
-  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$sport/api/v1/health" >/dev/null && break; sleep 0.2; done
+  wait_up "http://127.0.0.1:$sport"
   $BIN load --host "http://127.0.0.1:$sport" --login syndic@grandplace.be:syndic123 --login syndic@sablon.be:syndic123 \
     --login syndic@meir.be:syndic123 --vus 100 --duration ${SECS}s --out "$2" >/dev/null 2>&1
   kill -INT $pid; wait $pid || true

@@ -158,11 +158,14 @@ where
 {
     let org = user.organization()?;
     let request = PageRequest::resolve(params, spec)?;
-    if state.config.parallel_queries {
-        fetch_page_concurrently(&state.pool, spec, org, &request).await
-    } else {
-        fetch_page(&state.pool, spec, org, &request).await
-    }
+    fetch_page(
+        &state.pool,
+        spec,
+        org,
+        &request,
+        state.config.parallel_queries,
+    )
+    .await
     .map(axum::Json)
 }
 
@@ -187,38 +190,28 @@ where
     row.map(axum::Json).ok_or(ApiError::NotFound(not_found))
 }
 
-/// Runs the list's COUNT query, then its page query, in the organization `org`.
+/// Runs the list's COUNT query and its page query in the organization `org`: one
+/// after the other, or with `concurrently` (the `parallel_queries` switch, the guide's
+/// `tokio::join!`) both in flight at once, each on its own pooled connection — one
+/// round trip instead of two, for two connections instead of one.
 pub async fn fetch_page<T>(
     pool: &PgPool,
     spec: &ListSpec,
     org: Uuid,
     request: &PageRequest,
+    concurrently: bool,
 ) -> Result<Page<T>, ApiError>
 where
     T: for<'r> FromRow<'r, PgRow> + Send + Unpin,
 {
-    let total_items = count(pool, spec, org).await?;
-    let data = page(pool, spec, org, request).await?;
-    Ok(Page {
-        data,
-        pagination: request.pagination(total_items),
-    })
-}
-
-/// [`fetch_page`] with both queries in flight at once, each on its own pooled
-/// connection (the `parallel_queries` switch): the guide's `tokio::join!`. The page
-/// costs one round trip instead of two, for two connections instead of one.
-pub async fn fetch_page_concurrently<T>(
-    pool: &PgPool,
-    spec: &ListSpec,
-    org: Uuid,
-    request: &PageRequest,
-) -> Result<Page<T>, ApiError>
-where
-    T: for<'r> FromRow<'r, PgRow> + Send + Unpin,
-{
-    let (total_items, data) =
-        tokio::try_join!(count(pool, spec, org), page(pool, spec, org, request))?;
+    let (total_items, data) = if concurrently {
+        tokio::try_join!(count(pool, spec, org), page(pool, spec, org, request))?
+    } else {
+        (
+            count(pool, spec, org).await?,
+            page(pool, spec, org, request).await?,
+        )
+    };
     Ok(Page {
         data,
         pagination: request.pagination(total_items),
