@@ -7,6 +7,9 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::server::ServerArgs;
+use crate::units::{
+    parse_positive_duration, parse_positive_whole_seconds, parse_whole_seconds,
+};
 
 /// Performance tuning and load testing for KoproGo (Actix-web + sqlx + PostgreSQL).
 ///
@@ -247,8 +250,9 @@ pub struct RunArgs {
     /// its previous response is in (closed loop).
     #[arg(long, value_parser = parse_rate)]
     pub rate: Option<f64>,
-    /// Steady-state duration, after the ramp-up: e.g. 30s, 2m, 1h (whole seconds).
-    #[arg(long, value_parser = parse_whole_seconds)]
+    /// Steady-state duration, after the ramp-up: e.g. 30s, 2m, 1h (whole seconds, 1s to
+    /// 30 days).
+    #[arg(long, value_parser = parse_positive_whole_seconds)]
     pub duration: Option<Duration>,
     /// Users are started evenly over this period; its requests are not in the statistics.
     #[arg(long, default_value = "5s", value_parser = parse_whole_seconds)]
@@ -269,8 +273,9 @@ pub struct RunArgs {
     /// Output directory for run.json and latency.hgrm [default: reports/<UTC timestamp>/].
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Per-request timeout.
-    #[arg(long, default_value = "30s", value_parser = parse_whole_seconds)]
+    /// Per-request timeout (whole seconds, at least 1s); also bounds the check that the
+    /// host answers before the run.
+    #[arg(long, default_value = "30s", value_parser = parse_positive_whole_seconds)]
     pub timeout: Duration,
     /// Sample the server's CPU during the steady state and write flamegraph.svg.
     #[arg(long)]
@@ -326,11 +331,17 @@ pub struct LoadArgs {
     #[arg(long)]
     pub host: Option<String>,
     /// With --host: credentials EMAIL:PASSWORD, repeatable; users are spread over them.
-    /// Also read from KOPROGO_PERF_LOGINS (comma-separated). Never printed.
+    /// Without --login and --logins-file, read from KOPROGO_PERF_LOGINS (separated by
+    /// commas or spaces). Never printed.
     // Kept as text until the command resolves it: clap would echo a rejected value,
     // password included.
     #[arg(long = "login", value_name = "EMAIL:PASSWORD")]
     pub logins: Vec<String>,
+    /// With --host: a file of credentials, one EMAIL:PASSWORD a line (the password is
+    /// everything after the first colon: any character; blank lines and # comments
+    /// skipped). Unlike --login, not visible to other users in the process list.
+    #[arg(long, value_name = "FILE")]
+    pub logins_file: Option<PathBuf>,
     /// With --host on this machine: the server's pid, for its CPU, memory and flamegraph.
     #[arg(long, value_name = "PID")]
     pub server_pid: Option<u32>,
@@ -546,12 +557,16 @@ pub struct AuditArgs {
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
     /// Credentials EMAIL:PASSWORD for the authenticated checks (the first one is used).
-    /// Also read from KOPROGO_PERF_LOGINS. Never printed. [default: the reference seed's
-    /// first demo login]
+    /// Without --login and --logins-file, read from KOPROGO_PERF_LOGINS. Never printed.
+    /// [default: the reference seed's first demo login]
     // Kept as text until the command resolves it: clap would echo a rejected value,
     // password included.
     #[arg(long = "login", value_name = "EMAIL:PASSWORD")]
     pub logins: Vec<String>,
+    /// A file of credentials, one EMAIL:PASSWORD a line (the password is everything after
+    /// the first colon; blank lines and # comments skipped); the first one is used.
+    #[arg(long, value_name = "FILE")]
+    pub logins_file: Option<PathBuf>,
     /// The settings to compare with: koprogo-vps (the guide's), auto (PGTune's rules for
     /// this machine) or a profile TOML file.
     #[arg(long, default_value = "koprogo-vps")]
@@ -575,13 +590,6 @@ pub struct AuditArgs {
     pub out: Option<PathBuf>,
 }
 
-fn parse_positive_duration(text: &str) -> Result<Duration, String> {
-    match parse_duration(text)? {
-        d if d.is_zero() => Err(format!("`{text}`: must be more than 0")),
-        d => Ok(d),
-    }
-}
-
 fn parse_burst_duration(text: &str) -> Result<Duration, String> {
     match parse_positive_duration(text)? {
         d if d > Duration::from_secs(60) => Err(format!(
@@ -591,73 +599,10 @@ fn parse_burst_duration(text: &str) -> Result<Duration, String> {
     }
 }
 
-/// Parses `250ms`, `30s`, `2m`, `1h`, `1h30m` or a bare number of seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    if text.is_empty() {
-        return Err("empty duration".into());
-    }
-    if let Ok(secs) = text.parse::<u64>() {
-        return Ok(Duration::from_secs(secs));
-    }
-    let mut total = Duration::ZERO;
-    let mut rest = text;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        if digits == 0 {
-            return Err(format!(
-                "`{text}` is not a duration (e.g. 500ms, 30s, 2m, 1h)"
-            ));
-        }
-        let n: u64 = rest[..digits]
-            .parse()
-            .map_err(|_| format!("`{text}`: number too large"))?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let unit = match &rest[..unit_len] {
-            "ms" => Duration::from_millis(n),
-            "s" => Duration::from_secs(n),
-            "m" => Duration::from_secs(n * 60),
-            "h" => Duration::from_secs(n * 3600),
-            other => {
-                return Err(format!(
-                    "`{text}`: unknown unit `{other}` (use ms, s, m or h)"
-                ));
-            }
-        };
-        total += unit;
-        rest = &rest[unit_len..];
-    }
-    Ok(total)
-}
-
-pub(crate) fn parse_whole_seconds(text: &str) -> Result<Duration, String> {
-    let d = parse_duration(text)?;
-    if d.subsec_nanos() != 0 {
-        return Err(format!("`{text}`: use whole seconds (goose's resolution)"));
-    }
-    Ok(d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use clap::CommandFactory;
-
-    #[test]
-    fn durations_parse() {
-        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
-        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
-        assert!(parse_duration("3 days").is_err());
-        assert!(parse_duration("s").is_err());
-        assert!(parse_whole_seconds("1500ms").is_err());
-    }
 
     #[test]
     fn cli_is_well_formed_and_rejects_bad_flags() {

@@ -17,10 +17,12 @@ pub mod interrupt;
 pub mod load;
 pub mod measure;
 pub mod pg;
+pub mod redact;
 pub mod report;
 pub mod seed;
 pub mod server;
 pub mod tune;
+pub mod units;
 
 pub use cli::Cli;
 pub use commands::run;

@@ -62,7 +62,7 @@ impl Session {
         timeout: Duration,
     ) -> Result<Session, CannotAudit> {
         let unreachable = |e: reqwest::Error| CannotAudit::Unreachable {
-            url: base.to_string(),
+            url: crate::redact::redact(base),
             detail: if e.is_timeout() {
                 format!("no answer within {} s", timeout.as_secs_f64())
             } else {
@@ -77,7 +77,7 @@ impl Session {
             .map_err(unreachable)?;
         if !health.status().is_success() {
             return Err(CannotAudit::NotAnApi {
-                url: base.to_string(),
+                url: crate::redact::redact(base),
                 status: health.status().as_u16(),
             });
         }
@@ -92,7 +92,7 @@ impl Session {
                 timeout,
             }),
             _ => Err(CannotAudit::Login {
-                url: base.to_string(),
+                url: crate::redact::redact(base),
                 email: login.email.clone(),
                 detail: format!("HTTP {status}"),
             }),
@@ -375,7 +375,12 @@ pub fn judge_cacheable(
 pub async fn keep_alive(base: &str, timeout: Duration) -> Check {
     let url = match reqwest::Url::parse(base) {
         Ok(u) => u,
-        Err(e) => return Check::not_checked(CheckId::KeepAlive, format!("{base}: {e}")),
+        Err(e) => {
+            return Check::not_checked(
+                CheckId::KeepAlive,
+                format!("{}: {e}", crate::redact::redact(base)),
+            );
+        }
     };
     if url.scheme() != "http" {
         return Check::not_checked(
@@ -388,7 +393,10 @@ pub async fn keep_alive(base: &str, timeout: Duration) -> Check {
         );
     }
     let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
-        return Check::not_checked(CheckId::KeepAlive, format!("{base}: no host"));
+        return Check::not_checked(
+            CheckId::KeepAlive,
+            format!("{}: no host", crate::redact::redact(base)),
+        );
     };
     let authority = match url.port() {
         Some(p) => format!("{host}:{p}"),

@@ -186,7 +186,7 @@ impl AuditReport {
         AuditReport {
             tool_version: env!("CARGO_PKG_VERSION").to_string(),
             started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            url: url.to_string(),
+            url: crate::redact::redact(url),
             database,
             login: login.to_string(),
             profile: profile.to_string(),
@@ -309,7 +309,8 @@ pub fn base_url(text: &str) -> Result<String, String> {
     match reqwest::Url::parse(trimmed) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => Ok(trimmed.to_string()),
         _ => Err(format!(
-            "--url `{text}` is not an http(s) URL (e.g. http://127.0.0.1:8080)"
+            "--url `{}` is not an http(s) URL (e.g. http://127.0.0.1:8080)",
+            crate::redact::redact(text)
         )),
     }
 }

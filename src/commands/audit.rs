@@ -8,7 +8,6 @@ use anyhow::Context;
 
 use crate::audit::{self, AuditOptions, Burst};
 use crate::cli::{AuditArgs, AuditFormat};
-use crate::load::Login;
 use crate::report::InputError;
 use crate::tune::profile::{self, AutoInputs};
 
@@ -55,19 +54,8 @@ pub async fn audit(args: AuditArgs) -> anyhow::Result<ExitCode> {
 /// says whether the login is the reference seed's default.
 fn resolve(args: &AuditArgs) -> anyhow::Result<(AuditOptions, bool)> {
     let url = audit::base_url(&args.url).map_err(InputError::msg)?;
-    let mut logins = args
-        .logins
-        .iter()
-        .map(|l| {
-            l.parse()
-                .map_err(|e| InputError::msg(format!("--login: {e}")))
-        })
-        .collect::<Result<Vec<Login>, _>>()?;
-    if logins.is_empty()
-        && let Ok(env) = std::env::var("KOPROGO_PERF_LOGINS")
-    {
-        logins = crate::load::parse_logins(&env).map_err(InputError::msg)?;
-    }
+    let logins = crate::load::resolve_logins(&args.logins, args.logins_file.as_deref())
+        .map_err(InputError::msg)?;
     let default_login = logins.is_empty();
     let login = logins
         .into_iter()

@@ -21,7 +21,7 @@ use crate::measure::carbon::{Inputs as CarbonInputs, Model as CarbonModel, Regio
 use crate::measure::pgss::PostgresReport;
 use crate::measure::resources::{Sampler, Watch};
 use crate::pg::Database;
-use crate::report::RunReport;
+use crate::report::{InputError, RunReport};
 use crate::report::run::{RunContext, ScenarioInfo, ServerInfo, TargetInfo};
 use crate::seed::SeedOptions;
 use crate::server::{AppState, ServerArgs, ServerConfig};
@@ -320,26 +320,24 @@ pub(super) fn plan(run: &RunArgs, default_duration: Duration) -> anyhow::Result<
         .as_deref()
         .map(|p| crate::load::plan::Plan::parse(p, run.ramp_up, run.duration))
         .transpose()
-        .map_err(anyhow::Error::msg)?;
+        .map_err(InputError::msg)?;
     let scenario_name = run
         .scenario
         .as_deref()
         .or(test_plan.as_ref().and_then(|p| p.scenario))
         .unwrap_or("api-load");
     let scenario = crate::load::scenario::load(scenario_name)?;
+    // Not 0: clap refuses `--duration 0s`.
     let duration = run.duration.unwrap_or(default_duration);
-    if duration.is_zero() {
-        anyhow::bail!("--duration must be at least 1s");
-    }
     let region: Region = run
         .region
         .parse()
-        .map_err(|e| anyhow::anyhow!("--region: {e}"))?;
+        .map_err(|e| InputError::msg(format!("--region: {e}")))?;
     let carbon = CarbonModel::load()?;
     // An unknown region name fails now, not after the run.
     carbon
         .grid(&region)
-        .map_err(|e| anyhow::anyhow!("--region: {e}"))?;
+        .map_err(|e| InputError::msg(format!("--region: {e}")))?;
     Ok(Plan {
         scenario,
         vus: run.vus as usize,
@@ -465,29 +463,34 @@ pub async fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
     match &args.host {
         Some(host) => {
             let host = host.trim_end_matches('/').to_string();
-            reqwest::Url::parse(&host)
+            // What is printed and stored: never a password of the URL.
+            let shown = crate::redact::redact(&host);
+            if reqwest::Url::parse(&host)
                 .ok()
                 .filter(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
-                .with_context(|| {
-                    format!("--host `{host}` is not an http(s) URL (e.g. http://127.0.0.1:8080)")
-                })?;
-            if args.db.keep_db {
-                anyhow::bail!(
-                    "--keep-db applies to the embedded cluster, which --host does not start"
-                );
-            }
-            let mut logins = args
-                .logins
-                .iter()
-                .map(|l| l.parse().map_err(|e| anyhow::anyhow!("--login: {e}")))
-                .collect::<anyhow::Result<Vec<Login>>>()?;
-            if logins.is_empty()
-                && let Ok(env) = std::env::var("KOPROGO_PERF_LOGINS")
+                .is_none()
             {
-                logins = crate::load::parse_logins(&env).map_err(anyhow::Error::msg)?;
+                return Err(InputError::msg(format!(
+                    "--host `{shown}` is not an http(s) URL (e.g. http://127.0.0.1:8080)"
+                ))
+                .into());
+            }
+            if args.db.keep_db {
+                return Err(InputError::msg(
+                    "--keep-db applies to the embedded cluster, which --host does not start",
+                )
+                .into());
+            }
+            let logins = crate::load::resolve_logins(&args.logins, args.logins_file.as_deref())
+                .map_err(InputError::msg)?;
+            if plan.scenario.needs_login() && logins.is_empty() {
+                return Err(InputError(
+                    crate::load::LoadError::NoLogins(plan.scenario.name.clone()).into(),
+                )
+                .into());
             }
             let target = TargetInfo {
-                host: host.clone(),
+                host: shown,
                 embedded: false,
                 server: None,
             };
@@ -667,7 +670,7 @@ pub(super) async fn measure(
 
     match &plan.test_plan {
         Some(p) => eprintln!(
-            "load: scenario {} ({} request kinds), plan {} ({} s: {}), against {host}",
+            "load: scenario {} ({} request kinds), plan {} ({} s: {}), against {}",
             plan.scenario.name,
             plan.scenario.requests.len(),
             p.name,
@@ -676,17 +679,19 @@ pub(super) async fn measure(
                 .iter()
                 .map(|ph| format!("{} for {} s", ph.name, ph.duration.as_secs()))
                 .collect::<Vec<_>>()
-                .join(", ")
+                .join(", "),
+            target.host
         ),
         None => eprintln!(
-            "load: scenario {} ({} request kinds), {} users, ramp-up {} s, {} s steady{}, against {host}",
+            "load: scenario {} ({} request kinds), {} users, ramp-up {} s, {} s steady{}, against {}",
             plan.scenario.name,
             plan.scenario.requests.len(),
             plan.vus,
             plan.ramp_up.as_secs(),
             plan.duration.as_secs(),
             plan.rate
-                .map_or(String::new(), |r| format!(" at {r} req/s"))
+                .map_or(String::new(), |r| format!(" at {r} req/s")),
+            target.host
         ),
     }
     let outcome = crate::load::run(LoadOptions {

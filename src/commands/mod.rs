@@ -48,15 +48,17 @@ pub async fn interruptible<T>(
 }
 
 /// The exit code for an error: 130 after Ctrl-C (the shell convention), 2 for input the
-/// user must fix (as for usage errors) and for an audit that could not check, 1
-/// otherwise.
+/// user must fix (as for usage errors: an [`InputError`](crate::report::InputError), a
+/// scenario file, server settings) and for an audit that could not check, 1 otherwise.
 pub fn exit_code_for(error: &anyhow::Error) -> ExitCode {
     if error.downcast_ref::<Interrupted>().is_some() {
         ExitCode::from(130)
-    } else if error
-        .chain()
-        .any(|e| e.is::<crate::report::InputError>() || e.is::<crate::audit::CannotAudit>())
-    {
+    } else if error.chain().any(|e| {
+        e.is::<crate::report::InputError>()
+            || e.is::<crate::audit::CannotAudit>()
+            || e.is::<crate::load::scenario::ScenarioError>()
+            || e.is::<crate::server::ConfigError>()
+    }) {
         ExitCode::from(2)
     } else {
         ExitCode::FAILURE

@@ -65,19 +65,83 @@ impl std::str::FromStr for Login {
 }
 
 /// Parses `KOPROGO_PERF_LOGINS`: `EMAIL:PASSWORD` entries separated by commas or
-/// whitespace.
+/// whitespace (so a password holding either needs [`parse_logins_file`]). An error
+/// names the entry by its number only: any fragment could be a piece of a password.
 pub fn parse_logins(text: &str) -> Result<Vec<Login>, String> {
-    text.split(|c: char| c == ',' || c.is_whitespace())
+    let entries: Vec<&str> = text
+        .split(|c: char| c == ',' || c.is_whitespace())
         .filter(|s| !s.is_empty())
-        .map(|s| {
-            s.parse().map_err(|e| {
+        .collect();
+    entries
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            s.parse().map_err(|_| {
                 format!(
-                    "KOPROGO_PERF_LOGINS entry `{}…`: {e}",
-                    s.split(':').next().unwrap_or("")
+                    "KOPROGO_PERF_LOGINS entry {} of {} is not EMAIL:PASSWORD (not shown); a \
+                     password with a comma or a space needs --logins-file",
+                    i + 1,
+                    entries.len()
                 )
             })
         })
         .collect()
+}
+
+/// Parses a logins file: one `EMAIL:PASSWORD` a line, the password everything after the
+/// first colon (spaces, commas, `#` and `=` included); blank lines and lines starting
+/// with `#` are skipped. `file` names it in errors, which give the line number only.
+pub fn parse_logins_file(text: &str, file: &str) -> Result<Vec<Login>, String> {
+    let mut logins = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        let trimmed = line.trim_start();
+        if trimmed.trim_end().is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let login = match trimmed.split_once(':') {
+            Some((email, password)) if !email.trim().is_empty() && !password.is_empty() => {
+                Login {
+                    email: email.trim().to_string(),
+                    password: password.to_string(),
+                }
+            }
+            _ => {
+                return Err(format!(
+                    "{file}:{}: expected EMAIL:PASSWORD (the line is not shown)",
+                    i + 1
+                ));
+            }
+        };
+        logins.push(login);
+    }
+    if logins.is_empty() {
+        return Err(format!("{file}: no EMAIL:PASSWORD line"));
+    }
+    Ok(logins)
+}
+
+/// The logins a command was given: `--login` flags and `--logins-file`, or else
+/// `KOPROGO_PERF_LOGINS`. Errors never hold a password.
+pub fn resolve_logins(
+    flags: &[String],
+    file: Option<&std::path::Path>,
+) -> Result<Vec<Login>, String> {
+    let mut logins = flags
+        .iter()
+        .map(|l| l.parse().map_err(|e| format!("--login: {e}")))
+        .collect::<Result<Vec<Login>, String>>()?;
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("--logins-file {}: {e}", path.display()))?;
+        logins.extend(parse_logins_file(&text, &path.display().to_string())?);
+    }
+    if logins.is_empty()
+        && let Ok(env) = std::env::var("KOPROGO_PERF_LOGINS")
+    {
+        logins = parse_logins(&env)?;
+    }
+    Ok(logins)
 }
 
 /// A validated load run.
@@ -240,7 +304,7 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<LoadOutcome> {
         options.rate.is_some() || options.plan.as_ref().is_some_and(plan::Plan::is_rate);
     let recorder = Arc::new(Recorder::with_mode(names, rate_mode));
     let base = reqwest::Url::parse(&format!("{host}/"))
-        .map_err(|e| LoadError::Goose(format!("--host {host}: {e}")))?;
+        .map_err(|e| LoadError::Goose(format!("--host {}: {e}", crate::redact::redact(&host))))?;
     let fixed_urls = options
         .scenario
         .requests
@@ -250,7 +314,7 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<LoadOutcome> {
                 .parts
                 .iter()
                 .all(|p| matches!(p, scenario::Part::Literal(_)))
-                .then(|| base.join(&r.path.text).ok())
+                .then(|| join_same_origin(&base, &r.path.text))
                 .flatten()
         })
         .collect();
@@ -388,6 +452,17 @@ async fn tick(recorder: Arc<Recorder>, mut progress: progress::Progress) {
     }
 }
 
+/// `path` joined to `base`, or None when it is not a URL or when the result's origin
+/// (scheme, host, port) is not `base`'s: a request with the login token goes to the
+/// host under test and nowhere else. Scenario paths are already refused unless they
+/// are origin-relative ([`scenario::origin_relative`]); this also covers what the
+/// placeholders fill in.
+pub fn join_same_origin(base: &reqwest::Url, path: &str) -> Option<reqwest::Url> {
+    base.join(path)
+        .ok()
+        .filter(|url| url.origin() == base.origin())
+}
+
 /// Fails fast, with a clear message, when the host is down or the credentials are
 /// wrong, instead of a run made of errors.
 async fn preflight(host: &str, options: &LoadOptions) -> anyhow::Result<()> {
@@ -396,7 +471,7 @@ async fn preflight(host: &str, options: &LoadOptions) -> anyhow::Result<()> {
         .build()
         .context("building the HTTP client")?;
     let unreachable = |e: reqwest::Error| LoadError::Unreachable {
-        host: host.to_string(),
+        host: crate::redact::redact(host),
         detail: root_cause(&e),
     };
     if !options.scenario.needs_login() {
@@ -409,7 +484,7 @@ async fn preflight(host: &str, options: &LoadOptions) -> anyhow::Result<()> {
         .map_err(unreachable)?;
     if !status.is_success() || token.is_none() {
         return Err(LoadError::LoginFailed {
-            host: host.to_string(),
+            host: crate::redact::redact(host),
             email: login.email.clone(),
             detail: format!("HTTP {status}"),
         }
@@ -845,9 +920,11 @@ async fn send(user: &mut GooseUser, shared: &Shared, index: usize) -> Transactio
         // twice and copy it into per-request metrics that are switched off anyway.
         let url = match &shared.fixed_urls[index] {
             Some(url) => url.clone(),
-            None => match shared.base.join(&path) {
-                Ok(url) => url,
-                Err(_) => {
+            None => match join_same_origin(&shared.base, &path) {
+                Some(url) => url,
+                // Not a URL, or one that leaves the host (an id learned from a response
+                // that reads `/other.host`): never sent, so the token stays home.
+                None => {
                     shared.recorder.record_unsent(index, intended);
                     return Ok(());
                 }
@@ -947,5 +1024,22 @@ mod tests {
         assert_eq!(all.len(), 3);
         let e = parse_logins("a@b.be:x,bad").unwrap_err();
         assert!(!e.contains(":x"), "{e}");
+        // A password with a comma is split; the piece after it is not echoed.
+        let e = parse_logins("a@b.be:sec,retCANARY").unwrap_err();
+        assert!(!e.contains("CANARY") && !e.contains("sec"), "{e}");
+        assert!(e.contains("entry 2 of 2"), "{e}");
+    }
+
+    #[test]
+    fn a_logins_file_carries_any_password() {
+        let text = "# the syndics\n\n  a@b.be:pa ss, w#o=rd:?\r\nc@d.be::colon \n";
+        let all = parse_logins_file(text, "logins.txt").unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0].email, "a@b.be");
+        assert_eq!(all[0].password, "pa ss, w#o=rd:?");
+        assert_eq!(all[1].password, ":colon ");
+        let e = parse_logins_file("a@b.be:x\nnoCANARYcolon\n", "f").unwrap_err();
+        assert_eq!(e, "f:2: expected EMAIL:PASSWORD (the line is not shown)");
+        assert!(parse_logins_file("# only\n", "f").is_err());
     }
 }

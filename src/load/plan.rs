@@ -109,7 +109,7 @@ impl Plan {
                         .map_err(|_| bad(format!("`{level}` is not a number of users")))?,
                 ),
             };
-            let duration = crate::cli::parse_whole_seconds(duration.trim()).map_err(bad)?;
+            let duration = crate::units::parse_whole_seconds(duration.trim()).map_err(bad)?;
             if duration.is_zero() {
                 return Err(bad("a step lasts at least 1s".into()));
             }

@@ -368,8 +368,17 @@ pub fn parse(text: &str, file: &str, default_name: &str) -> Result<Scenario, Sce
                 ));
             }
         };
-        if !r.path.get_ref().starts_with('/') {
-            return Err(err(r.path.span().start, "path must start with `/`".into()));
+        if let Err(why) = origin_relative(r.path.get_ref()) {
+            let request = r.name.as_deref().unwrap_or(r.method.get_ref());
+            return Err(err(
+                r.path.span().start,
+                format!(
+                    "request `{request}`: path `{}` {why}: a path is relative to --host, \
+                     one leading `/` (e.g. /api/v1/buildings), so that the login token \
+                     goes to no other host",
+                    r.path.get_ref().escape_debug()
+                ),
+            ));
         }
         let path =
             Template::parse(r.path.get_ref()).map_err(|(m, _)| err(r.path.span().start, m))?;
@@ -396,7 +405,7 @@ pub fn parse(text: &str, file: &str, default_name: &str) -> Result<Scenario, Sce
             ));
         }
         let think_time = match &r.think_time {
-            Some(t) => crate::cli::parse_duration(t.get_ref())
+            Some(t) => crate::units::parse_duration(t.get_ref())
                 .map_err(|m| err(t.span().start, format!("think_time: {m}")))?,
             None => Duration::ZERO,
         };
@@ -426,6 +435,26 @@ pub fn parse(text: &str, file: &str, default_name: &str) -> Result<Scenario, Sce
         source: file.to_string(),
         requests,
     })
+}
+
+/// Refuses a path that could leave the host it is joined to: it must start with exactly
+/// one `/` (not `//host`, not `http://…`), and hold no backslash (`/\host` is
+/// `//host` to a URL parser), no whitespace and no control character (a URL parser
+/// drops tabs and newlines, so `/\t/host` is `//host` too).
+pub fn origin_relative(path: &str) -> Result<(), &'static str> {
+    if !path.starts_with('/') {
+        return Err("does not start with `/`");
+    }
+    if path.starts_with("//") {
+        return Err("starts with `//` (another host)");
+    }
+    if path.contains('\\') {
+        return Err("holds a backslash");
+    }
+    if path.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("holds whitespace or a control character");
+    }
+    Ok(())
 }
 
 fn line_of(text: &str, offset: usize) -> usize {

@@ -39,58 +39,10 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> 
         })
 }
 
-/// The URL with its password replaced by `***` (in the user-info part and in a
-/// `password=` query parameter), for messages and reports.
+/// The URL (or key=value connection string) with its password hidden, for messages and
+/// reports: [`crate::redact::redact`], the one redaction of the tool.
 pub fn redact_url(url: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (url, None),
-    };
-    let mut out = redact_userinfo(base);
-    if let Some(query) = query {
-        let params: Vec<String> = query
-            .split('&')
-            .map(|p| match p.split_once('=') {
-                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
-                _ => p.to_string(),
-            })
-            .collect();
-        out.push('?');
-        out.push_str(&params.join("&"));
-    }
-    out
-}
-
-fn redact_userinfo(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => match rest.rsplit_once('@') {
-            Some((userinfo, host)) => match userinfo.split_once(':') {
-                Some((user, _password)) => format!("{scheme}://{user}:***@{host}"),
-                None => url.to_string(),
-            },
-            None => url.to_string(),
-        },
-        None => url.to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::redact_url;
-
-    #[test]
-    fn redacts_only_the_password() {
-        assert_eq!(
-            redact_url("postgres://app:s3cret@db:5432/koprogo"),
-            "postgres://app:***@db:5432/koprogo"
-        );
-        assert_eq!(redact_url("postgres://app@db/k"), "postgres://app@db/k");
-        assert_eq!(redact_url("postgres://a:b:c@h/d"), "postgres://a:***@h/d");
-        assert_eq!(
-            redact_url("postgres://u@h/db?sslmode=disable&password=s3cret"),
-            "postgres://u@h/db?sslmode=disable&password=***"
-        );
-    }
+    crate::redact::redact(url)
 }
 
 /// The database a command works on: a user's URL, or an embedded cluster this process
