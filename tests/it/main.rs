@@ -12,6 +12,7 @@ mod measure;
 mod merge;
 mod rate;
 mod report;
+mod secrets;
 mod seed;
 mod server;
 mod tune;
