@@ -270,9 +270,14 @@ pub struct RunArgs {
     /// previous one; a step that keeps the level is steady state, the others are ramps.
     #[arg(long, conflicts_with = "rate")]
     pub plan: Option<String>,
-    /// Output directory for run.json and latency.hgrm [default: reports/<UTC timestamp>/].
+    /// Output directory for run.json and latency.hgrm [default: reports/<UTC timestamp>/,
+    /// never shared by two runs]; refused when it already holds a run, unless --force.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Replace the run already in --out (its run.json, histograms, report.html and
+    /// flamegraph are removed first).
+    #[arg(long)]
+    pub force: bool,
     /// Per-request timeout (whole seconds, at least 1s); also bounds the check that the
     /// host answers before the run.
     #[arg(long, default_value = "30s", value_parser = parse_positive_whole_seconds)]
@@ -528,7 +533,7 @@ fn parse_alpha(text: &str) -> Result<f64, String> {
 pub struct MergeArgs {
     /// Run directories written by `load` (run.json, and latency.hlog when present), at
     /// least two.
-    #[arg(required = true, value_name = "RUN_DIR")]
+    #[arg(required = true, num_args = 2.., value_name = "RUN_DIR")]
     pub runs: Vec<PathBuf>,
     /// Directory for the merged run.json, latency.hgrm and latency.hlog.
     #[arg(long)]

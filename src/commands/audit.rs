@@ -12,6 +12,9 @@ use crate::report::InputError;
 use crate::tune::profile::{self, AutoInputs};
 
 pub async fn audit(args: AuditArgs) -> anyhow::Result<ExitCode> {
+    if let Some(path) = &args.out {
+        crate::report::check_out_file(path, "--out")?;
+    }
     let (options, default_login) = resolve(&args)?;
     let report =
         super::interruptible(async { audit::run(&options).await.map_err(anyhow::Error::from) })

@@ -6,7 +6,7 @@
 //! one experiment.json (with report.html) are written as they come, so that an error or
 //! Ctrl-C loses nothing that ran.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -36,21 +36,15 @@ pub async fn experiment(args: ExperimentArgs) -> anyhow::Result<ExitCode> {
     let mut plan = load::plan(&args.run, Duration::from_secs(30))?;
     // Enough statements that one missing from an arm's list was not run at all.
     plan.pgss_top = plan.pgss_top.max(100);
-    let out = args.run.out.clone().unwrap_or_else(|| {
-        Path::new("reports").join(format!(
-            "experiment-{}",
-            chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
-        ))
-    });
-    if out.join("experiment.json").exists() {
-        return Err(InputError::msg(format!(
-            "--out {} already holds an experiment: choose another directory (nothing was run)",
-            out.display()
-        ))
-        .into());
-    }
     let profile = crate::tune::profile::load(&args.profile, &AutoInputs::detect())
         .map_err(|e| InputError::msg(format!("--profile: {e}")))?;
+    // Claimed last: nothing is created when a flag is refused.
+    let out = crate::report::claim_out_dir(
+        args.run.out.as_deref(),
+        "experiment-",
+        "experiment.json",
+        args.run.force,
+    )?;
     let server_bin = plan.server_bin.clone().context(
         "experiment runs the reference server as its own process: call it through the koprogo-perf binary",
     )?;

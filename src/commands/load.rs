@@ -344,7 +344,8 @@ pub(super) fn plan(run: &RunArgs, default_duration: Duration) -> anyhow::Result<
         duration,
         ramp_up: run.ramp_up,
         timeout: run.timeout,
-        out: run.out.clone().unwrap_or_else(default_out_dir),
+        // Claimed by the command (`claim_run_dir`): an experiment's --out is not a run's.
+        out: run.out.clone().unwrap_or_default(),
         rate: run.rate,
         test_plan,
         quiet: run.quiet,
@@ -366,8 +367,11 @@ fn own_binary() -> Option<PathBuf> {
     })
 }
 
-fn default_out_dir() -> PathBuf {
-    Path::new("reports").join(chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string())
+/// `--out` of `load`/`demo` checked and created before any work (see
+/// [`crate::report::claim_out_dir`]).
+fn claim_run_dir(plan: &mut Plan, run: &RunArgs) -> anyhow::Result<()> {
+    plan.out = crate::report::claim_out_dir(run.out.as_deref(), "", "run.json", run.force)?;
+    Ok(())
 }
 
 /// A flamegraph being sampled.
@@ -448,7 +452,8 @@ pub(super) struct Probe {
 /// `koprogo-perf demo`.
 pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let began = Instant::now();
-    let plan = plan(&args.run, Duration::from_secs(30))?;
+    let mut plan = plan(&args.run, Duration::from_secs(30))?;
+    claim_run_dir(&mut plan, &args.run)?;
     let code = local(plan, &args.scale, None, &ServerArgs::default(), false).await?;
     eprintln!(
         "demo finished in {:.1} s; everything it started is stopped and removed",
@@ -459,7 +464,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
 
 /// `koprogo-perf load`.
 pub async fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
-    let plan = plan(&args.run, Duration::from_secs(60))?;
+    let mut plan = plan(&args.run, Duration::from_secs(60))?;
     match &args.host {
         Some(host) => {
             let host = host.trim_end_matches('/').to_string();
@@ -489,6 +494,7 @@ pub async fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
                 )
                 .into());
             }
+            claim_run_dir(&mut plan, &args.run)?;
             let target = TargetInfo {
                 host: shown,
                 embedded: false,
@@ -512,6 +518,7 @@ pub async fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
             finish(&plan, &report)
         }
         None => {
+            claim_run_dir(&mut plan, &args.run)?;
             local(
                 plan,
                 &args.scale,

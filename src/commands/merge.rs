@@ -54,6 +54,13 @@ fn read_inputs(args: &MergeArgs) -> anyhow::Result<Vec<Input>> {
         })
         .into());
     }
+    if args.out.exists() && !args.out.is_dir() {
+        return Err(crate::report::InputError::msg(format!(
+            "--out {} is a file, not a directory: choose a directory (nothing was written)",
+            args.out.display()
+        ))
+        .into());
+    }
     let out_json = args.out.join("run.json");
     if out_json.exists() && !args.force {
         anyhow::bail!(
@@ -112,6 +119,16 @@ fn canonical(path: &Path) -> Option<PathBuf> {
 /// interval log, removes a stale one that --force would otherwise leave beside the new
 /// run.json.
 fn write(out: &Path, report: &RunReport) -> anyhow::Result<()> {
+    // An old run's report.html and flamegraph would describe another run.
+    for stale in ["report.html", "flamegraph.svg"] {
+        let path = out.join(stale);
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(e).with_context(|| format!("removing the stale {}", path.display()));
+            }
+            _ => {}
+        }
+    }
     if report.hlog.is_none() {
         let path = out.join(HLOG);
         match std::fs::remove_file(&path) {

@@ -45,6 +45,115 @@ pub fn write_run(dir: &Path, report: &RunReport) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The files a run directory holds (what `load`, `report --format html`, `merge` and an
+/// experiment write there), removed by `--force` so that nothing of the old run stays
+/// beside the new one.
+pub const RUN_FILES: &[&str] = &[
+    "run.json",
+    "latency.hgrm",
+    hlog::FILE_NAME,
+    "report.html",
+    "flamegraph.svg",
+    "experiment.json",
+];
+
+/// Claims the output directory of a run (or an experiment), before any work: `dir`
+/// (`--out`) must not be a file, nor already hold `marker` (`run.json`,
+/// `experiment.json`) unless `force`, which removes the old run's files first. Without
+/// `dir`, `reports/<prefix><UTC timestamp>`, with `-2`, `-3`… when another run took that
+/// name in the same second. The directory exists when this returns.
+pub fn claim_out_dir(
+    dir: Option<&Path>,
+    prefix: &str,
+    marker: &str,
+    force: bool,
+) -> Result<std::path::PathBuf, InputError> {
+    let Some(dir) = dir else {
+        return claim_new_dir(Path::new("reports"), prefix);
+    };
+    if dir.exists() && !dir.is_dir() {
+        return Err(InputError::msg(format!(
+            "--out {} is a file, not a directory: choose a directory (nothing was run)",
+            dir.display()
+        )));
+    }
+    if dir.join(marker).exists() {
+        if !force {
+            return Err(InputError::msg(format!(
+                "--out {} already holds a {marker}: choose another directory, or --force to \
+                 replace it (nothing was run)",
+                dir.display()
+            )));
+        }
+        for file in RUN_FILES {
+            let path = dir.join(file);
+            match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(InputError::msg(format!(
+                        "--force: cannot remove {}: {e}",
+                        path.display()
+                    )));
+                }
+                _ => {}
+            }
+        }
+    }
+    std::fs::create_dir_all(dir).map_err(|e| {
+        InputError::msg(format!(
+            "cannot create --out {}: {e} (nothing was run)",
+            dir.display()
+        ))
+    })?;
+    Ok(dir.to_path_buf())
+}
+
+/// A new directory `<reports>/<prefix><UTC timestamp>[-N]`, made with `create_dir` (which
+/// fails when it exists) so that two runs started in the same second never share one.
+pub fn claim_new_dir(reports: &Path, prefix: &str) -> Result<std::path::PathBuf, InputError> {
+        std::fs::create_dir_all(reports)
+        .map_err(|e| InputError::msg(format!("cannot create {}: {e}", reports.display())))?;
+    let stamp = format!("{prefix}{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"));
+    for n in 1u32.. {
+        let name = if n == 1 { stamp.clone() } else { format!("{stamp}-{n}") };
+        let candidate = reports.join(name);
+        // create_dir, not create_dir_all: it fails when another run made it first.
+        match std::fs::create_dir(&candidate) {
+            Ok(()) => return Ok(candidate),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => {
+                return Err(InputError::msg(format!(
+                    "cannot create {}: {e}",
+                    candidate.display()
+                )));
+            }
+        }
+    }
+    unreachable!("u32 names run out")
+}
+
+/// Checks, before any work, that a file can be written at `path` (`--out FILE`): its
+/// directory exists and it is not itself a directory.
+pub fn check_out_file(path: &Path, flag: &str) -> Result<(), InputError> {
+    if path.is_dir() {
+        return Err(InputError::msg(format!(
+            "{flag} {} is a directory: give a file name (nothing was run)",
+            path.display()
+        )));
+    }
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !parent.is_dir() {
+        return Err(InputError::msg(format!(
+            "{flag} {}: the directory {} does not exist (nothing was run)",
+            path.display(),
+            parent.display()
+        )));
+    }
+    Ok(())
+}
+
 /// Something the user gave (a file, a flag's value) cannot be used: the command exits
 /// with code 2, as for a usage error.
 #[derive(Debug, thiserror::Error)]
@@ -55,5 +164,46 @@ impl InputError {
     /// An input error with this message.
     pub fn msg(message: impl std::fmt::Display) -> InputError {
         InputError(anyhow::anyhow!("{message}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_run_dirs_never_collide_and_out_is_checked_first() {
+        let reports = tempfile::tempdir().unwrap();
+        // Many claims within one second: all distinct, all created.
+        let dirs: Vec<_> = (0..5)
+            .map(|_| claim_new_dir(reports.path(), "").unwrap())
+            .collect();
+        let mut unique = dirs.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), dirs.len(), "{dirs:?}");
+        assert!(dirs.iter().all(|d| d.is_dir()));
+
+        let run = reports.path().join("run");
+        std::fs::create_dir(&run).unwrap();
+        for file in ["run.json", "report.html", "latency.hgrm"] {
+            std::fs::write(run.join(file), "old").unwrap();
+        }
+        let e = claim_out_dir(Some(&run), "", "run.json", false).unwrap_err();
+        assert!(e.to_string().contains("--force"), "{e}");
+        assert!(run.join("report.html").exists());
+        claim_out_dir(Some(&run), "", "run.json", true).unwrap();
+        assert!(common_files_gone(&run));
+
+        let file = reports.path().join("afile");
+        std::fs::write(&file, "x").unwrap();
+        assert!(claim_out_dir(Some(&file), "", "run.json", true).is_err());
+        assert!(check_out_file(&reports.path().join("missing/a.json"), "--out").is_err());
+        assert!(check_out_file(reports.path(), "--out").is_err());
+        assert!(check_out_file(&reports.path().join("a.json"), "--out").is_ok());
+    }
+
+    fn common_files_gone(dir: &Path) -> bool {
+        RUN_FILES.iter().all(|f| !dir.join(f).exists())
     }
 }

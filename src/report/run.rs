@@ -315,7 +315,7 @@ pub fn decode_histogram(text: &str) -> anyhow::Result<Histogram<u64>> {
         .context("histogram is not base64")?;
     Deserializer::new()
         .deserialize(&mut bytes.as_slice())
-        .map_err(|e| anyhow::anyhow!("histogram is not HdrHistogram V2: {e:?}"))
+        .map_err(|e| anyhow::anyhow!("histogram is not HdrHistogram V2 ({e})"))
 }
 
 /// Everything a report needs besides what `load` measured.

@@ -88,6 +88,23 @@ fn read(path: &Path, what: &str) -> Result<LoadedRun, InputError> {
             path.display()
         ))
     })?;
+    // Every histogram decodes, or the file is refused now with its name (not later
+    // with a decoder's message and no file).
+    let histograms = std::iter::once(("the overall histogram".to_string(), &report.histogram))
+        .chain(
+            report
+                .endpoints
+                .iter()
+                .map(|e| (format!("the histogram of {}", e.name), &e.histogram)),
+        );
+    for (which, text) in histograms {
+        decode_histogram(text).map_err(|e| {
+            InputError::msg(format!(
+                "{what} {}: {which} is corrupt: {e:#}",
+                path.display()
+            ))
+        })?;
+    }
     Ok(LoadedRun {
         path: path.to_path_buf(),
         report,

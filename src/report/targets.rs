@@ -152,6 +152,12 @@ pub fn parse_file(text: &str, file: &str) -> Result<Vec<Threshold>, ThresholdErr
         file: file.to_string(),
         message: e.to_string().trim().replace('\n', " "),
     })?;
+    if raw.thresholds.is_empty() {
+        return Err(ThresholdError::File {
+            file: file.to_string(),
+            message: "`thresholds` is empty: give at least one, e.g. \"p99 < 5ms\"".into(),
+        });
+    }
     raw.thresholds.iter().map(|t| parse(t)).collect()
 }
 
