@@ -7,9 +7,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::server::ServerArgs;
-use crate::units::{
-    parse_positive_duration, parse_positive_whole_seconds, parse_whole_seconds,
-};
+use crate::units::{parse_positive_duration, parse_positive_whole_seconds, parse_whole_seconds};
 
 /// Performance tuning and load testing for KoproGo (Actix-web + sqlx + PostgreSQL).
 ///

@@ -37,7 +37,16 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // The chain on one line, each cause once: a layer that already quotes its
+            // source's text (`… (os error 2)`) is not followed by it again.
+            let mut parts: Vec<String> = Vec::new();
+            for cause in e.chain() {
+                let text = cause.to_string();
+                if !parts.last().is_some_and(|p| p.contains(&text)) {
+                    parts.push(text);
+                }
+            }
+            eprintln!("error: {}", parts.join(": "));
             koprogo_perf::commands::exit_code_for(&e)
         }
     }

@@ -69,7 +69,8 @@ fn redact_params(text: &str) -> String {
         let key_start = text[..key_end]
             .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
             .map_or(0, |i| i + 1);
-        let starts_key = key_start == 0 || matches!(bytes[key_start - 1], b'?' | b'&' | b';')
+        let starts_key = key_start == 0
+            || matches!(bytes[key_start - 1], b'?' | b'&' | b';')
             || bytes[key_start - 1].is_ascii_whitespace();
         if !starts_key {
             continue;
@@ -146,7 +147,10 @@ mod tests {
                 "postgres://u@h/db?sslpassword=k&x=1",
                 "postgres://u@h/db?sslpassword=***&x=1",
             ),
-            ("http://user:pw@127.0.0.1:8080", "http://user:***@127.0.0.1:8080"),
+            (
+                "http://user:pw@127.0.0.1:8080",
+                "http://user:***@127.0.0.1:8080",
+            ),
             ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
             (
                 "http://h:8080/x?email=a@b.be",

@@ -41,9 +41,15 @@ pub async fn connect_read_only(url: &str) -> Result<PgPool, CannotAudit> {
     let options: PgConnectOptions = url.parse().map_err(|_| {
         error("not a PostgreSQL URL (postgres://USER:PASSWORD@HOST:PORT/DATABASE)".into())
     })?;
+    if !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
+        return Err(error(
+            "not a PostgreSQL URL (postgres://USER:PASSWORD@HOST:PORT/DATABASE)".into(),
+        ));
+    }
     let options = options
         .application_name("koprogo-perf audit")
         .options([("default_transaction_read_only", "on")]);
+    crate::pg::probe(&options).await.map_err(error)?;
     PgPoolOptions::new()
         .max_connections(2)
         .acquire_timeout(Duration::from_secs(10))

@@ -21,8 +21,8 @@ use crate::measure::carbon::{Inputs as CarbonInputs, Model as CarbonModel, Regio
 use crate::measure::pgss::PostgresReport;
 use crate::measure::resources::{Sampler, Watch};
 use crate::pg::Database;
-use crate::report::{InputError, RunReport};
 use crate::report::run::{RunContext, ScenarioInfo, ServerInfo, TargetInfo};
+use crate::report::{InputError, RunReport};
 use crate::seed::SeedOptions;
 use crate::server::{AppState, ServerArgs, ServerConfig};
 
@@ -75,15 +75,16 @@ impl LocalStack {
         config: ServerConfig,
         quiet: bool,
     ) -> anyhow::Result<LocalStack> {
-        let (db, logins) = prepare_database(database_url, scale, quiet).await?;
-        let pool_max_connections = config.pool_max_connections;
-        let switches = config.switches();
+        // The address first: a port in use fails before a cluster is started and seeded.
         let listener = TcpListener::bind(config.bind).await.with_context(|| {
             format!(
                 "cannot listen on {}: pick another --bind address",
                 config.bind
             )
         })?;
+        let (db, logins) = prepare_database(database_url, scale, quiet).await?;
+        let pool_max_connections = config.pool_max_connections;
+        let switches = config.switches();
         let addr = listener.local_addr()?;
         let state = AppState::connect(db.url(), config).await?;
         let (tx, rx) = oneshot::channel();

@@ -100,12 +100,10 @@ pub fn parse_logins_file(text: &str, file: &str) -> Result<Vec<Login>, String> {
             continue;
         }
         let login = match trimmed.split_once(':') {
-            Some((email, password)) if !email.trim().is_empty() && !password.is_empty() => {
-                Login {
-                    email: email.trim().to_string(),
-                    password: password.to_string(),
-                }
-            }
+            Some((email, password)) if !email.trim().is_empty() && !password.is_empty() => Login {
+                email: email.trim().to_string(),
+                password: password.to_string(),
+            },
             _ => {
                 return Err(format!(
                     "{file}:{}: expected EMAIL:PASSWORD (the line is not shown)",
@@ -467,7 +465,7 @@ pub fn join_same_origin(base: &reqwest::Url, path: &str) -> Option<reqwest::Url>
 /// wrong, instead of a run made of errors.
 async fn preflight(host: &str, options: &LoadOptions) -> anyhow::Result<()> {
     let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
+        .timeout(options.timeout)
         .build()
         .context("building the HTTP client")?;
     let unreachable = |e: reqwest::Error| LoadError::Unreachable {

@@ -8,7 +8,8 @@ use std::time::Duration;
 use anyhow::Context;
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Connection, PgConnection};
 
 pub use embedded::{Cluster, ClusterError};
 
@@ -26,17 +27,59 @@ pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
 /// Opens a small pool for tool-side work (migrations, seeding, statistics), naming the
 /// database by its redacted URL in the error so that no password is ever printed.
 pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
+    let options = connect_options(url)?;
+    probe(&options).await.map_err(|detail| {
+        anyhow::anyhow!(
+            "cannot connect to the database at {}: {detail}; check that it runs and the URL is right",
+            redact_url(url)
+        )
+    })?;
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(10))
-        .connect(url)
+        .connect_with(options)
         .await
-        .with_context(|| {
-            format!(
-                "cannot connect to the database at {}: check that it runs and the URL is right",
-                redact_url(url)
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot connect to the database at {}: {}; check that it runs and the URL is right",
+                redact_url(url),
+                crate::load::root_cause(&e)
             )
         })
+}
+
+/// Parses a PostgreSQL URL; anything else (`mysql://…`, a key=value string, a password
+/// with a raw `?` or `/`) is refused as input, without the parser's text (it may quote
+/// the URL, password included).
+pub fn connect_options(url: &str) -> Result<PgConnectOptions, crate::report::InputError> {
+    let shown = redact_url(url);
+    let scheme_ok = ["postgres://", "postgresql://"]
+        .iter()
+        .any(|s| url.len() >= s.len() && url[..s.len()].eq_ignore_ascii_case(s));
+    if !scheme_ok {
+        return Err(crate::report::InputError::msg(format!(
+            "{shown} is not a PostgreSQL URL: give postgres://USER:PASSWORD@HOST:PORT/DATABASE"
+        )));
+    }
+    url.parse().map_err(|_| {
+        crate::report::InputError::msg(format!(
+            "{shown} is not a valid PostgreSQL URL: give postgres://USER:PASSWORD@HOST:PORT/DATABASE, \
+             with @ : / ? # in the password percent-encoded (%40 %3A %2F %3F %23)"
+        ))
+    })
+}
+
+/// One connection, at once: a refused connection or a wrong password says so now,
+/// instead of a pool retrying until its acquire timeout ("pool timed out").
+pub async fn probe(options: &PgConnectOptions) -> Result<(), String> {
+    match tokio::time::timeout(Duration::from_secs(10), PgConnection::connect_with(options)).await {
+        Ok(Ok(conn)) => {
+            let _ = conn.close().await;
+            Ok(())
+        }
+        Ok(Err(e)) => Err(crate::load::root_cause(&e)),
+        Err(_) => Err("no answer within 10 s".into()),
+    }
 }
 
 /// The URL (or key=value connection string) with its password hidden, for messages and

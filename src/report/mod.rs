@@ -110,11 +110,15 @@ pub fn claim_out_dir(
 /// A new directory `<reports>/<prefix><UTC timestamp>[-N]`, made with `create_dir` (which
 /// fails when it exists) so that two runs started in the same second never share one.
 pub fn claim_new_dir(reports: &Path, prefix: &str) -> Result<std::path::PathBuf, InputError> {
-        std::fs::create_dir_all(reports)
+    std::fs::create_dir_all(reports)
         .map_err(|e| InputError::msg(format!("cannot create {}: {e}", reports.display())))?;
     let stamp = format!("{prefix}{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"));
     for n in 1u32.. {
-        let name = if n == 1 { stamp.clone() } else { format!("{stamp}-{n}") };
+        let name = if n == 1 {
+            stamp.clone()
+        } else {
+            format!("{stamp}-{n}")
+        };
         let candidate = reports.join(name);
         // create_dir, not create_dir_all: it fails when another run made it first.
         match std::fs::create_dir(&candidate) {

@@ -22,7 +22,6 @@ pub mod routes;
 use std::future::Future;
 use std::sync::Arc;
 
-use anyhow::Context;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
@@ -54,16 +53,21 @@ pub struct AppState {
 impl AppState {
     /// Connects a pool sized and timed by `config` and builds the state.
     pub async fn connect(database_url: &str, config: ServerConfig) -> anyhow::Result<Self> {
+        let options = crate::pg::connect_options(database_url)?;
+        let shown = crate::pg::redact_url(database_url);
+        crate::pg::probe(&options).await.map_err(|detail| {
+            anyhow::anyhow!("cannot connect the server's pool to {shown}: {detail}")
+        })?;
         let pool = PgPoolOptions::new()
             .max_connections(config.pool_max_connections)
             .acquire_timeout(config.acquire_timeout)
             .test_before_acquire(config.pool_ping)
-            .connect(database_url)
+            .connect_with(options)
             .await
-            .with_context(|| {
-                format!(
-                    "cannot connect the server's pool to {}",
-                    crate::pg::redact_url(database_url)
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot connect the server's pool to {shown}: {}",
+                    crate::load::root_cause(&e)
                 )
             })?;
         Ok(Self::new(pool, config))

@@ -131,6 +131,46 @@ fn an_unreachable_database_url_is_named_without_its_password() {
         "{err}"
     );
     assert!(!err.contains("t0psecret"), "{err}");
+    // At once, with the cause: not a pool retrying until "pool timed out".
+    assert!(err.contains("Connection refused (os error 111)"), "{err}");
+    assert!(!err.contains("timed out"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let (code, err) = run_fail(&[
+        "seed",
+        "--database-url",
+        "mysql://root:t0psecret@127.0.0.1/k",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(
+        err,
+        "error: mysql://root:***@127.0.0.1/k is not a PostgreSQL URL: give \
+         postgres://USER:PASSWORD@HOST:PORT/DATABASE"
+    );
+}
+
+#[test]
+fn causes_are_printed_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.toml");
+    let (code, err) = run_fail(&["load", "--scenario", missing.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(err.matches("(os error 2)").count(), 1, "{err}");
+}
+
+/// A port in use fails before the cluster is started and seeded: nothing is left in
+/// TMPDIR (`run_fail` checks) and no seed summary was printed.
+#[test]
+fn serve_on_a_port_in_use_fails_before_the_cluster_starts() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let (code, err) = run_fail(&["serve", "--bind", &addr]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(
+        err,
+        format!(
+            "error: cannot listen on {addr}: pick another --bind address: Address already in use (os error 98)"
+        )
+    );
 }
 
 #[test]
@@ -166,29 +206,141 @@ fn invalid_input_exits_2_with_one_line() {
     let p = |p: &std::path::Path| p.to_str().unwrap().to_string();
     let host = ["--host", "http://127.0.0.1:9", "--login", "a@b.be:pw"];
     let cases: Vec<(Vec<String>, &str)> = vec![
-        (vec!["load".into(), "--duration".into(), "0s".into()], "--duration"),
-        (vec!["load".into(), "--duration".into(), "18446744073709551615s1s".into()], "at most 30 days"),
-        (vec!["load".into(), "--duration".into(), "18446744073709551615s".into()], "at most 30 days"),
-        (vec!["load".into(), "--duration".into(), "307445734561825861m".into()], "at most 30 days"),
-        (vec!["load".into(), "--timeout".into(), "0s".into()], "--timeout"),
-        (vec!["load".into(), "--plan".into(), "banana".into()], "--plan `banana`"),
-        (vec!["load".into(), "--plan".into(), "10,99999999999999999999s".into()], "--plan step 1"),
-        (vec!["load".into(), "--region".into(), "ZZ".into()], "--region"),
-        (vec!["load".into(), "--host".into(), "ftp://127.0.0.1/".into()], "--host"),
-        (vec!["load".into(), "--scenario".into(), "nope".into()], "scenario `nope`"),
-        (vec!["load".into(), "--scenario".into(), p(&d.join("missing.toml"))], "missing.toml"),
-        (vec!["load".into(), "--scenario".into(), p(&bad_scenario)], "bad.toml"),
-        (vec!["load".into(), "--scenario".into(), p(&bad_think)], "think.toml:5: think_time"),
-        (vec!["serve".into(), "--pool-max".into(), "0".into()], "--pool-max"),
-        (vec!["serve".into(), "--acquire-timeout".into(), "-1".into()], "-1"),
-        (vec!["serve".into(), "--acquire-timeout=-1".into()], "--acquire-timeout"),
-        (vec!["serve".into(), "--bind".into(), "999.1.1.1:80".into()], "--bind"),
-        (vec!["merge".into(), p(&run_dir), "--out".into(), p(&d.join("m"))], "2 values required"),
-        (vec!["gate".into(), p(&run_dir), "--thresholds".into(), p(&empty_thresholds)], "`thresholds` is empty"),
-        (vec!["load".into(), "--out".into(), p(&file)].into_iter().chain(host.iter().map(|s| s.to_string())).collect(), "is a file"),
-        (vec!["load".into(), "--out".into(), p(&run_dir)].into_iter().chain(host.iter().map(|s| s.to_string())).collect(), "--force"),
-        (vec!["audit".into(), "--url".into(), "http://127.0.0.1:9".into(), "--out".into(), p(&d.join("nodir/a.json"))], "does not exist"),
-        (vec!["merge".into(), p(&run_dir), p(&run_dir), "--out".into(), p(&file)], "is a file"),
+        (
+            vec!["load".into(), "--duration".into(), "0s".into()],
+            "--duration",
+        ),
+        (
+            vec![
+                "load".into(),
+                "--duration".into(),
+                "18446744073709551615s1s".into(),
+            ],
+            "at most 30 days",
+        ),
+        (
+            vec![
+                "load".into(),
+                "--duration".into(),
+                "18446744073709551615s".into(),
+            ],
+            "at most 30 days",
+        ),
+        (
+            vec![
+                "load".into(),
+                "--duration".into(),
+                "307445734561825861m".into(),
+            ],
+            "at most 30 days",
+        ),
+        (
+            vec!["load".into(), "--timeout".into(), "0s".into()],
+            "--timeout",
+        ),
+        (
+            vec!["load".into(), "--plan".into(), "banana".into()],
+            "--plan `banana`",
+        ),
+        (
+            vec![
+                "load".into(),
+                "--plan".into(),
+                "10,99999999999999999999s".into(),
+            ],
+            "--plan step 1",
+        ),
+        (
+            vec!["load".into(), "--region".into(), "ZZ".into()],
+            "--region",
+        ),
+        (
+            vec!["load".into(), "--host".into(), "ftp://127.0.0.1/".into()],
+            "--host",
+        ),
+        (
+            vec!["load".into(), "--scenario".into(), "nope".into()],
+            "scenario `nope`",
+        ),
+        (
+            vec![
+                "load".into(),
+                "--scenario".into(),
+                p(&d.join("missing.toml")),
+            ],
+            "missing.toml",
+        ),
+        (
+            vec!["load".into(), "--scenario".into(), p(&bad_scenario)],
+            "bad.toml",
+        ),
+        (
+            vec!["load".into(), "--scenario".into(), p(&bad_think)],
+            "think.toml:5: think_time",
+        ),
+        (
+            vec!["serve".into(), "--pool-max".into(), "0".into()],
+            "--pool-max",
+        ),
+        (
+            vec!["serve".into(), "--acquire-timeout".into(), "-1".into()],
+            "-1",
+        ),
+        (
+            vec!["serve".into(), "--acquire-timeout=-1".into()],
+            "--acquire-timeout",
+        ),
+        (
+            vec!["serve".into(), "--bind".into(), "999.1.1.1:80".into()],
+            "--bind",
+        ),
+        (
+            vec!["merge".into(), p(&run_dir), "--out".into(), p(&d.join("m"))],
+            "2 values required",
+        ),
+        (
+            vec![
+                "gate".into(),
+                p(&run_dir),
+                "--thresholds".into(),
+                p(&empty_thresholds),
+            ],
+            "`thresholds` is empty",
+        ),
+        (
+            vec!["load".into(), "--out".into(), p(&file)]
+                .into_iter()
+                .chain(host.iter().map(|s| s.to_string()))
+                .collect(),
+            "is a file",
+        ),
+        (
+            vec!["load".into(), "--out".into(), p(&run_dir)]
+                .into_iter()
+                .chain(host.iter().map(|s| s.to_string()))
+                .collect(),
+            "--force",
+        ),
+        (
+            vec![
+                "audit".into(),
+                "--url".into(),
+                "http://127.0.0.1:9".into(),
+                "--out".into(),
+                p(&d.join("nodir/a.json")),
+            ],
+            "does not exist",
+        ),
+        (
+            vec![
+                "merge".into(),
+                p(&run_dir),
+                p(&run_dir),
+                "--out".into(),
+                p(&file),
+            ],
+            "is a file",
+        ),
     ];
     for (args, needle) in cases {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -218,7 +370,15 @@ async fn a_corrupt_histogram_is_named_and_an_existing_run_needs_force() {
     let (first, second, forced) = tokio::task::spawn_blocking(move || {
         let load = |extra: &[&str]| {
             common::bin()
-                .args(["load", "--host", &host, "--scenario", "health", "--vus", "2"])
+                .args([
+                    "load",
+                    "--host",
+                    &host,
+                    "--scenario",
+                    "health",
+                    "--vus",
+                    "2",
+                ])
                 .args(["--ramp-up", "0s", "--duration", "1s", "--quiet", "--out"])
                 .arg(&o)
                 .args(extra)
@@ -240,7 +400,10 @@ async fn a_corrupt_histogram_is_named_and_an_existing_run_needs_force() {
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("--force"), "{err}");
     assert!(forced.status.success(), "{forced:?}");
-    assert!(!out.join("report.html").exists(), "the old report.html stayed");
+    assert!(
+        !out.join("report.html").exists(),
+        "the old report.html stayed"
+    );
 
     let path = out.join("run.json");
     let mut run: serde_json::Value =
@@ -252,7 +415,10 @@ async fn a_corrupt_histogram_is_named_and_an_existing_run_needs_force() {
     assert_eq!(report.status.code(), Some(2), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(
-        err.contains(&format!("{}: the overall histogram is corrupt", path.display())),
+        err.contains(&format!(
+            "{}: the overall histogram is corrupt",
+            path.display()
+        )),
         "{err}"
     );
     assert!(!err.contains("IoError") && !err.contains("kind:"), "{err}");

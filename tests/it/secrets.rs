@@ -24,8 +24,14 @@ const CANARIES: &[&str] = &[
 
 fn assert_clean(what: &str, out: &Output, dir: &Path) {
     let mut texts = vec![
-        ("stdout".to_string(), String::from_utf8_lossy(&out.stdout).to_string()),
-        ("stderr".to_string(), String::from_utf8_lossy(&out.stderr).to_string()),
+        (
+            "stdout".to_string(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+        ),
+        (
+            "stderr".to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        ),
     ];
     let mut stack = vec![dir.to_path_buf()];
     while let Some(p) = stack.pop() {
@@ -35,7 +41,10 @@ fn assert_clean(what: &str, out: &Output, dir: &Path) {
             }
         } else if !p.ends_with("logins.txt") {
             let bytes = std::fs::read(&p).unwrap();
-            texts.push((p.display().to_string(), String::from_utf8_lossy(&bytes).to_string()));
+            texts.push((
+                p.display().to_string(),
+                String::from_utf8_lossy(&bytes).to_string(),
+            ));
         }
     }
     for (name, text) in &texts {
@@ -90,9 +99,22 @@ async fn canary_secrets_appear_in_no_output_and_no_file() {
         let load = run(
             dir,
             &[
-                "load", "--host", &host, "--logins-file", "logins.txt", "--database-url",
-                &db_url, "--vus", "2", "--ramp-up", "0s", "--duration", "1s", "--quiet",
-                "--out", "run",
+                "load",
+                "--host",
+                &host,
+                "--logins-file",
+                "logins.txt",
+                "--database-url",
+                &db_url,
+                "--vus",
+                "2",
+                "--ramp-up",
+                "0s",
+                "--duration",
+                "1s",
+                "--quiet",
+                "--out",
+                "run",
             ],
             &[],
         );
@@ -100,8 +122,19 @@ async fn canary_secrets_appear_in_no_output_and_no_file() {
         let audit = run(
             dir,
             &[
-                "audit", "--url", &host, "--logins-file", "logins.txt", "--burst", "2",
-                "--burst-duration", "1s", "--timeout", "20s", "--out", "audit.json",
+                "audit",
+                "--url",
+                &host,
+                "--logins-file",
+                "logins.txt",
+                "--burst",
+                "2",
+                "--burst-duration",
+                "1s",
+                "--timeout",
+                "20s",
+                "--out",
+                "audit.json",
             ],
             &[],
         );
@@ -132,17 +165,69 @@ async fn canary_secrets_appear_in_no_output_and_no_file() {
         let short_jwt = format!("{JWT}xx");
         let env_logins = format!("a@b.be:se,{ENV_PW} c@d.be");
         let cases: Vec<(&str, Vec<&str>, Vec<(&str, &str)>)> = vec![
-            ("serve --jwt-secret", vec!["serve", "--jwt-secret", &short_jwt], vec![]),
-            ("KOPROGO_PERF_JWT_SECRET", vec!["serve"], vec![("KOPROGO_PERF_JWT_SECRET", &short_jwt)]),
-            ("seed --database-url", vec!["seed", "--database-url", &db_url], vec![]),
-            ("seed ?= in the password", vec!["seed", "--database-url", &odd_url], vec![]),
-            ("seed key=value", vec!["seed", "--database-url", &kv_url], vec![]),
-            ("tune-db", vec!["tune-db", "--dry-run"], vec![("DATABASE_URL", &db_url)]),
-            ("serve --database-url", vec!["serve", "--bind", "127.0.0.1:0", "--database-url", &db_url], vec![]),
-            ("load --database-url", vec!["load", "--database-url", &kv_url, "--duration", "1s"], vec![]),
-            ("audit --database-url", vec!["audit", "--url", &host, "--database-url", &odd_url], vec![]),
-            ("KOPROGO_PERF_LOGINS", vec!["load", "--host", &host], vec![("KOPROGO_PERF_LOGINS", &env_logins)]),
-            ("load --login refused", vec!["load", "--host", &host, "--login", "x@y.be:cAnArY3loginpw", "--duration", "1s"], vec![]),
+            (
+                "serve --jwt-secret",
+                vec!["serve", "--jwt-secret", &short_jwt],
+                vec![],
+            ),
+            (
+                "KOPROGO_PERF_JWT_SECRET",
+                vec!["serve"],
+                vec![("KOPROGO_PERF_JWT_SECRET", &short_jwt)],
+            ),
+            (
+                "seed --database-url",
+                vec!["seed", "--database-url", &db_url],
+                vec![],
+            ),
+            (
+                "seed ?= in the password",
+                vec!["seed", "--database-url", &odd_url],
+                vec![],
+            ),
+            (
+                "seed key=value",
+                vec!["seed", "--database-url", &kv_url],
+                vec![],
+            ),
+            (
+                "tune-db",
+                vec!["tune-db", "--dry-run"],
+                vec![("DATABASE_URL", &db_url)],
+            ),
+            (
+                "serve --database-url",
+                vec!["serve", "--bind", "127.0.0.1:0", "--database-url", &db_url],
+                vec![],
+            ),
+            (
+                "load --database-url",
+                vec!["load", "--database-url", &kv_url, "--duration", "1s"],
+                vec![],
+            ),
+            (
+                "audit --database-url",
+                vec!["audit", "--url", &host, "--database-url", &odd_url],
+                vec![],
+            ),
+            (
+                "KOPROGO_PERF_LOGINS",
+                vec!["load", "--host", &host],
+                vec![("KOPROGO_PERF_LOGINS", &env_logins)],
+            ),
+            (
+                "load --login refused",
+                vec![
+                    "load",
+                    "--host",
+                    &host,
+                    "--login",
+                    "x@y.be:cAnArY3loginpw",
+                    "--duration",
+                    "1s",
+                ],
+                vec![],
+            ),
         ];
         cases
             .into_iter()
@@ -184,7 +269,13 @@ fn a_scenario_cannot_send_the_token_to_another_host() {
         )
         .unwrap();
         let out = common::bin()
-            .args(["load", "--host", "http://127.0.0.1:9", "--login", "a@b.be:pw"])
+            .args([
+                "load",
+                "--host",
+                "http://127.0.0.1:9",
+                "--login",
+                "a@b.be:pw",
+            ])
             .args(["--duration", "1s", "--scenario", file.to_str().unwrap()])
             .output()
             .unwrap();
@@ -192,7 +283,10 @@ fn a_scenario_cannot_send_the_token_to_another_host() {
         assert_eq!(out.status.code(), Some(2), "{path}: {err}");
         assert_eq!(err.trim().lines().count(), 1, "{err}");
         assert!(
-            err.starts_with(&format!("error: {}:6: request `steal`: path", file.display())),
+            err.starts_with(&format!(
+                "error: {}:6: request `steal`: path",
+                file.display()
+            )),
             "{path}: {err}"
         );
     }
