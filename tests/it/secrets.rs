@@ -57,6 +57,9 @@ fn assert_clean(what: &str, out: &Output, dir: &Path) {
     }
 }
 
+/// What a command is called, its arguments and its environment.
+type Case<'a> = (&'static str, Vec<&'a str>, Vec<(&'static str, &'a str)>);
+
 fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = common::bin();
     command
@@ -164,7 +167,7 @@ async fn canary_secrets_appear_in_no_output_and_no_file() {
         let kv_url = format!("host=127.0.0.1 port={pg_port} password='{KV_PW} x=?y' user=postgres");
         let short_jwt = format!("{JWT}xx");
         let env_logins = format!("a@b.be:se,{ENV_PW} c@d.be");
-        let cases: Vec<(&str, Vec<&str>, Vec<(&str, &str)>)> = vec![
+        let cases: Vec<Case> = vec![
             (
                 "serve --jwt-secret",
                 vec!["serve", "--jwt-secret", &short_jwt],
