@@ -69,7 +69,7 @@ a change failed (nothing is applied when the profile is invalid); 2 invalid flag
     /// by wall clock.
     #[command(
         after_help = "Exit codes: 0 merged; 1 the runs cannot be merged (different scenarios, \
-not at the same time, unreadable, --out taken): nothing is written; 2 invalid flags."
+not at the same time, unreadable, --out taken): nothing is written; 2 invalid flags, one run only, --out a file."
     )]
     Merge(MergeArgs),
     /// Check a running KoproGo (or the reference server) and its database for the tuning
@@ -112,8 +112,8 @@ invalid flags).
 
 Examples:
   koprogo-perf audit --url http://127.0.0.1:8080 --database-url postgres://…
-  KOPROGO_PERF_LOGINS=syndic@example.be:secret \\
-    koprogo-perf audit --url https://api.example.be --format json --out audit.json";
+  koprogo-perf audit --url https://api.example.be --logins-file logins.txt --format json \\
+    --out audit.json";
 
 const REPORT_EXIT_CODES: &str = "Exit codes: 0 written; 1 the output could not be written; 2 invalid \
 flags, or a run or baseline that cannot be read.";
@@ -531,7 +531,7 @@ fn parse_alpha(text: &str) -> Result<f64, String> {
 pub struct MergeArgs {
     /// Run directories written by `load` (run.json, and latency.hlog when present), at
     /// least two.
-    #[arg(required = true, num_args = 2.., value_name = "RUN_DIR")]
+    #[arg(required = true, value_name = "RUN_DIR")]
     pub runs: Vec<PathBuf>,
     /// Directory for the merged run.json, latency.hgrm and latency.hlog.
     #[arg(long)]

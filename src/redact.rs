@@ -22,12 +22,13 @@ fn redact_userinfo(text: &str) -> String {
     let Some(at) = text.find("://") else {
         return text.to_string();
     };
-    let scheme = &text[..at];
-    if scheme.is_empty()
-        || !scheme
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
-    {
+    // The scheme is the run of scheme characters before `://` (a flag's `--url=` or a
+    // message may come first).
+    let scheme_start = text[..at]
+        .rfind(|c: char| !(c.is_ascii_alphanumeric() || "+-.".contains(c)))
+        .map_or(0, |i| i + 1);
+    let scheme = &text[scheme_start..at];
+    if !scheme.starts_with(|c: char| c.is_ascii_alphabetic()) {
         return text.to_string();
     }
     let rest = &text[at + 3..];
@@ -49,7 +50,11 @@ fn redact_userinfo(text: &str) -> String {
     {
         return text.to_string();
     }
-    format!("{scheme}://{user}:{MASK}@{}", &rest[end + 1..])
+    format!(
+        "{}{scheme}://{user}:{MASK}@{}",
+        &text[..scheme_start],
+        &rest[end + 1..]
+    )
 }
 
 /// Every `…password=VALUE` (a key that ends with `password`, any case, at the start, or
@@ -157,6 +162,14 @@ mod tests {
                 "http://h:8080/x?email=a@b.be",
             ),
             ("mysql://root:pw@h/db", "mysql://root:***@h/db"),
+            (
+                "--database-url=postgres://p:pw@h/d",
+                "--database-url=postgres://p:***@h/d",
+            ),
+            (
+                "at postgres://p:pw@h/d: refused",
+                "at postgres://p:***@h/d: refused",
+            ),
         ];
         for (input, want) in cases {
             assert_eq!(redact(input), want, "{input}");

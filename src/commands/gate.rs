@@ -201,7 +201,7 @@ async fn make_runs(n: u32, command: &[String]) -> anyhow::Result<Vec<LoadedRun>>
                 let first = message.lines().next().unwrap_or_default();
                 anyhow::anyhow!(
                     "the load command after `--` ({}): {}",
-                    argv.join(" "),
+                    shown_argv(&argv),
                     first.trim_start_matches("error: ")
                 )
             })
@@ -245,4 +245,54 @@ async fn make_runs(n: u32, command: &[String]) -> anyhow::Result<Vec<LoadedRun>>
         runs.extend(runs::load(&out, "run")?);
     }
     Ok(runs)
+}
+
+/// A command line as it may be printed: the values of `--login` and `--jwt-secret`
+/// hidden, every URL redacted. clap's own message is not shown past its first line,
+/// and that line quotes a rejected value only for flags other than those.
+fn shown_argv(argv: &[String]) -> String {
+    let mut hide_next = false;
+    argv.iter()
+        .map(|arg| {
+            let shown = if hide_next {
+                crate::redact::MASK.to_string()
+            } else if let Some((flag, _)) = arg.split_once('=').filter(|(f, _)| is_secret_flag(f)) {
+                format!("{flag}={}", crate::redact::MASK)
+            } else {
+                crate::redact::redact(arg)
+            };
+            hide_next = is_secret_flag(arg);
+            shown
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn is_secret_flag(arg: &str) -> bool {
+    matches!(arg, "--login" | "--jwt-secret")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_printed_load_command_holds_no_secret() {
+        let argv: Vec<String> = [
+            "load",
+            "--host",
+            "http://u:cAnArY1@h:8080",
+            "--login",
+            "a@b.be:cAnArY2",
+            "--login=a@b.be:cAnArY3",
+            "--jwt-secret",
+            "cAnArY4",
+            "--database-url=postgres://p:cAnArY5@h/d",
+            "--vus",
+            "x",
+        ]
+        .map(String::from)
+        .to_vec();
+        let shown = super::shown_argv(&argv);
+        assert!(!shown.contains("cAnArY"), "{shown}");
+        assert!(shown.ends_with("--vus x"), "{shown}");
+    }
 }

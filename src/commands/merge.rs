@@ -48,10 +48,14 @@ pub async fn merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
 fn read_inputs(args: &MergeArgs) -> anyhow::Result<Vec<Input>> {
     let names: Vec<String> = args.runs.iter().map(|p| p.display().to_string()).collect();
     if args.runs.len() < 2 {
-        return Err(MergeError::TooFew(match names.first() {
-            Some(n) => format!("only {n}"),
-            None => "none".into(),
-        })
+        // Invalid input (exit 2), as a usage error would be.
+        return Err(crate::report::InputError(
+            MergeError::TooFew(match names.first() {
+                Some(n) => format!("only {n}"),
+                None => "none".into(),
+            })
+            .into(),
+        )
         .into());
     }
     if args.out.exists() && !args.out.is_dir() {

@@ -296,7 +296,7 @@ fn invalid_input_exits_2_with_one_line() {
         ),
         (
             vec!["merge".into(), p(&run_dir), "--out".into(), p(&d.join("m"))],
-            "2 values required",
+            "at least two run directories",
         ),
         (
             vec![

@@ -274,9 +274,14 @@ fn fixture(dir: &Path, started_at: &str, scenario: &str) {
 
 /// The merge is refused with one line naming the runs, and nothing is written.
 fn refused(inputs: &[&Path], out: &Path, expect: &[&str]) {
+    refused_with(1, inputs, out, expect)
+}
+
+/// [`refused`], with this exit code (2: invalid input).
+fn refused_with(code: i32, inputs: &[&Path], out: &Path, expect: &[&str]) {
     let output = merge(inputs, &["--out", out.to_str().unwrap()]);
     let text = stderr(&output);
-    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert_eq!(output.status.code(), Some(code), "{text}");
     assert_eq!(text.lines().count(), 1, "one line: {text}");
     assert!(text.starts_with("error: "), "{text}");
     for needle in expect {
@@ -318,7 +323,7 @@ fn merge_refuses_what_cannot_be_merged_and_writes_nothing() {
             "later only began at 2025-03-01 13:00:00.000 UTC",
         ],
     );
-    refused(&[&a], &out, &["at least two run directories", &a_name]);
+    refused_with(2, &[&a], &out, &["at least two run directories", &a_name]);
     refused(
         &[&a, &dir("broken")],
         &out,
