@@ -24,9 +24,9 @@ fn redact_userinfo(text: &str) -> String {
     };
     // The scheme is the run of scheme characters before `://` (a flag's `--url=` or a
     // message may come first).
-    let scheme_start = text[..at]
-        .rfind(|c: char| !(c.is_ascii_alphanumeric() || "+-.".contains(c)))
-        .map_or(0, |i| i + 1);
+    let scheme_start = run_start(text, at, |b| {
+        b.is_ascii_alphanumeric() || b"+-.".contains(&b)
+    });
     let scheme = &text[scheme_start..at];
     if !scheme.starts_with(|c: char| c.is_ascii_alphabetic()) {
         return text.to_string();
@@ -71,9 +71,7 @@ fn redact_params(text: &str) -> String {
     while let Some(found) = lower[search..].find("password") {
         let key_end = search + found + "password".len();
         search = key_end;
-        let key_start = text[..key_end]
-            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .map_or(0, |i| i + 1);
+        let key_start = run_start(text, key_end, |b| b.is_ascii_alphanumeric() || b == b'_');
         let starts_key = key_start == 0
             || matches!(bytes[key_start - 1], b'?' | b'&' | b';')
             || bytes[key_start - 1].is_ascii_whitespace();
@@ -124,6 +122,17 @@ fn redact_params(text: &str) -> String {
     out
 }
 
+/// Where the run of ASCII bytes matching `part` that ends at `end` begins (bytes, so
+/// never inside a multi-byte character).
+fn run_start(text: &str, end: usize, part: impl Fn(u8) -> bool) -> usize {
+    let bytes = text.as_bytes();
+    let mut start = end;
+    while start > 0 && part(bytes[start - 1]) {
+        start -= 1;
+    }
+    start
+}
+
 #[cfg(test)]
 mod tests {
     use super::redact;
@@ -170,6 +179,10 @@ mod tests {
                 "at postgres://p:pw@h/d: refused",
                 "at postgres://p:***@h/d: refused",
             ),
+            ("¡://", "¡://"),
+            ("é://u:pw@h", "é://u:pw@h"),
+            ("éa://u:pw@h", "éa://u:***@h"),
+            ("épassword=x", "épassword=x"),
         ];
         for (input, want) in cases {
             assert_eq!(redact(input), want, "{input}");

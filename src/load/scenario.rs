@@ -342,11 +342,12 @@ pub fn parse(text: &str, file: &str, default_name: &str) -> Result<Scenario, Sce
     let err = |offset: usize, message: String| ScenarioError::Invalid {
         file: file.to_string(),
         line: line_of(text, offset),
-        message,
+        // One line, whatever of the file it quotes.
+        message: message.replace('\n', "\\n"),
     };
     let raw: RawScenario = toml::from_str(text).map_err(|e| {
         let offset = e.span().map(|s| s.start).unwrap_or(0);
-        err(offset, e.message().to_string())
+        err(offset, e.message().trim_end().replace('\n', "; "))
     })?;
     if raw.requests.is_empty() {
         return Err(err(0, "no [[request]] entries".into()));

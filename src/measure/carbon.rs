@@ -117,11 +117,12 @@ impl Model {
         let invalid = |offset: usize, message: String| CarbonError::Invalid {
             file: file.to_string(),
             line: line_of(text, offset),
-            message,
+            // One line, whatever of the file it quotes.
+            message: message.replace('\n', "\\n"),
         };
         let raw: RawModel = toml::from_str(text).map_err(|e| {
             let offset = e.span().map(|s| s.start).unwrap_or(0);
-            invalid(offset, e.message().trim_end().to_string())
+            invalid(offset, e.message().trim_end().replace('\n', "; "))
         })?;
         let mut errors = Vec::new();
         // A number that must be finite and at least `min`.

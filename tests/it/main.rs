@@ -10,6 +10,7 @@ mod experiment;
 mod load;
 mod measure;
 mod merge;
+mod parsers;
 mod rate;
 mod report;
 mod secrets;
