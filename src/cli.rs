@@ -130,7 +130,8 @@ Examples:
 
 const EXIT_CODES: &str = "Exit codes: 0 the run completed (whatever the targets say); 1 it could \
 not run, or the host stopped answering (the report of what was measured is still written); 2 invalid \
-flags; 130 interrupted by Ctrl-C (report written, marked interrupted).";
+input (flags, the scenario, --out a file or an existing run without --force): nothing is run; 130 \
+interrupted by Ctrl-C (report written, marked interrupted).";
 
 const EXPERIMENT_HELP: &str = "Arms: baseline (the tuning guide's \"before\": every server switch \
 off, pool 10, untuned database), tuned (every switch on, pool 20, the --profile's PostgreSQL settings \

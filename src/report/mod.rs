@@ -80,9 +80,14 @@ pub fn claim_out_dir(
     if dir.join(marker).exists() {
         if !force {
             return Err(InputError::msg(format!(
-                "--out {} already holds a {marker}: choose another directory, or --force to \
-                 replace it (nothing was run)",
-                dir.display()
+                "--out {} already holds {} ({marker}): choose another directory, or --force \
+                 to replace it (nothing was run)",
+                dir.display(),
+                if marker == "experiment.json" {
+                    "an experiment"
+                } else {
+                    "a run"
+                }
             )));
         }
         for file in RUN_FILES {

@@ -203,6 +203,9 @@ fn invalid_input_exits_2_with_one_line() {
     let run_dir = d.join("run");
     std::fs::create_dir(&run_dir).unwrap();
     std::fs::write(run_dir.join("run.json"), "{}").unwrap();
+    let experiment_dir = d.join("experiment");
+    std::fs::create_dir(&experiment_dir).unwrap();
+    std::fs::write(experiment_dir.join("experiment.json"), "{}").unwrap();
     let p = |p: &std::path::Path| p.to_str().unwrap().to_string();
     let host = ["--host", "http://127.0.0.1:9", "--login", "a@b.be:pw"];
     let cases: Vec<(Vec<String>, &str)> = vec![
@@ -340,6 +343,15 @@ fn invalid_input_exits_2_with_one_line() {
                 p(&file),
             ],
             "is a file",
+        ),
+        (vec!["demo".into(), "--out".into(), p(&file)], "is a file"),
+        (
+            vec!["experiment".into(), "--out".into(), p(&file)],
+            "is a file",
+        ),
+        (
+            vec!["experiment".into(), "--out".into(), p(&experiment_dir)],
+            "already holds an experiment (experiment.json)",
         ),
     ];
     for (args, needle) in cases {
