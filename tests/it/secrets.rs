@@ -23,6 +23,12 @@ const CANARIES: &[&str] = &[
 ];
 
 fn assert_clean(what: &str, out: &Output, dir: &Path) {
+    assert_free_of(what, out, dir, CANARIES)
+}
+
+/// No `secrets` in `out`'s stdout and stderr nor in any file under `dir` (but the
+/// logins file the test wrote).
+fn assert_free_of(what: &str, out: &Output, dir: &Path, secrets: &[&str]) {
     let mut texts = vec![
         (
             "stdout".to_string(),
@@ -48,7 +54,7 @@ fn assert_clean(what: &str, out: &Output, dir: &Path) {
         }
     }
     for (name, text) in &texts {
-        for canary in CANARIES {
+        for canary in secrets {
             assert!(
                 !text.contains(canary),
                 "{what}: `{canary}` in {name}:\n{text}"
@@ -243,6 +249,87 @@ async fn canary_secrets_appear_in_no_output_and_no_file() {
         assert!(!out.status.success(), "{what}: {out:?}");
         assert_clean(what, out, &dir);
     }
+
+    // The cluster's own password (random, so a canary too) on the paths that work:
+    // pg_stat_statements in a run, the audit's database checks, tune-db's rollback file.
+    let url = stack.db.url().to_string();
+    let password = reqwest::Url::parse(&url)
+        .unwrap()
+        .password()
+        .unwrap()
+        .to_string();
+    let d = dir.clone();
+    let works = tokio::task::spawn_blocking(move || {
+        let dir = d.as_path();
+        let host = format!("http://127.0.0.1:{port}");
+        let cases: Vec<Case> = vec![
+            (
+                "load --database-url",
+                vec![
+                    "load",
+                    "--host",
+                    &host,
+                    "--logins-file",
+                    "logins.txt",
+                    "--database-url",
+                    &url,
+                    "--vus",
+                    "2",
+                    "--ramp-up",
+                    "0s",
+                    "--duration",
+                    "1s",
+                    "--quiet",
+                    "--out",
+                    "run2",
+                ],
+                vec![],
+            ),
+            (
+                "audit --database-url",
+                vec![
+                    "audit",
+                    "--url",
+                    &host,
+                    "--burst",
+                    "2",
+                    "--burst-duration",
+                    "1s",
+                    "--timeout",
+                    "20s",
+                    "--out",
+                    "audit2.json",
+                ],
+                vec![("DATABASE_URL", &url)],
+            ),
+            (
+                "tune-db --apply",
+                vec!["tune-db", "--apply"],
+                vec![("DATABASE_URL", &url)],
+            ),
+            ("seed", vec!["seed"], vec![("DATABASE_URL", &url)]),
+        ];
+        cases
+            .into_iter()
+            .map(|(what, args, env)| (what, run(dir, &args, &env)))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    for (what, out) in &works {
+        assert_free_of(what, out, &dir, &[&password]);
+    }
+    let run2 = std::fs::read_to_string(dir.join("run2/run.json")).unwrap();
+    assert!(
+        run2.contains("\"measured\": true"),
+        "pg_stat_statements measured"
+    );
+    assert!(dir.join("audit2.json").is_file());
+    let rollback = std::fs::read_dir(dir.join("reports"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .find(|n| n.starts_with("tune-"));
+    assert!(rollback.is_some(), "tune-db --apply wrote a rollback file");
     stack.stop().await;
 }
 
