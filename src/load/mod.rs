@@ -470,7 +470,14 @@ async fn preflight(host: &str, options: &LoadOptions) -> anyhow::Result<()> {
         .context("building the HTTP client")?;
     let unreachable = |e: reqwest::Error| LoadError::Unreachable {
         host: crate::redact::redact(host),
-        detail: root_cause(&e),
+        detail: if e.is_timeout() {
+            format!(
+                "no answer within {} s (--timeout)",
+                options.timeout.as_secs_f64()
+            )
+        } else {
+            root_cause(&e)
+        },
     };
     if !options.scenario.needs_login() {
         client.get(host).send().await.map_err(unreachable)?;

@@ -435,3 +435,33 @@ async fn a_corrupt_histogram_is_named_and_an_existing_run_needs_force() {
     );
     assert!(!err.contains("IoError") && !err.contains("kind:"), "{err}");
 }
+
+/// The check that the host answers is bounded by --timeout, and says so: a listener
+/// that accepts and never answers.
+#[test]
+fn the_host_check_honours_timeout() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = format!("http://{}", silent.local_addr().unwrap());
+    let out = tempfile::tempdir().unwrap();
+    let run = out.path().join("run");
+    let (code, err) = run_fail(&[
+        "load",
+        "--host",
+        &host,
+        "--scenario",
+        "health",
+        "--timeout",
+        "1s",
+        "--duration",
+        "1s",
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.lines().last().unwrap().contains(&format!(
+            "cannot reach {host}: no answer within 1 s (--timeout)"
+        )),
+        "{err}"
+    );
+}
