@@ -274,7 +274,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Replace the run already in --out (its run.json, histograms, report.html and
-    /// flamegraph are removed first).
+    /// flamegraph are removed first; for an experiment, its runs/ too).
     #[arg(long)]
     pub force: bool,
     /// Per-request timeout (whole seconds, at least 1s); also bounds the check that the

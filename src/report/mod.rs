@@ -90,6 +90,13 @@ pub fn claim_out_dir(
                 }
             )));
         }
+        // An experiment's runs are its own `runs/NN-ARM/` directories.
+        let runs = dir.join("runs");
+        if marker == "experiment.json" && runs.is_dir() {
+            std::fs::remove_dir_all(&runs).map_err(|e| {
+                InputError::msg(format!("--force: cannot remove {}: {e}", runs.display()))
+            })?;
+        }
         for file in RUN_FILES {
             let path = dir.join(file);
             match std::fs::remove_file(&path) {
@@ -203,6 +210,15 @@ mod tests {
         assert!(run.join("report.html").exists());
         claim_out_dir(Some(&run), "", "run.json", true).unwrap();
         assert!(common_files_gone(&run));
+
+        let experiment = reports.path().join("x");
+        std::fs::create_dir_all(experiment.join("runs/01-baseline")).unwrap();
+        std::fs::write(experiment.join("experiment.json"), "{}").unwrap();
+        std::fs::write(experiment.join("runs/01-baseline/run.json"), "{}").unwrap();
+        let e = claim_out_dir(Some(&experiment), "", "experiment.json", false).unwrap_err();
+        assert!(e.to_string().contains("an experiment"), "{e}");
+        claim_out_dir(Some(&experiment), "", "experiment.json", true).unwrap();
+        assert!(!experiment.join("runs").exists() && common_files_gone(&experiment));
 
         let file = reports.path().join("afile");
         std::fs::write(&file, "x").unwrap();

@@ -39,12 +39,21 @@ async fn cluster_starts_with_pg_stat_statements_and_is_removed_on_drop() {
 
 #[test]
 fn a_command_that_fails_after_starting_the_cluster_leaves_nothing() {
-    // Take a port, then ask `serve` to bind it: the cluster is up and seeded by then.
-    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = taken.local_addr().unwrap().port();
+    // A server binary that does not exist: the cluster is up and seeded when `load`
+    // tries to start it. (`serve --bind` on a port in use now fails before the cluster
+    // starts: cli::serve_on_a_port_in_use_fails_before_the_cluster_starts.)
     let tmp = common::private_tmp();
+    let run = tempfile::tempdir().unwrap();
     let out = common::bin()
-        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .args([
+            "load",
+            "--server-bin",
+            "/nonexistent/koprogo-perf",
+            "--duration",
+            "1s",
+        ])
+        .arg("--out")
+        .arg(run.path().join("run"))
         .env("TMPDIR", tmp.path())
         .env_remove("DATABASE_URL")
         .output()
@@ -57,7 +66,7 @@ fn a_command_that_fails_after_starting_the_cluster_leaves_nothing() {
     );
     let last = stderr.lines().last().unwrap_or_default();
     assert!(
-        last.starts_with("error: cannot listen on 127.0.0.1:"),
+        last.starts_with("error: starting the reference server /nonexistent/koprogo-perf"),
         "{stderr}"
     );
     assert!(
