@@ -307,6 +307,11 @@ pub fn base_url(text: &str) -> Result<String, String> {
     let trimmed = text.trim().trim_end_matches('/');
     let trimmed = trimmed.strip_suffix("/api/v1").unwrap_or(trimmed);
     match reqwest::Url::parse(trimmed) {
+        Ok(u) if !u.username().is_empty() || u.password().is_some() => Err(format!(
+            "--url `{}` carries credentials (USER:PASSWORD@): sent as HTTP basic auth they \
+             would replace the login token; give the API's login with --login or --logins-file",
+            crate::redact::redact(text)
+        )),
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => Ok(trimmed.to_string()),
         _ => Err(format!(
             "--url `{}` is not an http(s) URL (e.g. http://127.0.0.1:8080)",

@@ -346,6 +346,22 @@ fn invalid_input_exits_2_with_one_line() {
         ),
         (vec!["demo".into(), "--out".into(), p(&file)], "is a file"),
         (
+            vec![
+                "load".into(),
+                "--host".into(),
+                "http://u:pw@127.0.0.1:9".into(),
+            ],
+            "--host `http://u:***@127.0.0.1:9` carries credentials",
+        ),
+        (
+            vec![
+                "audit".into(),
+                "--url".into(),
+                "http://u:pw@127.0.0.1:9".into(),
+            ],
+            "--url `http://u:***@127.0.0.1:9` carries credentials",
+        ),
+        (
             vec!["experiment".into(), "--out".into(), p(&file)],
             "is a file",
         ),
