@@ -42,6 +42,13 @@ pub enum ApiError {
     /// 415: a JSON body without `Content-Type: application/json`.
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// 429 with `Retry-After` (seconds): over KoproGo's login limit
+    /// ([`crate::server::limiter`]); KoproGo's body, with `retry_after`.
+    #[error("Too many login attempts. Please try again later.")]
+    TooManyLogins {
+        /// Seconds until the client's window ends.
+        retry_after: u64,
+    },
     /// 503 with `Retry-After`: no pooled connection within the acquire timeout, or
     /// the database is out of resources.
     #[error("the server is overloaded, retry later")]
@@ -66,6 +73,7 @@ impl ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::TooManyLogins { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -166,10 +174,18 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        let mut response =
-            (status, axum::Json(serde_json::json!({ "error": message }))).into_response();
+        let body = match &self {
+            Self::TooManyLogins { retry_after } => {
+                serde_json::json!({ "error": message, "retry_after": retry_after })
+            }
+            _ => serde_json::json!({ "error": message }),
+        };
+        let mut response = (status, axum::Json(body)).into_response();
         let headers = response.headers_mut();
         match self {
+            Self::TooManyLogins { retry_after } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            }
             Self::Unavailable => {
                 headers.insert(
                     header::RETRY_AFTER,
