@@ -1,5 +1,7 @@
-//! The reference server's defences against hostile clients: the header read timeout
-//! (slowloris) and KoproGo's login limiter, which the tool's own load runs raise.
+//! The reference server's limits: against hostile clients, the header read timeout
+//! (slowloris) and KoproGo's login limiter, which the tool's own load runs raise; and
+//! against a database that dies under it, 503s with `Retry-After` rather than 500s or
+//! a dead server.
 
 use std::time::Duration;
 
@@ -186,4 +188,125 @@ async fn a_load_run_with_more_users_than_the_login_limit_logs_every_one_in() {
             e.status_codes
         );
     }
+}
+
+/// `koprogo-perf serve` over `database_url` on a free port; returns it and its base URL.
+fn spawn_serve_on(database_url: &str, extra: &[&str]) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = common::bin()
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .args(extra)
+        .env("DATABASE_URL", database_url)
+        .env("LOGIN_RATE_LIMIT_MAX", "1000000")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = lines
+        .by_ref()
+        .map(|l| l.unwrap())
+        .find(|l| l.starts_with("serving the reference KoproGo API on http://"))
+        .expect("serve announces its URL");
+    std::thread::spawn(move || lines.for_each(drop));
+    let url = line.split_whitespace().nth(6).unwrap();
+    (child, url.trim_end_matches("/api/v1").to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_postmaster_gets_503_with_retry_after_and_the_server_lives_on() {
+    // With the ping on acquire (baseline) a dead connection is noticed before the query;
+    // without it (tuned) the query itself meets the backend's FATAL 57P01 or a reset.
+    for preset in ["baseline", "tuned"] {
+        killed_postmaster(preset).await;
+    }
+}
+
+async fn killed_postmaster(preset: &str) {
+    let cluster = common::stock_cluster().await;
+    let (mut serve, base) = spawn_serve_on(
+        &cluster.url(),
+        &["--preset", preset, "--acquire-timeout", "1"],
+    );
+    let login = koprogo_perf::seed::demo_logins(1).remove(0);
+    let token = common::token(&base, &login.email, &login.password).await;
+    let client = common::client();
+    let get = |path: &str| {
+        client
+            .get(format!("{base}/api/v1{path}"))
+            .bearer_auth(&token)
+            .send()
+    };
+    assert_eq!(get("/buildings").await.unwrap().status(), 200);
+
+    let postmaster = cluster.postmaster_pid().expect("a postmaster");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(postmaster as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    while koprogo_perf::pg::embedded::process_alive(postmaster) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // Pooled connections whose backend is gone, then new ones that are refused: every
+    // database route answers 503 with Retry-After, never 500, and names nothing.
+    let mut seen = Vec::new();
+    for path in [
+        "/buildings",
+        "/units",
+        "/buildings",
+        "/owners",
+        "/expenses",
+        "/accounts",
+        "/buildings",
+    ] {
+        let response = get(path).await.unwrap();
+        let status = response.status().as_u16();
+        let retry = response.headers().get("retry-after").cloned();
+        let body = response.text().await.unwrap();
+        seen.push(format!("{path} {status} {retry:?} {body}"));
+    }
+    let response = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"email": login.email, "password": login.password}))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let retry = response.headers().get("retry-after").cloned();
+    seen.push(format!(
+        "/auth/login {status} {retry:?} {}",
+        response.text().await.unwrap()
+    ));
+
+    for line in &seen {
+        assert!(line.contains(" 503 Some("), "{seen:#?}");
+        let lower = line.to_lowercase();
+        for leak in [
+            "57p0",
+            "postgres",
+            "sqlx",
+            "127.0.0.1",
+            "refused",
+            "os error",
+        ] {
+            assert!(!lower.contains(leak), "{line}");
+        }
+    }
+
+    // The server itself is alive and stops cleanly on Ctrl-C.
+    assert!(serve.try_wait().unwrap().is_none(), "the server died");
+    let health = client
+        .get(format!("{base}/api/v1/health"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    common::signal(&serve, nix::sys::signal::Signal::SIGINT);
+    let status = common::wait_with_guard(&mut serve);
+    assert!(status.success(), "{status}");
+    tokio::task::spawn_blocking(move || drop(cluster))
+        .await
+        .unwrap();
 }
