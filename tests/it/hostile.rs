@@ -86,6 +86,73 @@ fn json_value() -> impl Strategy<Value = Value> {
     })
 }
 
+/// A plausible value for a field of the create bodies, so that whole bodies get past
+/// deserialization and reach the handlers' own checks and the database.
+fn plausible(field: &'static str, ids: Vec<String>) -> BoxedStrategy<Value> {
+    let text = |s: &'static str| Just(Value::from(s)).boxed();
+    match field {
+        "building_id" | "organization_id" => {
+            prop::sample::select(ids).prop_map(Value::from).boxed()
+        }
+        "email" => "[a-z]{1,8}@[a-z]{1,8}\\.be".prop_map(Value::from).boxed(),
+        "password" => text("syndic123"),
+        "unit_type" => prop::sample::select(&["Apartment", "parking", "Cellar", "castle"][..])
+            .prop_map(Value::from)
+            .boxed(),
+        "category" => prop::sample::select(&["Maintenance", "repairs", "Insurance", "bribes"][..])
+            .prop_map(Value::from)
+            .boxed(),
+        "account_type" => prop::sample::select(&["EXPENSE", "asset", "OFF_BALANCE", "Other"][..])
+            .prop_map(Value::from)
+            .boxed(),
+        "expense_date" => prop::sample::select(
+            &[
+                "2026-06-01T00:00:00Z",
+                "2026-06-01",
+                "0000-00-00T00:00:00Z",
+                "+275760-09-13T00:00:00Z",
+            ][..],
+        )
+        .prop_map(Value::from)
+        .boxed(),
+        "total_units" | "construction_year" | "floor" => prop_oneof![
+            (-5i64..3000).prop_map(Value::from),
+            Just(Value::from(i64::from(i32::MAX) + 1)),
+        ]
+        .boxed(),
+        "amount" | "surface_area" | "quota" => prop_oneof![
+            (-1e3f64..1e6).prop_map(Value::from),
+            Just(Value::from(1e300)),
+            Just(Value::from(-0.0)),
+        ]
+        .boxed(),
+        "direct_use" => any::<bool>().prop_map(Value::Bool).boxed(),
+        "code" | "parent_code" | "account_code" => {
+            prop::sample::select(&["611002", "6", "61", "999999999", "", "6x", "611002 "][..])
+                .prop_map(Value::from)
+                .boxed()
+        }
+        _ => "\\PC{0,30}".prop_map(Value::from).boxed(),
+    }
+}
+
+/// An object with every field of [`FIELDS`]: plausible values, with one hostile value
+/// in about every 30 (so that a third of the bodies are wholly plausible).
+fn whole_body(ids: Vec<String>) -> impl Strategy<Value = Value> {
+    let fields: Vec<BoxedStrategy<(String, Value)>> = FIELDS
+        .iter()
+        .map(|field| {
+            prop_oneof![
+                30 => plausible(field, ids.clone()),
+                1 => json_value(),
+            ]
+            .prop_map(move |v| (field.to_string(), v))
+            .boxed()
+        })
+        .collect();
+    fields.prop_map(|pairs| Value::Object(pairs.into_iter().collect()))
+}
+
 #[derive(Debug, Clone)]
 struct Case {
     method: &'static str,
@@ -131,7 +198,7 @@ const ROUTES: &[(&str, &str)] = &[
 /// random UUIDs, anything a path segment can hold), some anything at all.
 fn case(ids: Vec<String>) -> impl Strategy<Value = Case> {
     let id = prop_oneof![
-        3 => prop::sample::select(ids),
+        3 => prop::sample::select(ids.clone()),
         1 => any::<u128>().prop_map(|n| uuid::Uuid::from_u128(n).to_string()),
         1 => SEGMENT.prop_map(String::from),
         1 => Just("611002".to_string()),
@@ -139,7 +206,7 @@ fn case(ids: Vec<String>) -> impl Strategy<Value = Case> {
     let routed = (prop::sample::select(ROUTES), id)
         .prop_map(|((method, path), id)| (method, path.replace("{id}", &id)));
     prop_oneof![4 => routed, 1 => anything()]
-        .prop_flat_map(|(method, path)| request_parts(method, path))
+        .prop_flat_map(move |(method, path)| request_parts(method, path, ids.clone()))
 }
 
 /// A method and a path from the route table's words, in any combination.
@@ -172,7 +239,11 @@ fn anything() -> impl Strategy<Value = (&'static str, String)> {
 }
 
 /// The query string, credentials, content type and body around `method` and `path`.
-fn request_parts(method: &'static str, path: String) -> impl Strategy<Value = Case> {
+fn request_parts(
+    method: &'static str,
+    path: String,
+    ids: Vec<String>,
+) -> impl Strategy<Value = Case> {
     let query = prop::option::of(prop_oneof![
         QUERY.prop_map(String::from),
         (
@@ -190,10 +261,11 @@ fn request_parts(method: &'static str, path: String) -> impl Strategy<Value = Ca
             .prop_map(|(k, v, k2, v2)| format!("{k}={v}&{k2}={v2}")),
     ]);
     let body = prop_oneof![
-        Just(Vec::new()),
-        json_value().prop_map(|v| v.to_string().into_bytes()),
-        prop::collection::vec(any::<u8>(), 0..64),
-        Just(b"{\"email\":".to_vec()),
+        3 => whole_body(ids).prop_map(|v| v.to_string().into_bytes()),
+        1 => Just(Vec::new()),
+        1 => json_value().prop_map(|v| v.to_string().into_bytes()),
+        1 => prop::collection::vec(any::<u8>(), 0..64),
+        1 => Just(b"{\"email\":".to_vec()),
     ];
     let auth = prop_oneof![6 => Just(1u8), 1 => Just(0u8), 1 => Just(2u8)];
     let content_type = prop_oneof![
