@@ -562,3 +562,21 @@ pub fn find_bindir() -> Option<PathBuf> {
     versions.sort();
     versions.pop().map(|(_, bin)| bin)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn private_files_are_0600_from_the_start() {
+        // (std::fs::write would make it 0644 under the usual umask 022.)
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pwfile");
+        super::write_private(&path, b"secret").unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(std::fs::read(&path).unwrap(), b"secret");
+        // Never written over: a file planted in its place is an error, not a target.
+        assert!(super::write_private(&path, b"other").is_err());
+    }
+}
