@@ -266,6 +266,44 @@ async fn another_local_user_can_neither_connect_to_nor_read_the_cluster() {
         .await
         .unwrap();
     assert_eq!(one, 1);
+    // Behind the directory's permissions, the rules the server runs with admit the
+    // socket only to `postgres` by peer (mapped OS users) and TCP only from 127.0.0.1
+    // with scram; everything else falls to `reject`.
+    type Rule = (String, Vec<String>, Option<String>, String);
+    let rules: Vec<Rule> = sqlx::query_as(
+        "SELECT type, user_name, address, auth_method FROM pg_hba_file_rules \
+         WHERE error IS NULL ORDER BY line_number",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let accepting: Vec<&Rule> = rules.iter().filter(|r| r.3 != "reject").collect();
+    assert_eq!(accepting.len(), 2, "{rules:?}");
+    assert_eq!(
+        (
+            accepting[0].0.as_str(),
+            accepting[0].1.clone(),
+            accepting[0].3.as_str()
+        ),
+        ("local", vec!["postgres".to_string()], "peer"),
+        "{rules:?}"
+    );
+    assert_eq!(
+        (
+            accepting[1].0.as_str(),
+            accepting[1].2.as_deref(),
+            accepting[1].3.as_str()
+        ),
+        ("host", Some("127.0.0.1"), "scram-sha-256"),
+        "{rules:?}"
+    );
+    let mapped: Vec<String> = sqlx::query_scalar(
+        "SELECT sys_name FROM pg_ident_file_mappings WHERE error IS NULL ORDER BY sys_name",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(mapped, ["postgres", "root"]);
     pool.close().await;
     let out = std::process::Command::new("sh")
         .arg("-c")
