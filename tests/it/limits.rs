@@ -190,8 +190,20 @@ async fn a_load_run_with_more_users_than_the_login_limit_logs_every_one_in() {
     }
 }
 
+/// A child process killed when dropped, so that a failing test leaves no server behind.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 /// `koprogo-perf serve` over `database_url` on a free port; returns it and its base URL.
-fn spawn_serve_on(database_url: &str, extra: &[&str]) -> (std::process::Child, String) {
+fn spawn_serve_on(database_url: &str, extra: &[&str]) -> (KillOnDrop, String) {
     use std::io::{BufRead, BufReader};
     let mut child = common::bin()
         .args(["serve", "--bind", "127.0.0.1:0"])
@@ -210,7 +222,10 @@ fn spawn_serve_on(database_url: &str, extra: &[&str]) -> (std::process::Child, S
         .expect("serve announces its URL");
     std::thread::spawn(move || lines.for_each(drop));
     let url = line.split_whitespace().nth(6).unwrap();
-    (child, url.trim_end_matches("/api/v1").to_string())
+    (
+        KillOnDrop(child),
+        url.trim_end_matches("/api/v1").to_string(),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -296,15 +311,15 @@ async fn killed_postmaster(preset: &str) {
     }
 
     // The server itself is alive and stops cleanly on Ctrl-C.
-    assert!(serve.try_wait().unwrap().is_none(), "the server died");
+    assert!(serve.0.try_wait().unwrap().is_none(), "the server died");
     let health = client
         .get(format!("{base}/api/v1/health"))
         .send()
         .await
         .unwrap();
     assert_eq!(health.status(), 200);
-    common::signal(&serve, nix::sys::signal::Signal::SIGINT);
-    let status = common::wait_with_guard(&mut serve);
+    common::signal(&serve.0, nix::sys::signal::Signal::SIGINT);
+    let status = common::wait_with_guard(&mut serve.0);
     assert!(status.success(), "{status}");
     tokio::task::spawn_blocking(move || drop(cluster))
         .await
