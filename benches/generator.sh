@@ -21,7 +21,7 @@ OUT=$(mktemp -d /tmp/kp-gen.XXXXXX)
 
 PORT=$(free_port)
 URL=http://127.0.0.1:$PORT
-$BIN serve --bind 127.0.0.1:$PORT --scale 1 >"$OUT/serve.log" 2>&1 &
+LOGIN_RATE_LIMIT_MAX=1000000 $BIN serve --bind 127.0.0.1:$PORT --scale 1 >"$OUT/serve.log" 2>&1 &
 SERVE=$!
 trap 'kill -INT $SERVE 2>/dev/null; wait $SERVE 2>/dev/null; rm -rf "$OUT"' EXIT
 wait_up "$URL"

@@ -292,11 +292,13 @@ impl Runner {
         };
         create_database(&admin, &name, Some(template)).await?;
         let run_db = Database::open(Some(&cluster.url_for(&name))).await?;
+        // Its only clients are this run's virtual users, all from 127.0.0.1.
+        let server = arm.server.clone().for_own_load();
         let started = LocalStack::spawn_child(
             run_db,
             load::seeded_logins(self.scale),
             self.scale,
-            &arm.server,
+            &server,
             &self.server_bin,
             self.plan.flamegraph,
         );

@@ -548,6 +548,8 @@ async fn local(
     server: &ServerArgs,
     keep_db: bool,
 ) -> anyhow::Result<ExitCode> {
+    // The server's only clients are this run's virtual users, all from 127.0.0.1.
+    let server = &server.clone().for_own_load();
     let start = async {
         match &plan.server_bin {
             Some(bin) => {

@@ -138,10 +138,22 @@ impl Remote {
         })?;
         let started = Instant::now();
         let text = loop {
+            // Checked before the read, so that a file written just before the exit is
+            // still found.
+            let alive = crate::pg::embedded::process_alive(self.pid);
             match tokio::fs::read_to_string(&self.file).await {
                 Ok(text) => break text,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(format!("cannot read the sampled stacks: {e}")),
+            }
+            // A Ctrl-C reaches the server too (the terminal signals the whole process
+            // group), and a signalled zombie still accepts signals: waiting for a dead
+            // server's samples would only delay the exit.
+            if !alive {
+                return Err(format!(
+                    "the server (pid {}) exited before writing its samples",
+                    self.pid
+                ));
             }
             if started.elapsed() > WRITE_TIMEOUT {
                 return Err(format!(

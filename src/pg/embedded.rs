@@ -3,16 +3,21 @@
 //! the command ends (success, error, Ctrl-C or panic: [`Cluster`]'s `Drop` does it).
 //!
 //! PostgreSQL refuses to run as root, so when the tool runs as root the server runs as
-//! the unprivileged `postgres` system user. TCP (127.0.0.1 only) needs a random password
-//! (scram-sha-256) that lives in the URL the tool uses and is never printed; the Unix
-//! socket trusts its peer, but lives in the cluster's directory, which only the
-//! cluster's user (and root) can enter.
+//! the unprivileged `postgres` system user. The tool runs on shared machines, so the
+//! cluster admits no other local user: its directory (data, socket, log) is 0700 and
+//! owned by the cluster's user; the socket is 0700 too; the `pg_hba.conf` the tool
+//! writes admits the database user `postgres` only over the socket from the tool's own
+//! OS user (peer, through an ident map), and over TCP on 127.0.0.1 only with a
+//! password (scram-sha-256: the superuser's is random, lives in the URL the tool uses
+//! and is never printed), and rejects everything else. The password reaches `initdb` through a 0600 file that
+//! is removed as soon as `initdb` has read it.
 //!
 //! A cluster whose owning process was killed outright (SIGKILL, OOM) cannot stop
 //! itself: each cluster directory records its owner's pid, and the next start sweeps
 //! away clusters whose owner is gone (unless they were kept with `--keep-db`).
 
 use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -89,6 +94,22 @@ const DIR_PREFIX: &str = "koprogo-perf-pg.";
 const OWNER_FILE: &str = "owner.pid";
 /// File whose presence marks a cluster kept with `--keep-db`.
 const KEPT_FILE: &str = "kept";
+/// File holding the superuser's password while `initdb` runs (0600, removed after).
+const PASSWORD_FILE: &str = "pwfile";
+/// The `pg_ident.conf` map of the OS users allowed over the socket.
+const IDENT_MAP: &str = "koprogo";
+
+/// Creates `path` readable and writable by its owner only (0600 from the first byte).
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?
+        .write_all(bytes)
+}
 
 impl Cluster {
     /// `initdb` into a fresh temporary directory, then start the server on a free
@@ -109,11 +130,17 @@ impl Cluster {
             None
         };
         sweep_orphans();
+        // 0700 from the start (the default follows the umask, 0755): nothing of the
+        // cluster is ever visible to another user, not even for a moment.
         let dir = tempfile::Builder::new()
             .prefix(DIR_PREFIX)
+            .permissions(std::fs::Permissions::from_mode(0o700))
             .tempdir()?
             .keep();
-        std::fs::write(dir.join(OWNER_FILE), std::process::id().to_string())?;
+        write_private(
+            &dir.join(OWNER_FILE),
+            std::process::id().to_string().as_bytes(),
+        )?;
         let password: String = {
             use rand::Rng;
             rand::rng()
@@ -122,8 +149,8 @@ impl Cluster {
                 .map(char::from)
                 .collect()
         };
-        let pwfile = dir.join("pwfile");
-        std::fs::write(&pwfile, &password)?;
+        let pwfile = dir.join(PASSWORD_FILE);
+        write_private(&pwfile, password.as_bytes())?;
         let mut cluster = Cluster {
             version: bindir
                 .parent()
@@ -145,24 +172,27 @@ impl Cluster {
             std::os::unix::fs::chown(&cluster.dir, Some(run_as.uid), Some(run_as.gid))?;
             std::os::unix::fs::chown(&pwfile, Some(run_as.uid), Some(run_as.gid))?;
         }
-        cluster.run(
+        let initdb = cluster.run(
             "initdb",
             &[
                 "-D",
                 &cluster.data_dir().to_string_lossy(),
                 "-U",
                 "postgres",
-                "--auth-local=trust",
+                "--auth-local=peer",
                 "--auth-host=scram-sha-256",
-                "--pwfile=pwfile",
+                &format!("--pwfile={PASSWORD_FILE}"),
                 "-E",
                 "UTF8",
                 "--locale=C",
                 "--no-sync",
                 "--no-instructions",
             ],
-        )?;
-        let _ = std::fs::remove_file(&pwfile);
+        );
+        // The password now lives only in the cluster (as a scram verifier) and in memory.
+        std::fs::remove_file(&pwfile)?;
+        initdb?;
+        cluster.write_access_rules()?;
         // A free port can be taken by someone else between our probe and the server's
         // bind; try a few.
         let mut last_error = None;
@@ -208,20 +238,17 @@ impl Cluster {
         super::redact_url(&self.url())
     }
 
-    /// A `psql` command line that reaches the cluster through its Unix socket (no
-    /// password needed, but only the cluster's user and root can use the socket).
+    /// A `psql` command line that reaches the cluster through its Unix socket, for the
+    /// OS user running the tool (no password: peer authentication, and only that user
+    /// and the cluster's can reach the socket).
     pub fn psql_command(&self) -> String {
         let psql = self.bindir.join("psql");
-        let command = format!(
+        format!(
             "{} -h {} -p {} -U postgres postgres",
             psql.display(),
             self.dir.display(),
             self.port
-        );
-        match self.run_as {
-            Some(_) => format!("runuser -u postgres -- {command}"),
-            None => command,
-        }
+        )
     }
 
     /// The loopback TCP port the server listens on.
@@ -265,7 +292,7 @@ impl Cluster {
     /// that stops it and removes its directory.
     pub fn keep(&mut self) -> String {
         self.keep = true;
-        let _ = std::fs::write(self.dir.join(KEPT_FILE), "");
+        let _ = write_private(&self.dir.join(KEPT_FILE), b"");
         let pg_ctl = self.bindir.join("pg_ctl");
         let stop = format!(
             "{} -D {} -m fast stop && rm -rf {}",
@@ -306,9 +333,53 @@ impl Cluster {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 
+    /// Replaces initdb's `pg_hba.conf` and `pg_ident.conf`: the database user `postgres`
+    /// over the socket for the tool's own OS user and the cluster's (peer, mapped), and
+    /// any role over TCP from 127.0.0.1 with its password (only the superuser can give
+    /// a role one; tests make a non-superuser that way); every other connection is
+    /// rejected.
+    fn write_access_rules(&self) -> Result<(), ClusterError> {
+        let mut os_users = Vec::new();
+        if let Ok(Some(me)) = nix::unistd::User::from_uid(nix::unistd::geteuid()) {
+            os_users.push(me.name);
+        }
+        if let Some(run_as) = &self.run_as
+            && let Ok(Some(user)) = nix::unistd::User::from_uid(run_as.uid.into())
+            && !os_users.contains(&user.name)
+        {
+            os_users.push(user.name);
+        }
+        let mut ident = String::from(
+            "# Written by koprogo-perf: the OS users that may connect over the socket.\n\
+             # MAPNAME  SYSTEM-USERNAME  PG-USERNAME\n",
+        );
+        for user in &os_users {
+            ident.push_str(&format!("{IDENT_MAP}  \"{user}\"  postgres\n"));
+        }
+        let hba = format!(
+            "# Written by koprogo-perf: only the tool may connect; everything else is rejected.\n\
+             # TYPE  DATABASE     USER      ADDRESS        METHOD\n\
+             local   all          postgres                 peer map={IDENT_MAP}\n\
+             host    all          all       127.0.0.1/32   scram-sha-256\n\
+             local   all          all                      reject\n\
+             host    all          all       all            reject\n\
+             local   replication  all                      reject\n\
+             host    replication  all       all            reject\n"
+        );
+        let data = self.data_dir();
+        for (name, text) in [("pg_ident.conf", ident), ("pg_hba.conf", hba)] {
+            let path = data.join(name);
+            // Replaced in place: initdb made them 0600 and the cluster user's.
+            std::fs::write(&path, text)?;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+        }
+        Ok(())
+    }
+
     fn pg_ctl(&self, action: &str) -> Result<(), ClusterError> {
+        // On the command line, so that neither ALTER SYSTEM nor a profile can widen them.
         let mut options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1",
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c unix_socket_permissions=0700",
             self.port,
             self.dir.display()
         );
@@ -490,4 +561,22 @@ pub fn find_bindir() -> Option<PathBuf> {
         .collect();
     versions.sort();
     versions.pop().map(|(_, bin)| bin)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn private_files_are_0600_from_the_start() {
+        // (std::fs::write would make it 0644 under the usual umask 022.)
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pwfile");
+        super::write_private(&path, b"secret").unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(std::fs::read(&path).unwrap(), b"secret");
+        // Never written over: a file planted in its place is an error, not a target.
+        assert!(super::write_private(&path, b"other").is_err());
+    }
 }

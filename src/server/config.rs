@@ -28,6 +28,13 @@ pub const MIN_JWT_SECRET_LEN: usize = 16;
 /// Longest accepted pool acquire timeout: beyond that a load test is measuring queues.
 const MAX_ACQUIRE_TIMEOUT_SECS: f64 = 3600.0;
 
+/// Default seconds a client has to send a request's headers.
+pub const DEFAULT_HEADER_READ_TIMEOUT_SECS: f64 = 5.0;
+/// Longest accepted header read timeout.
+const MAX_HEADER_READ_TIMEOUT_SECS: f64 = 3600.0;
+/// Longest accepted login window: 30 days.
+const MAX_LOGIN_WINDOW_SECS: u64 = 30 * 24 * 3600;
+
 /// A named set of starting values for the switches.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Preset {
@@ -224,6 +231,33 @@ struct ServerFlags {
           default_missing_value = "true")]
     http_cache_headers: Option<bool>,
 
+    /// KoproGo's login limiter: `POST /auth/login` attempts allowed per client IP and
+    /// window, successful or not; over it, 429 [default 5, as KoproGo; demo, load and
+    /// experiment raise it for the servers they start unless it is given].
+    #[arg(long, env = "LOGIN_RATE_LIMIT_MAX", value_name = "N")]
+    login_rate_limit_max: Option<u32>,
+
+    /// The login limiter's window in seconds, from an IP's first attempt.
+    #[arg(
+        long,
+        env = "LOGIN_RATE_LIMIT_WINDOW_SECS",
+        value_name = "SECS",
+        default_value_t = super::limiter::DEFAULT_WINDOW_SECS
+    )]
+    login_rate_limit_window_secs: u64,
+
+    /// Seconds a client has to send a request's headers (on a new connection, or on an
+    /// idle kept-alive one) before the server closes it: slow or stalled clients
+    /// (slowloris) cannot hold connections open. 5 s, as actix-web's
+    /// client_request_timeout that KoproGo runs with.
+    #[arg(
+        long,
+        env = "KOPROGO_PERF_HEADER_READ_TIMEOUT",
+        value_name = "SECS",
+        default_value_t = DEFAULT_HEADER_READ_TIMEOUT_SECS
+    )]
+    header_read_timeout: f64,
+
     /// HS256 secret for the JWTs (at least 16 bytes); 32 random bytes when absent.
     #[arg(
         long,
@@ -259,6 +293,12 @@ pub struct ServerArgs {
     pub http_cache_headers: bool,
     /// HS256 secret for the JWTs; generated when None.
     pub jwt_secret: Option<JwtSecret>,
+    /// Login attempts per IP and window; KoproGo's default (5) when None.
+    pub login_rate_limit_max: Option<u32>,
+    /// The login limiter's window, in seconds.
+    pub login_rate_limit_window_secs: u64,
+    /// Seconds a client has to send a request's headers.
+    pub header_read_timeout: f64,
 }
 
 impl Default for ServerArgs {
@@ -283,6 +323,9 @@ impl From<ServerFlags> for ServerArgs {
             gzip: flags.gzip.unwrap_or(base.gzip),
             http_cache_headers: flags.http_cache_headers.unwrap_or(base.http_cache_headers),
             jwt_secret: flags.jwt_secret,
+            login_rate_limit_max: flags.login_rate_limit_max,
+            login_rate_limit_window_secs: flags.login_rate_limit_window_secs,
+            header_read_timeout: flags.header_read_timeout,
         }
     }
 }
@@ -327,6 +370,15 @@ pub enum ConfigError {
     AcquireTimeout(f64),
     #[error("the JWT secret must be at least {MIN_JWT_SECRET_LEN} bytes long")]
     JwtSecretTooShort,
+    #[error("the login limit (--login-rate-limit-max, LOGIN_RATE_LIMIT_MAX) must be at least 1")]
+    LoginRateLimitMax,
+    #[error(
+        "the login window (--login-rate-limit-window-secs, LOGIN_RATE_LIMIT_WINDOW_SECS) must \
+         be 1 to {MAX_LOGIN_WINDOW_SECS} seconds, got {0}"
+    )]
+    LoginRateLimitWindow(u64),
+    #[error("--header-read-timeout must be a number of seconds in (0, 3600], got {0}")]
+    HeaderReadTimeout(f64),
     #[error(
         "unknown arm {0:?}: expected baseline, tuned or one of pool20, no_pool_ping, \
          account_cache, parallel_queries, gzip, http_cache_headers"
@@ -349,7 +401,19 @@ impl ServerArgs {
             gzip: v.switches,
             http_cache_headers: v.switches,
             jwt_secret: None,
+            login_rate_limit_max: None,
+            login_rate_limit_window_secs: super::limiter::DEFAULT_WINDOW_SECS,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT_SECS,
         }
+    }
+
+    /// These arguments for a server whose only clients are the caller's own virtual
+    /// users (`demo`, `load` without `--host`, `experiment`): the login limiter raised,
+    /// unless a limit was given.
+    pub fn for_own_load(mut self) -> Self {
+        self.login_rate_limit_max
+            .get_or_insert(super::limiter::RAISED_MAX);
+        self
     }
 
     /// These arguments with `optimization` at its tuned value.
@@ -395,7 +459,7 @@ impl ServerArgs {
     /// values (not `--bind` nor the secret, which the launcher passes its own way).
     /// Every value is explicit, so the child's preset does not matter.
     pub fn child_args(&self) -> Vec<String> {
-        vec![
+        let mut args = vec![
             "--pool-max".to_string(),
             self.pool_max.to_string(),
             "--acquire-timeout".to_string(),
@@ -405,7 +469,15 @@ impl ServerArgs {
             format!("--parallel-queries={}", self.parallel_queries),
             format!("--gzip={}", self.gzip),
             format!("--http-cache-headers={}", self.http_cache_headers),
-        ]
+            "--login-rate-limit-window-secs".to_string(),
+            self.login_rate_limit_window_secs.to_string(),
+            "--header-read-timeout".to_string(),
+            self.header_read_timeout.to_string(),
+        ];
+        if let Some(max) = self.login_rate_limit_max {
+            args.extend(["--login-rate-limit-max".to_string(), max.to_string()]);
+        }
+        args
     }
 
     /// Validates the arguments into a [`ServerConfig`]; generates the JWT secret when
@@ -425,6 +497,20 @@ impl ServerArgs {
         if !(secs.is_finite() && secs > 0.0 && secs <= MAX_ACQUIRE_TIMEOUT_SECS) {
             return Err(ConfigError::AcquireTimeout(secs));
         }
+        let max = self
+            .login_rate_limit_max
+            .unwrap_or(super::limiter::DEFAULT_MAX);
+        if max == 0 {
+            return Err(ConfigError::LoginRateLimitMax);
+        }
+        let window = self.login_rate_limit_window_secs;
+        if !(1..=MAX_LOGIN_WINDOW_SECS).contains(&window) {
+            return Err(ConfigError::LoginRateLimitWindow(window));
+        }
+        let header = self.header_read_timeout;
+        if !(header.is_finite() && header > 0.0 && header <= MAX_HEADER_READ_TIMEOUT_SECS) {
+            return Err(ConfigError::HeaderReadTimeout(header));
+        }
         let jwt_secret = match &self.jwt_secret {
             Some(secret) if secret.len() < MIN_JWT_SECRET_LEN => {
                 return Err(ConfigError::JwtSecretTooShort);
@@ -443,6 +529,11 @@ impl ServerArgs {
             http_cache_headers: self.http_cache_headers,
             jwt_secret,
             token_ttl: ACCESS_TOKEN_TTL,
+            login_limit: super::limiter::LoginLimit {
+                max,
+                window: Duration::from_secs(window),
+            },
+            header_read_timeout: Duration::from_secs_f64(header),
         })
     }
 }
@@ -471,6 +562,11 @@ pub struct ServerConfig {
     pub jwt_secret: JwtSecret,
     /// Lifetime of an access token.
     pub token_ttl: Duration,
+    /// KoproGo's login limiter ([`crate::server::limiter`]).
+    pub login_limit: super::limiter::LoginLimit,
+    /// How long a client has to send a request's headers before its connection is
+    /// closed.
+    pub header_read_timeout: Duration,
 }
 
 impl ServerConfig {

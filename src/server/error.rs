@@ -1,9 +1,10 @@
 //! API errors and their HTTP form, `{"error": "..."}`, plus the extractors that turn
 //! axum's rejections (bad JSON, bad path, bad query) into the same form.
 //!
-//! A client's mistake is always a 4xx; a database failure the client did not cause
-//! is a 500 whose body names nothing (no SQL, no driver message): the detail goes to
-//! the server's stderr only.
+//! A client's mistake is always a 4xx; a database that is overloaded, down or
+//! restarting is a 503 with `Retry-After`; any other database failure the client did
+//! not cause is a 500. No body names anything (no SQL, no driver message): a 500's
+//! detail goes to the server's stderr only.
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -42,9 +43,17 @@ pub enum ApiError {
     /// 415: a JSON body without `Content-Type: application/json`.
     #[error("{0}")]
     UnsupportedMediaType(String),
-    /// 503 with `Retry-After`: no pooled connection within the acquire timeout, or
-    /// the database is out of resources.
-    #[error("the server is overloaded, retry later")]
+    /// 429 with `Retry-After` (seconds): over KoproGo's login limit
+    /// ([`crate::server::limiter`]); KoproGo's body, with `retry_after`.
+    #[error("Too many login attempts. Please try again later.")]
+    TooManyLogins {
+        /// Seconds until the client's window ends.
+        retry_after: u64,
+    },
+    /// 503 with `Retry-After`: no pooled connection within the acquire timeout, the
+    /// database out of resources, or the database unreachable, shutting down,
+    /// crashed or restarting (the client may retry; nothing is its fault).
+    #[error("the database is overloaded or unavailable, retry later")]
     Unavailable,
     /// 500: a database failure the client did not cause.
     #[error("database error")]
@@ -66,6 +75,7 @@ impl ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::TooManyLogins { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -92,8 +102,13 @@ impl From<sqlx::Error> for ApiError {
     /// server's fault (500), by SQLSTATE.
     fn from(error: sqlx::Error) -> Self {
         let code = match &error {
-            // The database is unreachable or restarting: the client may retry.
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+            // No connection in time (overload, or a database that is down), a pool
+            // closed at shutdown, a connection refused or reset (the database died or
+            // restarts): the client may retry.
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::WorkerCrashed => {
                 return Self::Unavailable;
             }
             sqlx::Error::Database(db) => db.code().map(|c| c.into_owned()),
@@ -111,6 +126,12 @@ impl From<sqlx::Error> for ApiError {
             // Class 53, insufficient resources (e.g. too many connections); query
             // canceled by statement_timeout; serialization failure; deadlock.
             c if c.starts_with("53") || matches!(c, "57014" | "40001" | "40P01") => {
+                Self::Unavailable
+            }
+            // 57P01 admin shutdown (also a backend whose postmaster died), 57P02 crash
+            // shutdown, 57P03 cannot connect now (starting up, recovering); class 08,
+            // connection exception.
+            c if matches!(c, "57P01" | "57P02" | "57P03") || c.starts_with("08") => {
                 Self::Unavailable
             }
             _ => Self::Database(error),
@@ -166,10 +187,18 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        let mut response =
-            (status, axum::Json(serde_json::json!({ "error": message }))).into_response();
+        let body = match &self {
+            Self::TooManyLogins { retry_after } => {
+                serde_json::json!({ "error": message, "retry_after": retry_after })
+            }
+            _ => serde_json::json!({ "error": message }),
+        };
+        let mut response = (status, axum::Json(body)).into_response();
         let headers = response.headers_mut();
         match self {
+            Self::TooManyLogins { retry_after } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            }
             Self::Unavailable => {
                 headers.insert(
                     header::RETRY_AFTER,

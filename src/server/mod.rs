@@ -15,6 +15,7 @@ pub mod cache;
 pub mod config;
 pub mod error;
 pub mod http_cache;
+pub mod limiter;
 pub mod model;
 pub mod password;
 pub mod routes;
@@ -48,6 +49,8 @@ pub struct AppState {
     pub password_checks: Arc<tokio::sync::Semaphore>,
     /// The PCMN accounts held in memory (used only with `config.account_cache`).
     pub accounts: Arc<cache::AccountCache>,
+    /// KoproGo's login limiter (`config.login_limit`).
+    pub logins: Arc<limiter::LoginLimiter>,
 }
 
 impl AppState {
@@ -79,6 +82,7 @@ impl AppState {
         let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
         Self {
             pool,
+            logins: Arc::new(limiter::LoginLimiter::new(config.login_limit)),
             config: Arc::new(config),
             keys,
             password_checks: Arc::new(tokio::sync::Semaphore::new(cpus)),
@@ -112,13 +116,64 @@ pub fn app(state: AppState) -> axum::Router {
 }
 
 /// Serves [`app`] on `listener` until `shutdown` resolves, then lets in-flight
-/// requests finish.
+/// requests finish. HTTP/1.1 through hyper's own connection builder (axum::serve sets
+/// no header timeout): a client that does not send a request's headers within
+/// `header_read_timeout` has its connection closed. Each request carries its peer's
+/// address (`ConnectInfo`), which the login limiter keys on.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(state.config.header_read_timeout);
+    let router = app(state);
+    let connections = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    accept_error(e).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let router = router.clone();
+        let service = hyper::service::service_fn(
+            move |mut request: axum::http::Request<hyper::body::Incoming>| {
+                request
+                    .extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                tower::ServiceExt::oneshot(router.clone(), request)
+            },
+        );
+        let connection = connections.watch(http.serve_connection(TokioIo::new(stream), service));
+        // A connection's end (a client gone, a header timeout) concerns that client only.
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+    }
+    drop(listener);
+    connections.shutdown().await;
+    Ok(())
+}
+
+/// What axum::serve does on an accept error: a client that reset before we accepted
+/// concerns no one; anything else (out of file descriptors) is retried after a pause
+/// instead of spinning or ending the server.
+async fn accept_error(error: std::io::Error) {
+    use std::io::ErrorKind;
+    if matches!(
+        error.kind(),
+        ErrorKind::ConnectionRefused | ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset
+    ) {
+        return;
+    }
+    eprintln!("koprogo-perf server: accept error: {error}");
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
 }

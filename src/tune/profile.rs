@@ -666,17 +666,30 @@ fn normalize_columns(text: &str) -> Result<String, String> {
     Ok(out.join(", "))
 }
 
-/// A partial index's condition: free SQL, but one expression, not more statements.
+/// A partial index's condition: one SQL expression, as PostgreSQL's grammar reads it
+/// (sqlparser's PostgreSQL dialect), and nothing after it, so that it cannot close the
+/// WHERE and append SQL (`a) OR (b`, `x); DROP TABLE t`). `;` and comments are refused
+/// before parsing, whatever a parser would make of them.
 fn check_predicate(text: &str) -> Result<String, String> {
+    use sqlparser::dialect::PostgreSqlDialect;
+    use sqlparser::parser::Parser;
+    use sqlparser::tokenizer::Token;
     let text = text.trim();
     if text.is_empty() {
-        Err("empty condition".into())
+        return Err("empty condition".into());
     } else if text.contains(';') {
-        Err(format!("`{text}`: `;` is not allowed in a condition"))
+        return Err(format!("`{text}`: `;` is not allowed in a condition"));
     } else if text.contains("--") || text.contains("/*") {
-        Err(format!("`{text}`: comments are not allowed in a condition"))
-    } else {
-        Ok(text.to_string())
+        return Err(format!("`{text}`: comments are not allowed in a condition"));
+    }
+    let not_one = |detail: String| format!("`{text}` is not one SQL condition: {detail}");
+    let mut parser = Parser::new(&PostgreSqlDialect {})
+        .try_with_sql(text)
+        .map_err(|e| not_one(e.to_string()))?;
+    parser.parse_expr().map_err(|e| not_one(e.to_string()))?;
+    match parser.peek_token().token {
+        Token::EOF => Ok(text.to_string()),
+        rest => Err(not_one(format!("unexpected `{rest}` after the condition"))),
     }
 }
 
@@ -1498,6 +1511,36 @@ mod tests {
         let e = index("idx", "t", "a", Some("true; DROP TABLE t")).unwrap_err();
         assert!(e.starts_with("i.toml:5: index `idx`: where"), "{e}");
         assert!(index("idx", "t", "a", Some("a -- b")).is_err());
+        // Closing the WHERE's parenthesis to append SQL, or anything that is not one
+        // whole expression.
+        for hostile in [
+            "is_active) ; DROP TABLE x; --",
+            "a) OR (b",
+            "is_active) WITH (fillfactor = 10",
+            "a = 1) TABLESPACE pg_default",
+            "(a",
+            "a b",
+            "a = ",
+            "SELECT 1",
+        ] {
+            let e = index("idx", "t", "a", Some(hostile)).unwrap_err();
+            assert!(
+                e.starts_with("i.toml:5: index `idx`: where"),
+                "{hostile}: {e}"
+            );
+        }
+        let e = index("idx", "t", "a", Some("a) OR (b")).unwrap_err();
+        assert!(e.contains("is not one SQL condition"), "{e}");
+        for fine in [
+            "end_date IS NULL",
+            "status = 'approved' AND amount > 0",
+            "organization_id IN (1, 2) OR NOT is_active",
+            "lower(email) LIKE '%@example.com'",
+            "expense_date >= DATE '2024-01-01'",
+            "payment_status::text <> 'paid'",
+        ] {
+            assert!(index("idx", "t", "a", Some(fine)).is_ok(), "{fine}");
+        }
         assert!(index(&"i".repeat(64), "t", "a", None).is_err());
 
         let e = parse(

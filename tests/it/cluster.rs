@@ -142,3 +142,195 @@ fn a_cluster_left_by_a_killed_process_is_swept_by_the_next_start() {
     );
     assert!(common::processes_mentioning(&tmp.path().display().to_string()).is_empty());
 }
+
+/// Runs `args` as the unprivileged `nobody` (a second local user), returning whether it
+/// succeeded and what it printed.
+fn as_nobody(args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new("runuser")
+        .args(["-u", "nobody", "--"])
+        .args(args)
+        .env("PGCONNECT_TIMEOUT", "10")
+        .env_remove("PGPASSWORD")
+        .current_dir("/")
+        .output()
+        .expect("runuser runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// Every path under `dir` (not following links).
+fn all_paths(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(next) = todo.pop() {
+        for entry in std::fs::read_dir(&next).unwrap().flatten() {
+            let path = entry.path();
+            if entry.file_type().unwrap().is_dir() {
+                todo.push(path.clone());
+            }
+            found.push(path);
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn another_local_user_can_neither_connect_to_nor_read_the_cluster() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "this test needs root (to act as `nobody`, as the tool runs on shared machines)"
+    );
+    let cluster = tokio::task::spawn_blocking(|| Cluster::start(&Default::default()))
+        .await
+        .unwrap()
+        .expect("the embedded cluster starts");
+    let dir = cluster.dir().to_path_buf();
+    let port = cluster.port().to_string();
+    let psql = koprogo_perf::pg::embedded::find_bindir()
+        .unwrap()
+        .join("psql")
+        .display()
+        .to_string();
+    let password = cluster
+        .url()
+        .split_once("postgres:")
+        .and_then(|(_, rest)| rest.split_once('@'))
+        .map(|(p, _)| p.to_string())
+        .unwrap();
+
+    // The directory and everything in it belong to the cluster's user, 0700/0600.
+    use std::os::unix::fs::MetadataExt;
+    let postgres = nix::unistd::User::from_name("postgres").unwrap().unwrap();
+    let meta = std::fs::metadata(&dir).unwrap();
+    assert_eq!(meta.mode() & 0o777, 0o700, "{}", dir.display());
+    assert_eq!(meta.uid(), postgres.uid.as_raw());
+    assert!(!dir.join("pwfile").exists(), "the password file is left");
+    let paths = all_paths(&dir);
+    for path in &paths {
+        if std::fs::symlink_metadata(path).unwrap().is_file()
+            && let Ok(bytes) = std::fs::read(path)
+        {
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains(&password),
+                "{} holds the password",
+                path.display()
+            );
+        }
+    }
+
+    // The socket: neither the directory, nor the socket path, nor psql through it.
+    let dir_s = dir.display().to_string();
+    for args in [
+        vec!["ls", dir_s.as_str()],
+        vec!["cat", &format!("{dir_s}/data/postgresql.conf")],
+        vec!["cat", &format!("{dir_s}/data/pg_hba.conf")],
+        vec!["cat", &format!("{dir_s}/postgres.log")],
+        vec![
+            &psql, "-h", &dir_s, "-p", &port, "-U", "postgres", "postgres", "-w", "-c", "SELECT 1",
+        ],
+        vec![
+            &psql, "-h", &dir_s, "-p", &port, "-U", "nobody", "postgres", "-w", "-c", "SELECT 1",
+        ],
+    ] {
+        let (ok, text) = as_nobody(&args);
+        assert!(!ok, "nobody ran {args:?}: {text}");
+    }
+    // No file of the cluster is readable by nobody (one shell for all of them).
+    let mut script = vec![
+        "sh",
+        "-c",
+        r#"for f in "$@"; do [ -r "$f" ] && echo "readable: $f"; done; true"#,
+        "sh",
+    ];
+    let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    script.extend(names.iter().map(String::as_str));
+    let (_, text) = as_nobody(&script);
+    assert!(!text.contains("readable:"), "{text}");
+
+    // TCP, knowing host and port: no password, a wrong one, another role.
+    for (user, pass) in [("postgres", ""), ("postgres", "wrong"), ("nobody", "")] {
+        let conninfo = format!(
+            "host=127.0.0.1 port={port} user={user} dbname=postgres password={}",
+            if pass.is_empty() { "''" } else { pass }
+        );
+        let (ok, text) = as_nobody(&[&psql, "-w", &conninfo, "-c", "SELECT 1"]);
+        assert!(!ok, "nobody connected over TCP as {user}: {text}");
+        assert!(
+            text.contains("authentication failed")
+                || text.contains("no password supplied")
+                || text.contains("no pg_hba.conf entry")
+                || text.contains("rejects connection"),
+            "refused for another reason than authentication: {text}"
+        );
+    }
+
+    // The tool itself still gets in: TCP with the password, and the --keep-db command.
+    let pool = koprogo_perf::pg::connect(&cluster.url(), 1).await.unwrap();
+    let one: i32 = sqlx::query_scalar("SELECT 1")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(one, 1);
+    // Behind the directory's permissions, the rules the server runs with admit the
+    // socket only to `postgres` by peer (mapped OS users) and TCP only from 127.0.0.1
+    // with scram; everything else falls to `reject`.
+    type Rule = (String, Vec<String>, Option<String>, String);
+    let rules: Vec<Rule> = sqlx::query_as(
+        "SELECT type, user_name, address, auth_method FROM pg_hba_file_rules \
+         WHERE error IS NULL ORDER BY line_number",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let accepting: Vec<&Rule> = rules.iter().filter(|r| r.3 != "reject").collect();
+    assert_eq!(accepting.len(), 2, "{rules:?}");
+    assert_eq!(
+        (
+            accepting[0].0.as_str(),
+            accepting[0].1.clone(),
+            accepting[0].3.as_str()
+        ),
+        ("local", vec!["postgres".to_string()], "peer"),
+        "{rules:?}"
+    );
+    assert_eq!(
+        (
+            accepting[1].0.as_str(),
+            accepting[1].2.as_deref(),
+            accepting[1].3.as_str()
+        ),
+        ("host", Some("127.0.0.1"), "scram-sha-256"),
+        "{rules:?}"
+    );
+    let mapped: Vec<String> = sqlx::query_scalar(
+        "SELECT sys_name FROM pg_ident_file_mappings WHERE error IS NULL ORDER BY sys_name",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(mapped, ["postgres", "root"]);
+    pool.close().await;
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "{} -w -A -t -c 'SELECT 42'",
+            cluster.psql_command()
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "42",
+        "{}: {}",
+        cluster.psql_command(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    tokio::task::spawn_blocking(move || drop(cluster))
+        .await
+        .unwrap();
+    assert!(!dir.exists());
+}

@@ -7,6 +7,8 @@ mod cli;
 mod cluster;
 mod common;
 mod experiment;
+mod hostile;
+mod limits;
 mod load;
 mod measure;
 mod merge;

@@ -281,3 +281,53 @@ fn without_perf_the_builtin_sampler_makes_the_flamegraph() {
         "{stderr}"
     );
 }
+
+#[test]
+fn ctrl_c_during_a_builtin_flamegraph_run_exits_130_at_once_with_the_partial_report() {
+    let tmp = common::private_tmp();
+    let out = tempfile::tempdir().unwrap();
+    let mut command = common::bin();
+    command
+        .args([
+            "load",
+            "--vus",
+            "4",
+            "--ramp-up",
+            "0s",
+            "--duration",
+            "120s",
+        ])
+        .args(["--flamegraph", "--profiler", "builtin"])
+        .args(["--out", out.path().to_str().unwrap()])
+        .env("TMPDIR", tmp.path())
+        .env_remove("DATABASE_URL")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    // Its own process group, so that the signal reaches it and its server as a
+    // terminal's Ctrl-C does (the whole foreground group), and not this test.
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let mut load = command.spawn().unwrap();
+    common::wait_for_stderr(&mut load, "built-in sampler: from now on", 1);
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let began = std::time::Instant::now();
+    nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(load.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let status = common::wait_with_guard(&mut load);
+    let took = began.elapsed();
+    assert_eq!(status.code(), Some(130));
+    // A hang guard, not a performance claim: the old wait for a dead server's samples
+    // was 60 s.
+    assert!(took < std::time::Duration::from_secs(30), "{took:?}");
+    let run = koprogo_perf::report::RunReport::read(&out.path().join("run.json")).unwrap();
+    assert!(run.interrupted);
+    assert!(run.totals.requests > 0);
+    assert!(
+        common::leftovers(tmp.path()).is_empty(),
+        "{:?}",
+        common::leftovers(tmp.path())
+    );
+    assert!(common::processes_mentioning(&tmp.path().display().to_string()).is_empty());
+}

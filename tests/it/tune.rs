@@ -240,6 +240,46 @@ async fn an_invalid_profile_changes_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_index_condition_that_closes_the_where_to_append_sql_is_a_profile_error() {
+    let f = Fixture::new().await;
+    let original = f.settings().await;
+    let indexes = f.index_count().await;
+    let bad_setting = f.cwd.path().join("bad-setting.toml");
+    std::fs::write(&bad_setting, "[settings]\nshared_buffers = \"lots\"\n").unwrap();
+    let setting_code = f
+        .tune(&["--apply", "--profile", bad_setting.to_str().unwrap()])
+        .status
+        .code();
+    for hostile in [
+        "end_date IS NULL) OR (true",
+        "is_active) ; DROP TABLE units; --",
+    ] {
+        let profile = f.cwd.path().join("hostile.toml");
+        std::fs::write(
+            &profile,
+            format!(
+                "[settings]\nwork_mem = \"8MB\"\n\n[[index]]\nname = \"idx_hostile\"\n\
+                 table = \"unit_owners\"\ncolumns = \"unit_id\"\nwhere = {hostile:?}\n"
+            ),
+        )
+        .unwrap();
+        let out = f.tune(&["--apply", "--profile", profile.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        // Refused as any other profile error is, naming the file, the line and the index.
+        assert_ne!(out.status.code(), Some(0), "{err}");
+        assert_eq!(out.status.code(), setting_code, "{err}");
+        assert!(
+            err.contains("hostile.toml:8") && err.contains("idx_hostile") && err.contains("where"),
+            "{err}"
+        );
+        assert_eq!(f.settings().await, original);
+        assert_eq!(f.index_count().await, indexes);
+        assert!(!f.cwd.path().join("reports").exists());
+    }
+    drop(f.pool);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalid_leftover_index_is_rebuilt() {
     let f = Fixture::new().await;
     // A unique concurrent build over duplicate keys fails and leaves an INVALID index.

@@ -1,8 +1,10 @@
 //! `POST /api/v1/auth/login` and `GET /api/v1/auth/me`.
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::OnceLock;
 
-use axum::extract::State;
+use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::http::request::Parts;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -58,12 +60,39 @@ fn dummy_hash() -> &'static str {
     DUMMY.get_or_init(|| hash_password("koprogo-perf-dummy", b"koprogo-perf-dummy-salt"))
 }
 
+/// The client's IP: the TCP peer's, as [`crate::server::serve`] records it; the
+/// unspecified address when the router runs without one (in-process tests), so that
+/// such callers share one limit.
+pub struct ClientIp(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip()),
+        ))
+    }
+}
+
 /// Checks the credentials and issues an access token: 401 for an unknown e-mail,
-/// a wrong password or an inactive user, all with the same message.
+/// a wrong password or an inactive user, all with the same message. Every attempt,
+/// malformed ones included, counts against the client's login limit first (429 over
+/// it, as KoproGo).
 pub async fn login(
     State(state): State<AppState>,
-    Json(body): Json<LoginRequest>,
+    ClientIp(ip): ClientIp,
+    body: Result<Json<LoginRequest>, ApiError>,
 ) -> Result<axum::Json<LoginResponse>, ApiError> {
+    if let Err(wait) = state.logins.attempt(ip, std::time::Instant::now()) {
+        return Err(ApiError::TooManyLogins {
+            retry_after: wait.as_secs_f64().ceil().max(1.0) as u64,
+        });
+    }
+    let Json(body) = body?;
     let email = body.email.trim();
     if email.is_empty() || body.password.is_empty() {
         return Err(ApiError::bad_request("email and password are required"));

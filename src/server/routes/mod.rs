@@ -4,7 +4,7 @@
 //! | route | method | status codes |
 //! | --- | --- | --- |
 //! | /health | GET | 200 |
-//! | /auth/login | POST | 200, 400, 401 |
+//! | /auth/login | POST | 200, 400, 401, 429 |
 //! | /auth/me | GET | 200, 401 |
 //! | /buildings, /units, /owners, /expenses | GET (paginated) | 200, 400, 401, 403 |
 //! | /buildings, /units, /owners, /expenses | POST | 201, 400, 401, 403, 404, 409 |

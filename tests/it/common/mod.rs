@@ -24,6 +24,7 @@ pub const RNG_SEED: u64 = 42;
 /// (the database's `Drop`).
 pub async fn stack(scale: u32) -> LocalStack {
     let mut config = ServerArgs::default()
+        .for_own_load()
         .resolve()
         .expect("default server settings");
     config.bind = SocketAddr::from(([127, 0, 0, 1], 0));
@@ -54,8 +55,14 @@ pub async fn migrated_db() -> (Database, PgPool) {
 }
 
 /// The reference server over `database_url`, with the settings `args` resolve to, on a
-/// free loopback port (`args.bind` is ignored).
+/// free loopback port (`args.bind` is ignored), and the login limiter raised (tests log
+/// in many times from 127.0.0.1) unless `args` set it.
 pub async fn server(database_url: &str, args: ServerArgs) -> Server {
+    server_as_given(database_url, args.for_own_load()).await
+}
+
+/// [`server`] without raising the login limiter.
+pub async fn server_as_given(database_url: &str, args: ServerArgs) -> Server {
     let mut config = args.resolve().expect("valid server settings");
     config.bind = SocketAddr::from(([127, 0, 0, 1], 0));
     let listener = tokio::net::TcpListener::bind(config.bind).await.unwrap();
@@ -207,6 +214,8 @@ pub fn spawn_serve(tmp: &std::path::Path) -> (std::process::Child, String) {
     let mut child = bin()
         .args(["serve", "--bind", "127.0.0.1:0"])
         .env("TMPDIR", tmp)
+        // Tests log in to it many times from 127.0.0.1.
+        .env("LOGIN_RATE_LIMIT_MAX", "1000000")
         .env_remove("DATABASE_URL")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
