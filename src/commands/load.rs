@@ -849,10 +849,7 @@ pub(super) async fn measure(
         }
     });
     report.targets = crate::report::targets::check_all(&thresholds, &report);
-    report.verdict = Some(crate::report::verdict::judge(
-        &report,
-        plan.max_error_rate,
-    ));
+    report.verdict = Some(crate::report::verdict::judge(&report, plan.max_error_rate));
     Ok(report)
 }
 

@@ -406,10 +406,7 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<LoadOutcome> {
                     .last_response
                     .saturating_duration_since(recorder.t0())
             }),
-        logins: shared
-            .scenario
-            .needs_login()
-            .then(|| recorder.logins()),
+        logins: shared.scenario.needs_login().then(|| recorder.logins()),
         discovery: recorder.discovery(),
         names: recorder.names().to_vec(),
         intervals: recorder.intervals(),
@@ -690,7 +687,10 @@ async fn log_in(user: &mut GooseUser, shared: &Shared) {
         return;
     };
     let body = serde_json::json!({"email": login.email, "password": login.password});
-    let url = shared.base.join("api/v1/auth/login").expect("a fixed path joins");
+    let url = shared
+        .base
+        .join("api/v1/auth/login")
+        .expect("a fixed path joins");
     let started = Instant::now();
     let response = user.client.post(url).json(&body).send().await;
     let (outcome, retry_after, tokens) = match response {
@@ -782,9 +782,8 @@ async fn refresh(user: &mut GooseUser, shared: &Shared) -> bool {
     }
 }
 
-/// Makes sure the user has a token: the refresh token first, then a login once its
-/// backoff is over (waiting for it in short sleeps, so a stopping run is not held).
-/// False when the user still has none (or the run is stopping).
+/// Makes sure the user has a token: the refresh token first, then a login unless a
+/// failed one is backing off. False when the user still has none.
 async fn ensure_token(user: &mut GooseUser, shared: &Shared) -> bool {
     if vu(user).token.is_some() {
         return true;
@@ -792,18 +791,28 @@ async fn ensure_token(user: &mut GooseUser, shared: &Shared) -> bool {
     if refresh(user, shared).await {
         return true;
     }
-    while let Some(after) = vu(user).login_after {
-        let now = Instant::now();
-        if now >= after {
-            break;
-        }
-        if goose::is_killswitch_triggered() {
-            return false;
-        }
-        tokio::time::sleep((after - now).min(Duration::from_millis(100))).await;
+    if vu(user)
+        .login_after
+        .is_some_and(|after| Instant::now() < after)
+    {
+        return false;
     }
     log_in(user, shared).await;
     vu(user).token.is_some()
+}
+
+/// Waits for the user's login backoff to end, one second at most (so a user without a
+/// token counts one unsent request per second of waiting), in short sleeps so that a
+/// stopping run is not held.
+async fn wait_for_login(user: &GooseUser) {
+    let until = Instant::now() + Duration::from_secs(1);
+    while let Some(after) = vu(user).login_after {
+        let now = Instant::now();
+        if now >= after.min(until) || goose::is_killswitch_triggered() {
+            return;
+        }
+        tokio::time::sleep((after.min(until) - now).min(Duration::from_millis(100))).await;
+    }
 }
 
 /// The access token of a login response: KoproGo's `token`, or OAuth's `access_token`.
@@ -959,10 +968,13 @@ async fn send(user: &mut GooseUser, shared: &Shared, index: usize) -> Transactio
     };
     for attempt in 0..2 {
         if spec.auth && !ensure_token(user, shared).await {
-            // No token and the login failed (or backs off): the request is not sent.
+            // No token and the login failed (or backs off): the request is not sent, and
+            // the user waits for its next login instead of posting one before every
+            // request.
             shared
                 .recorder
                 .record_unsent(index, intended, "not logged in (the login failed)");
+            wait_for_login(user).await;
             return Ok(());
         }
         let state = vu_mut(user);
@@ -981,11 +993,9 @@ async fn send(user: &mut GooseUser, shared: &Shared, index: usize) -> Transactio
                     shared.recorder.record_rediscovery();
                     discover(user, shared).await;
                 }
-                shared.recorder.record_unsent(
-                    index,
-                    intended,
-                    &record::missing_id_reason(missing),
-                );
+                shared
+                    .recorder
+                    .record_unsent(index, intended, &record::missing_id_reason(missing));
                 // Not a hot loop over requests that cannot be sent.
                 tokio::time::sleep(spec.think_time.max(Duration::from_millis(100))).await;
                 return Ok(());

@@ -365,7 +365,12 @@ pub fn merge(inputs: &[Input]) -> Result<Merged, MergeError> {
             m.add_counts(e);
             m.rps += e.rps;
             add(mh, &h, &i.dir, &format!("{}'s histogram", e.name))?;
-            add(mf, &failed, &i.dir, &format!("{}'s failed histogram", e.name))?;
+            add(
+                mf,
+                &failed,
+                &i.dir,
+                &format!("{}'s failed histogram", e.name),
+            )?;
             add(
                 &mut overall_failed,
                 &failed,

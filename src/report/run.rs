@@ -686,7 +686,6 @@ pub fn error_rate(requests: u64, errors: u64, unsent: u64) -> f64 {
 }
 
 impl RunReport {
-
     /// Reads a run.json.
     pub fn read(path: &Path) -> anyhow::Result<RunReport> {
         let text =
@@ -734,7 +733,9 @@ fn series_point(i: &crate::load::IntervalRecord) -> SeriesPoint {
         phase: i.phase.clone(),
         requests: i.requests,
         errors: i.errors,
-        rps: round3((i.requests - i.errors.min(i.requests)) as f64 / i.length.as_secs_f64().max(1e-3)),
+        rps: round3(
+            (i.requests - i.errors.min(i.requests)) as f64 / i.length.as_secs_f64().max(1e-3),
+        ),
         p50_us: i.p50_us,
         p99_us: i.p99_us,
         users: i.users,

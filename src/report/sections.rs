@@ -265,8 +265,17 @@ fn latency_cells(l: &Latency) -> Vec<String> {
 /// with a baseline, the change of req/s, p50 and p99.
 pub fn endpoints_grid(run: &RunReport, comparison: Option<&Comparison>) -> Grid {
     let mut header = vec![
-        "endpoint", "requests", "req/s", "errors", "failed by kind", "p50", "p90", "p95", "p99",
-        "p99.9", "max",
+        "endpoint",
+        "requests",
+        "req/s",
+        "errors",
+        "failed by kind",
+        "p50",
+        "p90",
+        "p95",
+        "p99",
+        "p99.9",
+        "max",
     ];
     if comparison.is_some() {
         header.extend(["req/s vs baseline", "p50 vs baseline", "p99 vs baseline"]);
@@ -393,7 +402,15 @@ pub fn logins_grid(run: &RunReport) -> Option<Grid> {
         return None;
     }
     let mut g = Grid::new(
-        &["", "sent", "succeeded", "failed by kind", "p50", "p99", "note"],
+        &[
+            "",
+            "sent",
+            "succeeded",
+            "failed by kind",
+            "p50",
+            "p99",
+            "note",
+        ],
         &[1, 2, 4, 5],
     );
     if let Some(l) = &run.logins {
