@@ -886,14 +886,14 @@ fn finish(plan: &Plan, report: &RunReport) -> anyhow::Result<ExitCode> {
     }
     crate::report::write_run(&plan.out, report)?;
     println!(
-        "{} requests in {:.1} s: {:.1} req/s and p99 {} of the successful ones, {} failed ({:.2}%), {} not sent; wrote {} and latency.hgrm{}",
+        "{} requests in {:.1} s: {:.1} req/s and p99 {} of the successful ones; {} failed and {} not sent ({:.2}% error rate); wrote {} and latency.hgrm{}",
         report.totals.requests,
         report.duration_s,
         report.totals.rps,
         crate::report::targets::format_us(report.totals.latency_us.p99 as f64),
         report.totals.errors,
-        report.totals.error_rate * 100.0,
         report.skipped_requests,
+        report.totals.error_rate * 100.0,
         plan.out.join("run.json").display(),
         if report.hlog.is_some() {
             ", latency.hlog"

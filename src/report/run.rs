@@ -448,7 +448,7 @@ pub fn failure_kinds(
             kinds.push((name.to_string(), n));
         }
     }
-    kinds.sort_by(|a, b| b.1.cmp(&a.1));
+    kinds.sort_by_key(|k| std::cmp::Reverse(k.1));
     kinds
 }
 

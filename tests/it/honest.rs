@@ -433,13 +433,19 @@ fn the_database_dying_mid_run_fails_the_run_and_says_when() {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    for pid in crate::common::processes_mentioning(&tmp.path().display().to_string()) {
+    let left = crate::common::processes_mentioning(&tmp.path().display().to_string());
+    for pid in &left {
         let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid as i32),
+            nix::unistd::Pid::from_raw(*pid as i32),
             nix::sys::signal::Signal::SIGKILL,
         );
-        panic!("process {pid} left behind");
     }
+    assert!(left.is_empty(), "processes left behind: {left:?}");
+    assert!(
+        crate::common::leftovers(tmp.path()).is_empty(),
+        "{:?}",
+        crate::common::leftovers(tmp.path())
+    );
 }
 
 fn walk(dir: &Path, name: &str) -> Option<std::path::PathBuf> {
