@@ -171,6 +171,12 @@ pub enum LoadError {
         detail: String,
     },
     #[error(
+        "login as {email} at {host} answered 429 Too Many Requests: the target's login rate \
+         limiter refuses it (KoproGo: raise LOGIN_RATE_LIMIT_MAX and LOGIN_RATE_LIMIT_WINDOW_SECS, \
+         5 logins per IP per 900 s by default), or wait for its window to pass"
+    )]
+    LoginLimited { host: String, email: String },
+    #[error(
         "scenario `{0}` calls authenticated routes but no login was given: pass --login EMAIL:PASSWORD or set KOPROGO_PERF_LOGINS"
     )]
     NoLogins(String),
@@ -449,6 +455,13 @@ async fn preflight(host: &str, options: &LoadOptions) -> anyhow::Result<()> {
     let (status, token) = post_login(&client, host, login)
         .await
         .map_err(unreachable)?;
+    if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+        return Err(LoadError::LoginLimited {
+            host: host.to_string(),
+            email: login.email.clone(),
+        }
+        .into());
+    }
     if !status.is_success() || token.is_none() {
         return Err(LoadError::LoginFailed {
             host: host.to_string(),
@@ -804,14 +817,22 @@ async fn ensure_token(user: &mut GooseUser, shared: &Shared) -> bool {
 /// Waits for the user's login backoff to end, one second at most (so a user without a
 /// token counts one unsent request per second of waiting), in short sleeps so that a
 /// stopping run is not held.
+/// It always yields: goose calls the next transaction until it stops the user, and a
+/// transaction that never awaits would starve goose's own tasks.
 async fn wait_for_login(user: &GooseUser) {
     let until = Instant::now() + Duration::from_secs(1);
-    while let Some(after) = vu(user).login_after {
-        let now = Instant::now();
-        if now >= after.min(until) || goose::is_killswitch_triggered() {
+    loop {
+        if goose::is_killswitch_triggered() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
             return;
         }
-        tokio::time::sleep((after.min(until) - now).min(Duration::from_millis(100))).await;
+        let now = Instant::now();
+        let end = vu(user).login_after.map_or(now, |after| after.min(until));
+        if now >= end {
+            tokio::task::yield_now().await;
+            return;
+        }
+        tokio::time::sleep((end - now).min(Duration::from_millis(100))).await;
     }
 }
 
@@ -1025,6 +1046,7 @@ async fn send(user: &mut GooseUser, shared: &Shared, index: usize) -> Transactio
                     shared
                         .recorder
                         .record_unsent(index, intended, "the path makes no URL");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
                     return Ok(());
                 }
             },

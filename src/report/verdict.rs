@@ -149,3 +149,87 @@ pub fn headline(verdict: &RunVerdict) -> Option<String> {
         .failed
         .then(|| format!("run FAILED: {}", verdict.reasons.join("; ")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture() -> RunReport {
+        serde_json::from_str::<RunReport>(include_str!("../../tests/fixtures/report/run/run.json"))
+            .unwrap()
+            .with_totals_counted()
+    }
+
+    #[test]
+    fn a_clean_run_passes_and_each_failure_says_why() {
+        let run = fixture();
+        let v = judge(&run, 0.01);
+        assert!(!v.failed, "{v:?}");
+        assert!(v.warnings.is_empty(), "{v:?}");
+
+        let mut down = run.clone();
+        down.host_down = true;
+        down.host_down_at_s = Some(6.2);
+        let v = judge(&down, 0.01);
+        assert!(v.failed);
+        assert!(
+            v.reasons[0]
+                .contains("stopped accepting connections during the run (last answer at 6.2 s)"),
+            "{v:?}"
+        );
+
+        let mut errors = run.clone();
+        errors.endpoints[0].errors = 400;
+        errors.endpoints[0].status_codes.insert("429".into(), 400);
+        errors.totals.errors = 400;
+        let errors = errors.with_totals_counted();
+        let v = judge(&errors, 0.01);
+        assert!(v.failed);
+        assert!(
+            v.reasons[0].contains("over the 1% allowed by --max-error-rate"),
+            "{v:?}"
+        );
+        assert!(v.reasons[0].contains("429 ×400"), "{v:?}");
+        assert!(v.reasons[1].contains("ENABLE_RATE_LIMITING"), "{v:?}");
+        // The same counts under a looser limit: not failed, the 429s still said.
+        let v = judge(&errors, 0.05);
+        assert!(!v.failed, "{v:?}");
+        assert!(v.warnings[0].contains("ENABLE_RATE_LIMITING"), "{v:?}");
+
+        let mut db = run.clone();
+        db.database_unavailable = Some(crate::report::run::Outage {
+            from_s: 3.1,
+            until_s: None,
+            detail: "connection refused".into(),
+        });
+        let v = judge(&db, 0.01);
+        assert_eq!(
+            v.reasons[0],
+            "the database was unavailable from 3.1 s to the end of the run (connection refused)"
+        );
+    }
+
+    #[test]
+    fn a_busy_generator_or_late_sends_bound_the_figures() {
+        let mut run = fixture();
+        let r = run.resources.as_mut().unwrap();
+        r.generator.cpu_pct_mean = 0.95 * 100.0 * r.machine.cpus as f64;
+        let v = judge(&run, 0.01);
+        assert!(!v.failed);
+        assert!(
+            v.warnings[0].starts_with("the figures are bounded by the load generator"),
+            "{v:?}"
+        );
+        let mut rate = fixture();
+        rate.rate = Some(crate::report::run::RateInfo {
+            requested: 3000.0,
+            achieved: 2289.5,
+            missed: 0,
+            late: rate.totals.requests / 50,
+        });
+        let v = judge(&rate, 0.01);
+        assert!(v.warnings[0].contains("more than 10 ms late"), "{v:?}");
+        rate.rate.as_mut().unwrap().late = 3;
+        assert!(judge(&rate, 0.01).warnings.is_empty());
+    }
+}

@@ -172,7 +172,8 @@ fn a_login_limiter_fails_the_run_and_says_what_limited_it() {
     assert!(l.failures["429"] >= 16, "{l:?}");
     assert_eq!(l.attempts, l.successes + l.failures["429"]);
     assert_eq!(logins.load(Ordering::SeqCst) as u64, l.attempts + 1);
-    assert!(l.attempts <= 20 * 8, "no backoff: {} logins", l.attempts);
+    // One login each: a 429's Retry-After (900 s) holds them off for the bound, 30 s.
+    assert_eq!(l.attempts, 20, "no backoff: {} logins", l.attempts);
     // Requests without a token are not sent, and counted so, never as latency.
     assert!(run.skipped_requests > 0);
     assert!(
@@ -194,6 +195,104 @@ fn a_login_limiter_fails_the_run_and_says_what_limited_it() {
     let md = String::from_utf8_lossy(&md.stdout);
     assert!(md.starts_with("## ❌ run FAILED: "), "{md}");
     assert!(md.contains("| login |"), "{md}");
+    let html = crate::common::bin()
+        .args(["report", out.to_str().unwrap(), "--format", "html", "--out"])
+        .arg(tmp.path().join("report.html"))
+        .output()
+        .unwrap();
+    assert!(html.status.success(), "{html:?}");
+    let html = std::fs::read_to_string(tmp.path().join("report.html")).unwrap();
+    let banner = html.find("class=\"failed\"").expect("a failure banner");
+    assert!(
+        banner < html.find("class=\"cards\"").unwrap(),
+        "above the figures"
+    );
+    let table = crate::common::bin()
+        .args(["report", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&table.stdout);
+    let first = table
+        .lines()
+        .find(|l| !l.is_empty() && !l.starts_with("run: "))
+        .unwrap_or_default();
+    assert!(first.starts_with("RUN FAILED — 16 of 20 users"), "{table}");
+}
+
+/// Access tokens that expire: `old` works for its first 20 requests, then answers 401;
+/// `POST /api/v1/auth/refresh` with the login's refresh token gives `new`, which lasts.
+fn expiring_token_server() -> (String, Arc<AtomicUsize>) {
+    let logins = Arc::new(AtomicUsize::new(0));
+    let counter = logins.clone();
+    let uses = Arc::new(AtomicUsize::new(0));
+    let app = Router::new()
+        .route(
+            "/api/v1/auth/login",
+            post(move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+                async { r#"{"token":"old","refresh_token":"r3fr3sh"}"# }
+            }),
+        )
+        .route(
+            "/api/v1/auth/refresh",
+            post(|body: String| async move {
+                if body.contains("r3fr3sh") {
+                    (StatusCode::OK, r#"{"token":"new"}"#).into_response()
+                } else {
+                    StatusCode::UNAUTHORIZED.into_response()
+                }
+            }),
+        )
+        .route(
+            "/api/v1/auth/me",
+            get(move |headers: HeaderMap| {
+                let uses = uses.clone();
+                async move {
+                    match headers.get("authorization").and_then(|v| v.to_str().ok()) {
+                        Some("Bearer new") => (StatusCode::OK, "{}").into_response(),
+                        Some("Bearer old") if uses.fetch_add(1, Ordering::SeqCst) < 20 => {
+                            (StatusCode::OK, "{}").into_response()
+                        }
+                        _ => StatusCode::UNAUTHORIZED.into_response(),
+                    }
+                }
+            }),
+        );
+    (serve(app), logins)
+}
+
+#[test]
+fn an_expired_token_is_renewed_with_the_refresh_token_not_a_login() {
+    let (host, logins) = expiring_token_server();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    let s = scenario(tmp.path(), ME_SCENARIO);
+    let (output, run) = load(
+        &host,
+        &out,
+        &[
+            "--scenario",
+            &s,
+            "--vus",
+            "2",
+            "--duration",
+            "2s",
+            "--login",
+            "syndic@grandplace.be:syndic123",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{:?}", text(&output));
+    let l = run.logins.as_ref().unwrap();
+    assert_eq!(l.attempts, 2, "one login per user: {l:?}");
+    assert_eq!(
+        logins.load(Ordering::SeqCst),
+        3,
+        "the preflight's and the users'"
+    );
+    assert_eq!(l.refreshes, 2, "{l:?}");
+    assert_eq!(run.relogins, 2);
+    assert_eq!(run.totals.errors, 0);
+    assert!(!run.verdict.unwrap().failed);
 }
 
 /// GETs take 20 ms and succeed; POSTs answer 400 at once; `POST /api/v1/created`
