@@ -1011,6 +1011,54 @@ mod tests {
     }
 
     #[test]
+    fn failures_logins_and_unsent_requests_are_summed_exactly() {
+        let with_failures = |dir: &str, at: &str, failed: &[u64]| {
+            let mut i = run(dir, at, &[(0, A, 100), (1, A, 120)]);
+            let r = &mut i.report;
+            let h = histogram_of(failed.iter().copied());
+            let e = &mut r.endpoints[0];
+            e.requests += h.len();
+            e.errors += h.len();
+            e.status_codes.insert("429".into(), h.len());
+            e.failed_histogram = Some(encode_histogram(&h));
+            r.totals.requests += h.len();
+            r.totals.errors += h.len();
+            r.logins = Some(LoginReport {
+                attempts: 3,
+                successes: 2,
+                failures: BTreeMap::from([("429".to_string(), 1)]),
+                refreshes: 0,
+                refresh_failures: 0,
+                users_logged_in: 2,
+                latency_us: Latency::of(&histogram_of([5_000, 9_000])),
+            });
+            i
+        };
+        let a = with_failures("runs/a", T0, &[30, 40]);
+        let b = with_failures("runs/b", "2025-03-01T12:00:00.400Z", &[2_000_000]);
+        let r = merge(&[a, b]).unwrap().report;
+        let e = &r.endpoints[0];
+        assert_eq!(e.requests, 7);
+        assert_eq!(e.errors, 3);
+        assert_eq!(e.status_codes["429"], 3);
+        assert_eq!(e.status_codes["200"], 4);
+        assert_eq!(
+            decode_histogram(e.failed_histogram.as_ref().unwrap()).unwrap(),
+            histogram_of([30, 40, 2_000_000])
+        );
+        // The headline holds the successes only.
+        assert_eq!(decode_histogram(&r.histogram).unwrap().len(), 4);
+        assert_eq!(r.totals.requests, 7);
+        assert_eq!(r.totals.errors, 3);
+        assert_eq!(r.totals.status_codes["429"], 3);
+        assert_eq!(r.unsent["no building_id known to the user"], 2);
+        let l = r.logins.as_ref().unwrap();
+        assert_eq!((l.attempts, l.successes, l.failures["429"]), (6, 4, 2));
+        assert_eq!(l.users_logged_in, 4);
+        assert!(r.verdict.as_ref().unwrap().failed, "3 failed of 7");
+    }
+
+    #[test]
     fn merged_histograms_counts_and_series_are_exact() {
         // a starts at 12:00:00.000, b 700 ms later: b's second t is merged second t + 1.
         let a_samples = [

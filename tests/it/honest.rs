@@ -314,6 +314,16 @@ fn fast_failure_server() -> String {
                 (StatusCode::CREATED, r#"{"name":"x"}"#)
             }),
         )
+        .route(
+            "/api/v1/busy",
+            get(|| async {
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    [("retry-after", "1")],
+                    r#"{"error":"database unreachable or restarting"}"#,
+                )
+            }),
+        )
         .route("/", get(|| async { "ok" }));
     serve(app)
 }
@@ -349,6 +359,12 @@ weight = 1
 auth = false
 expect = 201
 check = ["/id"]
+[[request]]
+name = "GET /api/v1/busy"
+method = "GET"
+path = "/api/v1/busy"
+weight = 1
+auth = false
 "#,
     );
     let (output, run) = load(
@@ -371,6 +387,13 @@ check = ["/id"]
     assert!(created.checks_failed > 0);
     assert_eq!(created.checks_failed, created.errors);
     assert_eq!(run.totals.checks_failed, created.checks_failed);
+    // Sustained 503s (with Retry-After) are failures like any other, and said so.
+    assert_eq!(run.endpoints[3].errors, run.endpoints[3].requests);
+    assert!(run.totals.status_codes["503"] > 0);
+    assert!(
+        stdout.contains("answered 503 Service Unavailable"),
+        "{stdout}"
+    );
     // The headline is of the successful GETs only: each took at least 20 ms.
     let gets = &run.endpoints[0];
     assert_eq!(gets.errors, 0);
