@@ -138,7 +138,11 @@ pub fn run_verdicts(candidate: &[(String, &RunReport)]) -> Vec<Check> {
                 baseline: None,
                 measured: Some(format!(
                     "{:.2}% failed or not sent",
-                    run.totals.error_rate * 100.0
+                    crate::report::run::error_rate(
+                        run.totals.requests,
+                        run.totals.errors,
+                        run.skipped_requests
+                    ) * 100.0
                 )),
                 limit: "run verdict passes".into(),
                 detail: format!("{label}: {}", verdict.reasons.join("; ")),
@@ -154,7 +158,11 @@ const ERROR_RATE_SLACK: f64 = 0.001;
 /// More errors than the baseline: the candidate's pooled error rate (failed and unsent
 /// requests) must stay within the baseline's × (1 + tolerance), plus 0.1 point.
 pub fn error_regression(baseline: &RunReport, candidate: &RunReport, options: &Options) -> Check {
-    let (b, c) = (baseline.totals.error_rate, candidate.totals.error_rate);
+    // Computed, not read: a run.json older than `error_rate` has the counts only.
+    let rate = |r: &RunReport| {
+        crate::report::run::error_rate(r.totals.requests, r.totals.errors, r.skipped_requests)
+    };
+    let (b, c) = (rate(baseline), rate(candidate));
     let limit = b * (1.0 + options.tolerance) + ERROR_RATE_SLACK;
     let pct = |v: f64| format!("{:.3}%", v * 100.0);
     let fail = c > limit;

@@ -666,9 +666,13 @@ impl RunReport {
     /// This run's verdict: the stored one, or for a run written before verdicts, the
     /// one its counts give with the default `--max-error-rate`.
     pub fn effective_verdict(&self) -> RunVerdict {
-        self.verdict
-            .clone()
-            .unwrap_or_else(|| crate::report::verdict::judge(self, DEFAULT_MAX_ERROR_RATE))
+        self.verdict.clone().unwrap_or_else(|| {
+            // An older run.json has no per-status totals: count them from its endpoints.
+            crate::report::verdict::judge(
+                &self.clone().with_totals_counted(),
+                DEFAULT_MAX_ERROR_RATE,
+            )
+        })
     }
 }
 

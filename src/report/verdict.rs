@@ -53,6 +53,11 @@ pub fn judge(run: &RunReport, max_error_rate: f64) -> RunVerdict {
         ));
     }
     let tried = run.totals.requests + run.skipped_requests;
+    let rate = crate::report::run::error_rate(
+        run.totals.requests,
+        run.totals.errors,
+        run.skipped_requests,
+    );
     let ok = run.totals.requests - run.totals.errors.min(run.totals.requests);
     if tried == 0 {
         reasons.push("no request was sent in the steady state".into());
@@ -61,10 +66,10 @@ pub fn judge(run: &RunReport, max_error_rate: f64) -> RunVerdict {
             "no request succeeded in the steady state ({tried} tried: {})",
             describe_kinds(&run.failure_kinds())
         ));
-    } else if run.totals.error_rate > max_error_rate {
+    } else if rate > max_error_rate {
         reasons.push(format!(
             "{:.1}% of requests failed, over the {}% allowed by --max-error-rate ({} of {}: {})",
-            run.totals.error_rate * 100.0,
+            rate * 100.0,
             trim(max_error_rate * 100.0),
             run.totals.errors + run.skipped_requests,
             tried,
