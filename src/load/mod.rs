@@ -118,7 +118,8 @@ pub struct LoadOutcome {
     pub endpoints: Vec<(String, EndpointStats)>,
     pub warmup_requests: u64,
     pub relogins: u64,
-    /// Requests not sent because their user lacked an id to fill in.
+    /// Requests of the steady state not sent (no login, no id to fill in), by reason in
+    /// the endpoints' `unsent`.
     pub skipped_requests: u64,
     /// Bytes on the wire (requests and responses, headers estimated from their fields)
     /// of the steady state.

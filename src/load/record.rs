@@ -1,6 +1,9 @@
-//! Our own measurements around each request: an HdrHistogram (microseconds, 3
-//! significant digits) per endpoint with its status codes and errors. Goose runs the
-//! users; these numbers, not goose's log-linear buckets, are what reports show.
+//! Our own measurements around each request: HdrHistograms (microseconds, 3
+//! significant digits) per endpoint — one of the successful responses, which the
+//! headline figures are made of, and one of the failed requests — with the status
+//! codes, transport errors by kind, failed checks and the requests not sent by reason;
+//! and the users' logins and discovery, counted apart. Goose runs the users; these
+//! numbers, not goose's log-linear buckets, are what reports show.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
