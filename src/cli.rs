@@ -281,6 +281,10 @@ pub struct RunArgs {
     /// host answers before the run.
     #[arg(long, default_value = "30s", value_parser = parse_positive_whole_seconds)]
     pub timeout: Duration,
+    /// The run fails (exit 1) when more than this share of its requests failed or were
+    /// not sent: a percentage (`1%`, `0.5%`) or a fraction (`0.01`).
+    #[arg(long, default_value = "1%", value_parser = parse_error_rate)]
+    pub max_error_rate: f64,
     /// Sample the server's CPU during the steady state and write flamegraph.svg.
     #[arg(long)]
     pub flamegraph: bool,
@@ -316,6 +320,19 @@ pub enum Profiler {
     Auto,
     Perf,
     Builtin,
+}
+
+fn parse_error_rate(text: &str) -> Result<f64, String> {
+    let (number, scale) = match text.trim().strip_suffix('%') {
+        Some(n) => (n, 0.01),
+        None => (text.trim(), 1.0),
+    };
+    match number.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() && (0.0..=1.0).contains(&(x * scale)) => Ok(x * scale),
+        _ => Err(format!(
+            "`{text}` is not an error rate: give a percentage from 0% to 100% (e.g. 1%) or a fraction (0.01)"
+        )),
+    }
 }
 
 fn parse_rate(text: &str) -> Result<f64, String> {

@@ -335,6 +335,7 @@ impl Runner {
                         .is_none()
                         .then(|| "the postmaster's pid could not be read".into()),
                     sampler_file: stack.sampler_file(),
+                    watch_database: true,
                 };
                 self.plan.out = self.out.join(dir);
                 let result = load::measure(

@@ -50,6 +50,19 @@ async fn decide(args: GateArgs) -> anyhow::Result<ExitCode> {
         .as_deref()
         .map(|b| Side::read(Some(b), "--baseline"))
         .transpose()?;
+    // A failed run is no reference: its figures are those of a broken target.
+    if let Some(b) = &baseline {
+        for r in &b.runs {
+            let verdict = r.report.effective_verdict();
+            if verdict.failed {
+                bail!(
+                    "the baseline {} is a failed run ({}): gate against a run that succeeded",
+                    r.path.display(),
+                    verdict.reasons.join("; ")
+                );
+            }
+        }
+    }
 
     let (candidate_label, candidate_runs, candidate) = match args.runs {
         Some(n) => {
@@ -97,6 +110,11 @@ async fn decide(args: GateArgs) -> anyhow::Result<ExitCode> {
             detail: "no request completed in the steady state".into(),
         });
     }
+    let labelled: Vec<(String, &RunReport)> = candidate_runs
+        .iter()
+        .map(|r| (r.path.display().to_string(), &r.report))
+        .collect();
+    checks.extend(gate::run_verdicts(&labelled));
     checks.extend(gate::thresholds(
         &thresholds,
         &candidate,
@@ -107,6 +125,7 @@ async fn decide(args: GateArgs) -> anyhow::Result<ExitCode> {
         let cand: Vec<RunReport> = candidate_runs.iter().map(|r| r.report.clone()).collect();
         let (regressions, note) = gate::regressions(&base, &cand, &args.metrics, &options);
         checks.extend(regressions);
+        checks.push(gate::error_regression(&b.pooled, &candidate, &options));
         notes.push(note);
         notes.extend(
             crate::report::compare::compare(&candidate, &b.pooled, &b.label(), b.runs.len()).notes,
@@ -234,8 +253,21 @@ async fn make_runs(n: u32, command: &[String]) -> anyhow::Result<Vec<LoadedRun>>
                 super::load::load(a).await
             }
             _ => unreachable!("checked above"),
-        }
-        .with_context(|| format!("run {k} of {n}"))?;
+        };
+        // A run that failed its own verdict still wrote its report: it is a candidate
+        // the gate fails (exit 1), not a gate that could not decide.
+        let failed_run = || {
+            RunReport::read(&out.join("run.json"))
+                .ok()
+                .is_some_and(|r| r.effective_verdict().failed)
+        };
+        let code = match code {
+            Err(e) if !e.is::<Interrupted>() && failed_run() => {
+                eprintln!("gate: run {k} of {n} failed: {e:#}");
+                ExitCode::SUCCESS
+            }
+            other => other.with_context(|| format!("run {k} of {n}"))?,
+        };
         if crate::interrupt::interrupted() {
             return Err(Interrupted.into());
         }

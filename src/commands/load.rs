@@ -301,6 +301,8 @@ pub(super) struct Plan {
     pub(super) duration: Duration,
     pub(super) ramp_up: Duration,
     pub(super) timeout: Duration,
+    /// `--max-error-rate`, a fraction.
+    pub(super) max_error_rate: f64,
     pub(super) out: PathBuf,
     pub(super) rate: Option<f64>,
     /// `--plan`, parsed.
@@ -345,6 +347,7 @@ pub(super) fn plan(run: &RunArgs, default_duration: Duration) -> anyhow::Result<
         duration,
         ramp_up: run.ramp_up,
         timeout: run.timeout,
+        max_error_rate: run.max_error_rate,
         // Claimed by the command (`claim_run_dir`): an experiment's --out is not a run's.
         out: run.out.clone().unwrap_or_default(),
         rate: run.rate,
@@ -448,6 +451,8 @@ pub(super) struct Probe {
     pub(super) postgres_note: Option<String>,
     /// Where the bundled server's built-in sampler writes, when it has one.
     pub(super) sampler_file: Option<PathBuf>,
+    /// The database is the tool's own (its stack): watch that it stays up.
+    pub(super) watch_database: bool,
 }
 
 /// `koprogo-perf demo`.
@@ -521,6 +526,7 @@ pub async fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
                     .is_none()
                     .then(|| "an external target: pass --postgres-pid PID (the postmaster) when it runs on this machine".into()),
                 sampler_file: None,
+                watch_database: false,
             };
             let report = measure(&plan, host, logins, target, probe).await?;
             finish(&plan, &report)
@@ -597,6 +603,7 @@ async fn local(
             .is_none()
             .then(|| "a database given by URL: pass it to load --host with --postgres-pid".into()),
         sampler_file: stack.sampler_file(),
+        watch_database: true,
     };
     let result = measure(&plan, stack.base_url(), stack.logins.clone(), target, probe).await;
     stack.stop().await;
@@ -711,6 +718,11 @@ pub(super) async fn measure(
             target.host
         ),
     }
+    let watcher = probe
+        .database_url
+        .clone()
+        .filter(|_| probe.watch_database)
+        .map(|url| crate::measure::availability::Watcher::start(url, probe.postgres_pid));
     let outcome = crate::load::run(LoadOptions {
         host,
         vus: plan.vus,
@@ -726,6 +738,10 @@ pub(super) async fn measure(
     })
     .await;
     let resources = sampler.stop().await;
+    let outage = match watcher {
+        Some(w) => w.stop().await,
+        None => None,
+    };
     let mut flamegraph_sampler = None;
     let (flamegraph, flamegraph_skipped_reason) = match (plan.flamegraph, profiler) {
         (false, _) => (None, Some("not asked for (--flamegraph)".to_string())),
@@ -843,7 +859,19 @@ pub(super) async fn measure(
             .map_err(|e| anyhow::anyhow!("the {} preset's thresholds: {e}", p.name))?,
         None => crate::report::targets::guide_targets()?,
     };
+    report.database_unavailable = outage.map(|o| {
+        let since = |t: chrono::DateTime<chrono::Utc>| {
+            ((t - outcome.started_at).num_milliseconds().max(0) as f64 / 1000.0 * 10.0).round()
+                / 10.0
+        };
+        crate::report::run::Outage {
+            from_s: since(o.from),
+            until_s: o.until.map(since),
+            detail: o.detail,
+        }
+    });
     report.targets = crate::report::targets::check_all(&thresholds, &report);
+    report.verdict = Some(crate::report::verdict::judge(&report, plan.max_error_rate));
     Ok(report)
 }
 
@@ -851,8 +879,18 @@ pub(super) async fn measure(
 /// completed (whatever the targets say), non-zero after Ctrl-C or when the server
 /// stopped answering — with the report of what was measured written either way.
 fn finish(plan: &Plan, report: &RunReport) -> anyhow::Result<ExitCode> {
+    let verdict = report.effective_verdict();
+    // A failed run says so before any figure.
+    if let Some(line) = crate::report::verdict::headline(&verdict) {
+        println!("{line}");
+    }
+    for w in &verdict.warnings {
+        println!("warning: {w}");
+    }
     println!("{}", crate::report::tables::endpoints(report));
     for table in [
+        crate::report::tables::failures(report),
+        crate::report::tables::logins(report),
         crate::report::tables::statements(report),
         crate::report::tables::resources(report),
         crate::report::tables::carbon(report),
@@ -870,12 +908,14 @@ fn finish(plan: &Plan, report: &RunReport) -> anyhow::Result<ExitCode> {
     }
     crate::report::write_run(&plan.out, report)?;
     println!(
-        "{} requests in {:.1} s: {:.1} req/s, p99 {}, {} errors; wrote {} and latency.hgrm{}",
+        "{} requests in {:.1} s: {:.1} req/s and p99 {} of the successful ones; {} failed and {} not sent ({:.2}% error rate); wrote {} and latency.hgrm{}",
         report.totals.requests,
         report.duration_s,
         report.totals.rps,
         crate::report::targets::format_us(report.totals.latency_us.p99 as f64),
         report.totals.errors,
+        report.skipped_requests,
+        report.totals.error_rate * 100.0,
         plan.out.join("run.json").display(),
         if report.hlog.is_some() {
             ", latency.hlog"
@@ -911,26 +951,20 @@ fn finish(plan: &Plan, report: &RunReport) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(130));
     }
-    if report.totals.requests == 0 {
+    if report.totals.requests == 0 && report.skipped_requests == 0 {
         anyhow::bail!(
-            "no request completed in the steady state against {} ({} during warm-up, {} skipped); \
+            "no request completed in the steady state against {} ({} during warm-up); \
              check the server and the scenario — the report is in {}",
             report.target.host,
             report.warmup_requests,
-            report.skipped_requests,
             plan.out.display()
         );
     }
-    if report.host_down {
-        let connect_errors: u64 = report
-            .endpoints
-            .iter()
-            .map(|e| e.transport_errors.connect)
-            .sum();
+    if verdict.failed {
+        // The last line says it again, for whoever reads only the end.
         anyhow::bail!(
-            "{} stopped accepting connections during the run ({connect_errors} refused); check that the \
-             server is up — the report of the {:.1} s measured is in {}",
-            report.target.host,
+            "{} — the report of the {:.1} s measured is in {}",
+            verdict.reasons.join("; "),
             report.duration_s,
             plan.out.display()
         );

@@ -18,13 +18,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use goose::config::GooseConfiguration;
-use goose::goose::GooseResponse;
 use goose::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 
-pub use record::{EndpointStats, IntervalRecord, PhaseOutcome, Recorder, TransportError};
+pub use record::{
+    Answer, DiscoveryStats, EndpointStats, IntervalRecord, LoginStats, PhaseOutcome, Recorder,
+    TransportError,
+};
 pub use scenario::{Placeholder, Scenario};
 
 /// Credentials a virtual user logs in with. `Debug` hides the password.
@@ -178,7 +180,8 @@ pub struct LoadOutcome {
     pub endpoints: Vec<(String, EndpointStats)>,
     pub warmup_requests: u64,
     pub relogins: u64,
-    /// Requests not sent because their user lacked an id to fill in.
+    /// Requests of the steady state not sent (no login, no id to fill in), by reason in
+    /// the endpoints' `unsent`.
     pub skipped_requests: u64,
     /// Bytes on the wire (requests and responses, headers estimated from their fields)
     /// of the steady state.
@@ -187,6 +190,12 @@ pub struct LoadOutcome {
     pub interrupted: bool,
     /// Stopped early because the host refused every connection for [`HOST_DOWN_AFTER`].
     pub host_down: bool,
+    /// When the host last answered before it went down, since the run's start.
+    pub host_down_at: Option<Duration>,
+    /// The users' logins (whole run), when the scenario logs in.
+    pub logins: Option<LoginStats>,
+    /// The users' discovery of ids (whole run).
+    pub discovery: DiscoveryStats,
     /// Endpoint names, in scenario order (the intervals' endpoint indexes).
     pub names: Vec<String>,
     /// One-second intervals of the whole run.
@@ -224,6 +233,12 @@ pub enum LoadError {
         email: String,
         detail: String,
     },
+    #[error(
+        "login as {email} at {host} answered 429 Too Many Requests: the target's login rate \
+         limiter refuses it (KoproGo: raise LOGIN_RATE_LIMIT_MAX and LOGIN_RATE_LIMIT_WINDOW_SECS, \
+         5 logins per IP per 900 s by default), or wait for its window to pass"
+    )]
+    LoginLimited { host: String, email: String },
     #[error(
         "scenario `{0}` calls authenticated routes but no login was given: pass --login EMAIL:PASSWORD or set KOPROGO_PERF_LOGINS"
     )]
@@ -272,6 +287,14 @@ struct Vu {
     number: usize,
     login: Option<Login>,
     token: Option<String>,
+    /// The login's refresh token, when the target gives one (KoproGo does).
+    refresh_token: Option<String>,
+    /// Failed logins in a row, for the backoff.
+    login_failures: u32,
+    /// No login before then (backoff after a failure).
+    login_after: Option<Instant>,
+    /// Discoveries made after the first (bounded by [`REDISCOVERIES`]).
+    rediscoveries: u32,
     buildings: Vec<String>,
     units: Vec<String>,
     owners: Vec<String>,
@@ -283,6 +306,21 @@ struct Vu {
 
 /// ETags a user remembers at most (then it forgets them all, like a small cache).
 const ETAGS_PER_USER: usize = 256;
+
+/// Times a user learns its ids again after a request found none to fill in.
+const REDISCOVERIES: u32 = 2;
+
+/// A failed login waits 1 s, then twice as long after each further failure, up to this.
+const LOGIN_BACKOFF_MAX: Duration = Duration::from_secs(30);
+
+/// How long a failed login waits before the next: exponential from 1 s, bounded by
+/// [`LOGIN_BACKOFF_MAX`], and at least the target's `Retry-After` (bounded too).
+fn login_backoff(failures: u32, retry_after: Option<Duration>) -> Duration {
+    let exponential = Duration::from_secs(1 << failures.saturating_sub(1).min(5));
+    exponential
+        .max(retry_after.unwrap_or_default())
+        .min(LOGIN_BACKOFF_MAX)
+}
 
 /// Runs the scenario and returns what was measured.
 pub async fn run(options: LoadOptions) -> anyhow::Result<LoadOutcome> {
@@ -428,6 +466,17 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<LoadOutcome> {
         network_bytes: recorder.bytes(),
         interrupted,
         host_down: shared.host_down.load(std::sync::atomic::Ordering::SeqCst),
+        host_down_at: shared
+            .host_down
+            .load(std::sync::atomic::Ordering::SeqCst)
+            .then(|| {
+                recorder
+                    .liveness()
+                    .last_response
+                    .saturating_duration_since(recorder.t0())
+            }),
+        logins: shared.scenario.needs_login().then(|| recorder.logins()),
+        discovery: recorder.discovery(),
         names: recorder.names().to_vec(),
         intervals: recorder.intervals(),
         phases: recorder.phases(),
@@ -487,6 +536,13 @@ async fn preflight(host: &str, options: &LoadOptions) -> anyhow::Result<()> {
     let (status, token) = post_login(&client, host, login)
         .await
         .map_err(unreachable)?;
+    if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+        return Err(LoadError::LoginLimited {
+            host: host.to_string(),
+            email: login.email.clone(),
+        }
+        .into());
+    }
     if !status.is_success() || token.is_none() {
         return Err(LoadError::LoginFailed {
             host: crate::redact::redact(host),
@@ -692,6 +748,10 @@ async fn start_user(user: &mut GooseUser, shared: &Shared) -> TransactionResult 
         number,
         login,
         token: None,
+        refresh_token: None,
+        login_failures: 0,
+        login_after: None,
+        rediscoveries: 0,
         buildings: Vec::new(),
         units: Vec::new(),
         owners: Vec::new(),
@@ -714,42 +774,147 @@ async fn start_user(user: &mut GooseUser, shared: &Shared) -> TransactionResult 
     Ok(())
 }
 
-/// Logs the user in (again); leaves the token empty on failure, so the next request
-/// tries again.
+/// Logs the user in (again), timed and counted; on failure leaves the token empty and
+/// sets the backoff before the next attempt.
 async fn log_in(user: &mut GooseUser, shared: &Shared) {
     let Some(login) = vu(user).login.clone() else {
         return;
     };
     let body = serde_json::json!({"email": login.email, "password": login.password});
-    let token = match user.get_request_builder(&GooseMethod::Post, "/api/v1/auth/login") {
-        Ok(builder) => {
-            let request = GooseRequest::builder()
-                .set_request_builder(builder.json(&body))
-                .name("login")
-                .build();
-            match user.request(request).await {
-                Ok(GooseResponse {
-                    response: Ok(r), ..
-                }) => {
-                    shared.recorder.note(Ok(r.status().as_u16()));
-                    if r.status().is_success() {
-                        r.json::<Value>().await.ok().as_ref().and_then(token_of)
-                    } else {
-                        None
-                    }
+    let url = shared
+        .base
+        .join("api/v1/auth/login")
+        .expect("a fixed path joins");
+    let started = Instant::now();
+    let response = user.client.post(url).json(&body).send().await;
+    let (outcome, retry_after, tokens) = match response {
+        Ok(r) => {
+            let status = r.status();
+            let retry_after = r
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            match r.bytes().await {
+                Ok(bytes) => {
+                    let tokens = status
+                        .is_success()
+                        .then(|| serde_json::from_slice::<Value>(&bytes).ok())
+                        .flatten()
+                        .and_then(|v| token_of(&v).map(|t| (t, refresh_token_of(&v))));
+                    (Ok(status.as_u16()), retry_after, tokens)
                 }
-                Ok(GooseResponse {
-                    response: Err(e), ..
-                }) => {
-                    shared.recorder.note(Err(classify(&e)));
-                    None
-                }
-                Err(_) => None,
+                Err(e) => (Err(classify(&e)), None, None),
             }
         }
-        Err(_) => None,
+        Err(e) => (Err(classify(&e)), None, None),
     };
-    vu_mut(user).token = token;
+    let number = vu(user).number;
+    shared
+        .recorder
+        .record_login(number, started.elapsed(), outcome, tokens.is_some());
+    let state = vu_mut(user);
+    match tokens {
+        Some((token, refresh)) => {
+            state.token = Some(token);
+            state.refresh_token = refresh;
+            state.login_failures = 0;
+            state.login_after = None;
+        }
+        None => {
+            state.token = None;
+            state.login_failures += 1;
+            state.login_after =
+                Some(Instant::now() + login_backoff(state.login_failures, retry_after));
+        }
+    }
+}
+
+/// Renews the access token with the refresh token (`POST /api/v1/auth/refresh`, as
+/// KoproGo); true when it gave a new one. The refresh token is used once either way.
+async fn refresh(user: &mut GooseUser, shared: &Shared) -> bool {
+    let Some(refresh_token) = vu_mut(user).refresh_token.take() else {
+        return false;
+    };
+    let url = shared
+        .base
+        .join("api/v1/auth/refresh")
+        .expect("a fixed path joins");
+    let response = user
+        .client
+        .post(url)
+        .json(&serde_json::json!({"refresh_token": refresh_token}))
+        .send()
+        .await;
+    let (outcome, tokens) = match response {
+        Ok(r) => {
+            let status = r.status();
+            let body = r.json::<Value>().await.ok();
+            let tokens = status
+                .is_success()
+                .then_some(body)
+                .flatten()
+                .and_then(|v| token_of(&v).map(|t| (t, refresh_token_of(&v))));
+            (Ok(status.as_u16()), tokens)
+        }
+        Err(e) => (Err(classify(&e)), None),
+    };
+    let number = vu(user).number;
+    shared
+        .recorder
+        .record_refresh(number, outcome, tokens.is_some());
+    match tokens {
+        Some((token, next)) => {
+            let state = vu_mut(user);
+            state.token = Some(token);
+            // Rotating refresh tokens come back new; otherwise the same one stays valid.
+            state.refresh_token = next.or(Some(refresh_token));
+            true
+        }
+        None => false,
+    }
+}
+
+/// Makes sure the user has a token: the refresh token first, then a login unless a
+/// failed one is backing off. False when the user still has none.
+async fn ensure_token(user: &mut GooseUser, shared: &Shared) -> bool {
+    if vu(user).token.is_some() {
+        return true;
+    }
+    if refresh(user, shared).await {
+        return true;
+    }
+    if vu(user)
+        .login_after
+        .is_some_and(|after| Instant::now() < after)
+    {
+        return false;
+    }
+    log_in(user, shared).await;
+    vu(user).token.is_some()
+}
+
+/// Waits for the user's login backoff to end, one second at most (so a user without a
+/// token counts one unsent request per second of waiting), in short sleeps so that a
+/// stopping run is not held.
+/// It always yields: goose calls the next transaction until it stops the user, and a
+/// transaction that never awaits would starve goose's own tasks.
+async fn wait_for_login(user: &GooseUser) {
+    let until = Instant::now() + Duration::from_secs(1);
+    loop {
+        if goose::is_killswitch_triggered() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            return;
+        }
+        let now = Instant::now();
+        let end = vu(user).login_after.map_or(now, |after| after.min(until));
+        if now >= end {
+            tokio::task::yield_now().await;
+            return;
+        }
+        tokio::time::sleep((end - now).min(Duration::from_millis(100))).await;
+    }
 }
 
 /// The access token of a login response: KoproGo's `token`, or OAuth's `access_token`.
@@ -760,58 +925,58 @@ fn token_of(body: &Value) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Learns the ids of the user's organization through the list endpoints (`data[].id`).
+/// The refresh token of a login or refresh response, when there is one.
+fn refresh_token_of(body: &Value) -> Option<String> {
+    body.get("refresh_token")
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+}
+
+/// Learns the ids of the user's organization through the list endpoints (`data[].id`),
+/// counted apart from the workload.
 async fn discover(user: &mut GooseUser, shared: &Shared) {
     let needs = shared.needs;
     for (needed, path) in [
-        (needs.buildings, "/api/v1/buildings?page=1&per_page=100"),
-        (needs.units, "/api/v1/units?page=1&per_page=100"),
-        (needs.owners, "/api/v1/owners?page=1&per_page=100"),
+        (needs.buildings, "api/v1/buildings?page=1&per_page=100"),
+        (needs.units, "api/v1/units?page=1&per_page=100"),
+        (needs.owners, "api/v1/owners?page=1&per_page=100"),
     ] {
         if !needed {
             continue;
         }
-        let token = vu(user).token.clone();
-        let Ok(mut builder) = user.get_request_builder(&GooseMethod::Get, path) else {
+        let Ok(url) = shared.base.join(path) else {
             continue;
         };
-        if let Some(token) = token {
+        let mut builder = user.client.get(url);
+        if let Some(token) = vu(user).token.clone() {
             builder = builder.bearer_auth(token);
         }
-        let request = GooseRequest::builder()
-            .set_request_builder(builder)
-            .name("discover")
-            .build();
-        let response = match user.request(request).await {
-            Ok(GooseResponse { response, .. }) => response,
-            Err(_) => continue,
-        };
-        shared.recorder.note(
-            response
-                .as_ref()
-                .map(|r| r.status().as_u16())
-                .map_err(classify),
-        );
-        let ids: Vec<String> = match response {
-            Ok(r) if r.status().is_success() => r
-                .json::<Value>()
-                .await
-                .ok()
-                .and_then(|v| {
-                    v.get("data")?.as_array().map(|items| {
-                        items
-                            .iter()
-                            .filter_map(|i| i.get("id")?.as_str().map(str::to_string))
-                            .collect()
+        let (outcome, ids) = match builder.send().await {
+            Ok(r) => {
+                let status = r.status();
+                let ids: Option<Vec<String>> = if status.is_success() {
+                    r.json::<Value>().await.ok().and_then(|v| {
+                        v.get("data")?.as_array().map(|items| {
+                            items
+                                .iter()
+                                .filter_map(|i| i.get("id")?.as_str().map(str::to_string))
+                                .collect()
+                        })
                     })
-                })
-                .unwrap_or_default(),
-            _ => Vec::new(),
+                } else {
+                    None
+                };
+                (Ok(status.as_u16()), ids)
+            }
+            Err(e) => (Err(classify(&e)), None),
         };
+        shared.recorder.record_discovery(outcome, ids.is_none());
+        let ids = ids.unwrap_or_default();
         let state = vu_mut(user);
         match path.split('?').next().unwrap_or_default() {
-            "/api/v1/buildings" => state.buildings = ids,
-            "/api/v1/units" => state.units = ids,
+            "api/v1/buildings" => state.buildings = ids,
+            "api/v1/units" => state.units = ids,
             _ => state.owners = ids,
         }
     }
@@ -825,10 +990,14 @@ fn vu_mut(user: &mut GooseUser) -> &mut Vu {
     user.get_session_data_unchecked_mut::<Vu>()
 }
 
-/// Fills a template for this user. `None` when it needs an id the user has not learned
-/// (its organization has no such rows).
-fn render(template: &scenario::Template, state: &mut Vu, run_tag: &str) -> Option<String> {
-    let mut missing = false;
+/// Fills a template for this user. `Err` names the id it needs that the user has not
+/// learned (its organization has no such rows, or discovery failed).
+fn render(
+    template: &scenario::Template,
+    state: &mut Vu,
+    run_tag: &str,
+) -> Result<String, &'static str> {
+    let mut missing = None;
     let text = template.render(|p, out| {
         let pick = |ids: &[String], rng: &mut ChaCha8Rng| -> Option<String> {
             (!ids.is_empty()).then(|| ids[rng.random_range(0..ids.len())].clone())
@@ -856,10 +1025,19 @@ fn render(template: &scenario::Template, state: &mut Vu, run_tag: &str) -> Optio
         };
         match value {
             Some(v) => out.push_str(&v),
-            None => missing = true,
+            None => {
+                missing = Some(match p {
+                    Placeholder::BuildingId => "building_id",
+                    Placeholder::UnitId => "unit_id",
+                    _ => "owner_id",
+                })
+            }
         }
     });
-    (!missing).then_some(text)
+    match missing {
+        None => Ok(text),
+        Some(name) => Err(name),
+    }
 }
 
 /// One request of kind `index`: render, send, time (body included), record; on a 401
@@ -891,21 +1069,39 @@ async fn send(user: &mut GooseUser, shared: &Shared, index: usize) -> Transactio
         None => None,
     };
     for attempt in 0..2 {
-        if spec.auth && vu(user).token.is_none() {
-            log_in(user, shared).await;
+        if spec.auth && !ensure_token(user, shared).await {
+            // No token and the login failed (or backs off): the request is not sent, and
+            // the user waits for its next login instead of posting one before every
+            // request.
+            shared
+                .recorder
+                .record_unsent(index, intended, "not logged in (the login failed)");
+            wait_for_login(user).await;
+            return Ok(());
         }
         let state = vu_mut(user);
         let rendered =
             render(&spec.path, state, &shared.run_tag).and_then(|path| match &spec.body {
                 Some(b) => render(b, state, &shared.run_tag).map(|body| (path, Some(body))),
-                None => Some((path, None)),
+                None => Ok((path, None)),
             });
-        let Some((path, body)) = rendered else {
-            // The organization has none of the rows this request needs: learn again, and
-            // record it as an error so it is seen.
-            discover(user, shared).await;
-            shared.recorder.record_unsent(index, intended);
-            return Ok(());
+        let (path, body) = match rendered {
+            Ok(rendered) => rendered,
+            Err(missing) => {
+                // The user knows none of the ids this request needs: learn again (a few
+                // times at most), and count the request apart, never as latency.
+                if vu(user).rediscoveries < REDISCOVERIES {
+                    vu_mut(user).rediscoveries += 1;
+                    shared.recorder.record_rediscovery();
+                    discover(user, shared).await;
+                }
+                shared
+                    .recorder
+                    .record_unsent(index, intended, &record::missing_id_reason(missing));
+                // Not a hot loop over requests that cannot be sent.
+                tokio::time::sleep(spec.think_time.max(Duration::from_millis(100))).await;
+                return Ok(());
+            }
         };
         let token = if spec.auth { state.token.clone() } else { None };
         // Request line, body and headers (bearer token plus ~100 bytes of the rest).
@@ -930,7 +1126,12 @@ async fn send(user: &mut GooseUser, shared: &Shared, index: usize) -> Transactio
                 // Not a URL, or one that leaves the host (an id learned from a response
                 // that reads `/other.host`): never sent, so the token stays home.
                 None => {
-                    shared.recorder.record_unsent(index, intended);
+                    shared.recorder.record_unsent(
+                        index,
+                        intended,
+                        "the path makes no URL on the host's origin",
+                    );
+                    tokio::time::sleep(Duration::from_millis(100)).await;
                     return Ok(());
                 }
             },
@@ -975,23 +1176,25 @@ async fn send(user: &mut GooseUser, shared: &Shared, index: usize) -> Transactio
                 match r.bytes().await {
                     Ok(body) => {
                         response_bytes = (17 + headers + body.len()) as u64;
-                        Ok(status)
+                        (Ok(status), Some(body))
                     }
-                    Err(e) => Err(classify(&e)),
+                    Err(e) => (Err(classify(&e)), None),
                 }
             }
-            Err(e) => Err(classify(&e)),
+            Err(e) => (Err(classify(&e)), None),
         };
         let latency = started.elapsed();
+        let (outcome, body) = outcome;
         if outcome == Ok(401) && spec.auth && attempt == 0 {
             shared.recorder.record_relogin();
             vu_mut(user).token = None;
             continue;
         }
+        let answer = judge(spec, outcome, body.as_deref());
         let intended = intended.unwrap_or(started);
         shared
             .recorder
-            .record_at(index, intended, started, latency, outcome);
+            .record_answer(index, intended, started, latency, answer);
         shared
             .recorder
             .add_bytes(intended, request_bytes + response_bytes);
@@ -1004,14 +1207,63 @@ async fn send(user: &mut GooseUser, shared: &Shared, index: usize) -> Transactio
     Ok(())
 }
 
+/// Whether a response succeeded: its status is one the request expects (2xx and 3xx
+/// unless it declares `expect`), and every JSON pointer of its `check` is in the body.
+fn judge(
+    spec: &scenario::RequestSpec,
+    outcome: Result<u16, TransportError>,
+    body: Option<&[u8]>,
+) -> Answer {
+    let Ok(status) = outcome else {
+        return Answer::of(outcome);
+    };
+    let expected = if spec.expect.is_empty() {
+        record::is_success(status)
+    } else {
+        spec.expect.contains(&status)
+    };
+    let checks_hold = !expected
+        || spec.check.is_empty()
+        || body
+            .and_then(|b| serde_json::from_slice::<Value>(b).ok())
+            .is_some_and(|v| spec.check.iter().all(|p| v.pointer(p).is_some()));
+    Answer {
+        outcome,
+        ok: expected && checks_hold,
+        check_failed: expected && !checks_hold,
+    }
+}
+
+/// The kind of a request that got no response: timed out, refused, reset or closed
+/// before the whole response came, or something else.
 fn classify(e: &reqwest::Error) -> TransportError {
     if e.is_timeout() {
-        TransportError::Timeout
-    } else if e.is_connect() {
-        TransportError::Connect
-    } else {
-        TransportError::Other
+        return TransportError::Timeout;
     }
+    if e.is_connect() {
+        return TransportError::Connect;
+    }
+    let mut cause: Option<&dyn std::error::Error> = Some(e);
+    while let Some(c) = cause {
+        if let Some(io) = c.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::UnexpectedEof
+            )
+        {
+            return TransportError::Reset;
+        }
+        if let Some(h) = c.downcast_ref::<hyper::Error>()
+            && (h.is_incomplete_message() || h.is_canceled() || h.is_closed())
+        {
+            return TransportError::Reset;
+        }
+        cause = c.source();
+    }
+    TransportError::Other
 }
 
 #[cfg(test)]

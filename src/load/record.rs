@@ -1,6 +1,9 @@
-//! Our own measurements around each request: an HdrHistogram (microseconds, 3
-//! significant digits) per endpoint with its status codes and errors. Goose runs the
-//! users; these numbers, not goose's log-linear buckets, are what reports show.
+//! Our own measurements around each request: HdrHistograms (microseconds, 3
+//! significant digits) per endpoint — one of the successful responses, which the
+//! headline figures are made of, and one of the failed requests — with the status
+//! codes, transport errors by kind, failed checks and the requests not sent by reason;
+//! and the users' logins and discovery, counted apart. Goose runs the users; these
+//! numbers, not goose's log-linear buckets, are what reports show.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -20,46 +23,114 @@ pub fn new_histogram() -> Histogram<u64> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TransportError {
     Timeout,
+    /// The connection was refused (on loopback: nothing listens).
     Connect,
+    /// The connection was closed or reset before the whole response came.
+    Reset,
     Other,
 }
 
-/// One endpoint's measurements.
+impl TransportError {
+    /// Its name in reports: `timeout`, `refused`, `reset`, `other`.
+    pub fn name(self) -> &'static str {
+        match self {
+            TransportError::Timeout => "timeout",
+            TransportError::Connect => "refused",
+            TransportError::Reset => "reset",
+            TransportError::Other => "other",
+        }
+    }
+}
+
+/// How one request ended, as the scenario judges it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Answer {
+    /// The HTTP status, or why there was none.
+    pub outcome: Result<u16, TransportError>,
+    /// True when the status is one the request expects and its checks held.
+    pub ok: bool,
+    /// True when the status was expected but a check of the body failed.
+    pub check_failed: bool,
+}
+
+impl Answer {
+    /// Judged by the default rule: 2xx and 3xx succeed.
+    pub fn of(outcome: Result<u16, TransportError>) -> Answer {
+        Answer {
+            outcome,
+            ok: matches!(outcome, Ok(code) if is_success(code)),
+            check_failed: false,
+        }
+    }
+}
+
+/// One endpoint's measurements. The histogram holds the successful responses only;
+/// failed ones (unexpected statuses, failed checks, no response) have their own.
 #[derive(Debug, Clone)]
 pub struct EndpointStats {
     pub histogram: Histogram<u64>,
+    pub failed_histogram: Histogram<u64>,
+    /// Every status received, expected or not.
     pub status_codes: BTreeMap<u16, u64>,
     pub timeouts: u64,
     pub connect_errors: u64,
+    pub resets: u64,
     pub other_errors: u64,
+    /// Responses with an expected status whose body failed a check.
+    pub checks_failed: u64,
+    /// Requests not sent, by reason (never in a histogram).
+    pub unsent: BTreeMap<String, u64>,
 }
 
 impl EndpointStats {
     fn new() -> Self {
         Self {
             histogram: new_histogram(),
+            failed_histogram: new_histogram(),
             status_codes: BTreeMap::new(),
             timeouts: 0,
             connect_errors: 0,
+            resets: 0,
             other_errors: 0,
+            checks_failed: 0,
+            unsent: BTreeMap::new(),
         }
     }
 
-    /// Requests measured (every outcome lands in the histogram).
+    /// Requests sent and ended: successes and failures.
     pub fn requests(&self) -> u64 {
-        self.histogram.len()
+        self.histogram.len() + self.failed_histogram.len()
     }
 
-    /// Non-2xx responses plus requests that got no response.
+    /// Requests that failed: an unexpected status, a failed check, or no response.
     pub fn errors(&self) -> u64 {
-        let bad_status: u64 = self
-            .status_codes
-            .iter()
-            .filter(|(code, _)| !is_success(**code))
-            .map(|(_, n)| n)
-            .sum();
-        bad_status + self.timeouts + self.connect_errors + self.other_errors
+        self.failed_histogram.len()
     }
+}
+
+/// Logins over the whole run (ramp-up included: that is when users log in).
+#[derive(Debug, Clone)]
+pub struct LoginStats {
+    pub attempts: u64,
+    pub successes: u64,
+    /// Failed logins by HTTP status (`429`) or transport kind (`refused`).
+    pub failures: BTreeMap<String, u64>,
+    /// Access tokens renewed with the refresh token instead of a login.
+    pub refreshes: u64,
+    pub refresh_failures: u64,
+    /// Latency of every login attempt.
+    pub histogram: Histogram<u64>,
+    /// Users that logged in at least once.
+    pub users: std::collections::HashSet<usize>,
+}
+
+/// Discovery of the users' ids (`GET` of the list endpoints), over the whole run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DiscoveryStats {
+    pub requests: u64,
+    pub failures: u64,
+    /// Rediscoveries after a request found no id (bounded per user).
+    pub retries: u64,
 }
 
 /// Shared by all virtual users of one run. The run is a sequence of phases (ramp-up,
@@ -84,6 +155,8 @@ pub struct Recorder {
     skipped: Mutex<u64>,
     bytes: Mutex<u64>,
     liveness: Mutex<Liveness>,
+    logins: Mutex<LoginStats>,
+    discovery: Mutex<DiscoveryStats>,
 }
 
 /// Whether the host still answers: when the last HTTP response came, and how many
@@ -92,6 +165,11 @@ pub struct Recorder {
 pub struct Liveness {
     pub last_response: Instant,
     pub refused_since: u64,
+}
+
+/// `RunReport`'s unsent reasons, when a request needs an id its user has not learned.
+pub fn missing_id_reason(placeholder: &str) -> String {
+    format!("no {placeholder} known to the user")
 }
 
 /// The phases so far, and when the run was cut short.
@@ -131,6 +209,7 @@ pub struct PhaseOutcome {
 #[derive(Debug)]
 struct Interval {
     from: Instant,
+    /// Successful responses only, like the endpoint statistics.
     all: Histogram<u64>,
     per_endpoint: Vec<Histogram<u64>>,
     errors: u64,
@@ -146,6 +225,7 @@ pub struct IntervalRecord {
     pub length: Duration,
     /// The phase at the interval's start.
     pub phase: String,
+    /// Requests that ended in the interval, failed ones included.
     pub requests: u64,
     pub errors: u64,
     pub p50_us: u64,
@@ -224,6 +304,16 @@ impl Recorder {
                 last_response: t0,
                 refused_since: 0,
             }),
+            logins: Mutex::new(LoginStats {
+                attempts: 0,
+                successes: 0,
+                failures: BTreeMap::new(),
+                refreshes: 0,
+                refresh_failures: 0,
+                histogram: new_histogram(),
+                users: Default::default(),
+            }),
+            discovery: Mutex::new(DiscoveryStats::default()),
         }
     }
 
@@ -232,9 +322,64 @@ impl Recorder {
         self.t0
     }
 
-    /// Counts a request that could not be sent (it needs an id its user has not learned).
-    pub fn record_skipped(&self) {
-        *lock(&self.skipped) += 1;
+    /// Counts a login attempt of user `number` that took `latency` and ended with
+    /// `outcome`; `ok` when it gave a token.
+    pub fn record_login(
+        &self,
+        number: usize,
+        latency: Duration,
+        outcome: Result<u16, TransportError>,
+        ok: bool,
+    ) {
+        self.note(outcome);
+        let mut l = lock(&self.logins);
+        l.attempts += 1;
+        l.histogram.saturating_record(micros(latency));
+        if ok {
+            l.successes += 1;
+            l.users.insert(number);
+        } else {
+            let kind = match outcome {
+                Ok(code) => code.to_string(),
+                Err(e) => e.name().to_string(),
+            };
+            *l.failures.entry(kind).or_default() += 1;
+        }
+    }
+
+    /// Counts a token refresh (`ok` when it gave a new access token).
+    pub fn record_refresh(&self, number: usize, outcome: Result<u16, TransportError>, ok: bool) {
+        self.note(outcome);
+        let mut l = lock(&self.logins);
+        if ok {
+            l.refreshes += 1;
+            l.users.insert(number);
+        } else {
+            l.refresh_failures += 1;
+        }
+    }
+
+    /// The logins so far.
+    pub fn logins(&self) -> LoginStats {
+        lock(&self.logins).clone()
+    }
+
+    /// Counts a discovery request (`failed` when it gave no list), or a rediscovery.
+    pub fn record_discovery(&self, outcome: Result<u16, TransportError>, failed: bool) {
+        self.note(outcome);
+        let mut d = lock(&self.discovery);
+        d.requests += 1;
+        d.failures += u64::from(failed);
+    }
+
+    /// Counts a rediscovery after a request found no id to fill in.
+    pub fn record_rediscovery(&self) {
+        lock(&self.discovery).retries += 1;
+    }
+
+    /// The discovery requests so far.
+    pub fn discovery(&self) -> DiscoveryStats {
+        *lock(&self.discovery)
     }
 
     /// Adds the bytes a request of the steady state carried (request and response,
@@ -383,22 +528,22 @@ impl Recorder {
         self.record_at(index, started, started, latency, outcome);
     }
 
-    /// Records a request that could not be sent (no id to fill its path with, or a path
-    /// that makes no URL) as an error, at its intended time or now.
-    pub fn record_unsent(&self, index: usize, intended: Option<Instant>) {
-        let now = Instant::now();
-        self.record_at(
-            index,
-            intended.unwrap_or(now),
-            now,
-            Duration::ZERO,
-            Err(TransportError::Other),
-        );
+    /// Counts a request of endpoint `index` that was not sent, and why (no id to fill
+    /// its path with, no login, a path that makes no URL). It is no latency and no
+    /// throughput: counted apart, when it was meant for the steady state.
+    pub fn record_unsent(&self, index: usize, intended: Option<Instant>, reason: &str) {
+        if !self.in_window(intended.unwrap_or_else(Instant::now)) {
+            return;
+        }
+        *lock(&self.skipped) += 1;
+        *lock(&self.endpoints[index])
+            .unsent
+            .entry(reason.to_string())
+            .or_default() += 1;
     }
 
     /// Records one request meant to start at `intended`, sent at `sent`, answered
-    /// `latency` after `sent`. Its latency counts from `intended` (coordinated-omission
-    /// correction); in rate mode the uncorrected one is kept too.
+    /// `latency` after `sent`, judged by the default rule (2xx and 3xx succeed).
     pub fn record_at(
         &self,
         index: usize,
@@ -407,23 +552,45 @@ impl Recorder {
         latency: Duration,
         outcome: Result<u16, TransportError>,
     ) {
+        self.record_answer(index, intended, sent, latency, Answer::of(outcome));
+    }
+
+    /// Records one request meant to start at `intended`, sent at `sent`, answered
+    /// `latency` after `sent`. Its latency counts from `intended` (coordinated-omission
+    /// correction); in rate mode the uncorrected one is kept too. A successful answer
+    /// goes to the headline histograms, a failed one to the endpoint's failed histogram.
+    pub fn record_answer(
+        &self,
+        index: usize,
+        intended: Instant,
+        sent: Instant,
+        latency: Duration,
+        answer: Answer,
+    ) {
+        let outcome = answer.outcome;
         self.note(outcome);
         let done = sent + latency;
         let corrected = micros(done.saturating_duration_since(intended));
-        let is_error = !matches!(outcome, Ok(code) if is_success(code));
+        let is_error = !answer.ok;
         {
             let mut interval = lock(&self.interval);
-            let _ = interval.all.record(corrected);
-            let _ = interval.per_endpoint[index].record(corrected);
-            interval.errors += u64::from(is_error);
+            if is_error {
+                interval.errors += 1;
+            } else {
+                let _ = interval.all.record(corrected);
+                let _ = interval.per_endpoint[index].record(corrected);
+            }
         }
         let steady = {
             let mut timeline = lock(&self.timeline);
             match Self::phase_index(&timeline, intended) {
                 Some(i) => {
                     let phase = &mut timeline.phases[i];
-                    phase.histogram.record(corrected).ok();
-                    phase.errors += u64::from(is_error);
+                    if is_error {
+                        phase.errors += 1;
+                    } else {
+                        phase.histogram.record(corrected).ok();
+                    }
                     phase.steady
                 }
                 None => false,
@@ -433,15 +600,23 @@ impl Recorder {
             *lock(&self.warmup) += 1;
             return;
         }
-        if let Some(raw) = &self.uncorrected {
+        if let Some(raw) = &self.uncorrected
+            && !is_error
+        {
             lock(&raw[index]).saturating_record(micros(latency));
         }
         let mut stats = lock(&self.endpoints[index]);
-        stats.histogram.saturating_record(corrected);
+        if is_error {
+            stats.failed_histogram.saturating_record(corrected);
+        } else {
+            stats.histogram.saturating_record(corrected);
+        }
+        stats.checks_failed += u64::from(answer.check_failed);
         match outcome {
             Ok(code) => *stats.status_codes.entry(code).or_default() += 1,
             Err(TransportError::Timeout) => stats.timeouts += 1,
             Err(TransportError::Connect) => stats.connect_errors += 1,
+            Err(TransportError::Reset) => stats.resets += 1,
             Err(TransportError::Other) => stats.other_errors += 1,
         }
     }
@@ -451,8 +626,8 @@ impl Recorder {
     pub fn flush(&self, now: Instant) -> IntervalRecord {
         let mut interval = lock(&self.interval);
         let from = std::mem::replace(&mut interval.from, now);
-        let requests = interval.all.len();
-        let (p50_us, p99_us) = if requests == 0 {
+        let requests = interval.all.len() + interval.errors;
+        let (p50_us, p99_us) = if interval.all.is_empty() {
             (0, 0)
         } else {
             (
@@ -543,9 +718,9 @@ impl Recorder {
     }
 }
 
-/// A 2xx, or a 304 answering the client's `If-None-Match` (its copy is current).
+/// A 2xx or a 3xx (a 304 answers the client's `If-None-Match`: its copy is current).
 pub fn is_success(code: u16) -> bool {
-    (200..300).contains(&code) || code == 304
+    (200..400).contains(&code)
 }
 
 fn micros(d: Duration) -> u64 {
@@ -603,6 +778,18 @@ mod tests {
         assert_eq!(snap[0].1.errors(), 0);
         assert_eq!(snap[1].1.requests(), 2);
         assert_eq!(snap[1].1.errors(), 2);
-        assert!(snap[1].1.histogram.max() >= 29_900_000);
+        // Failures keep their own latency, out of the headline histogram.
+        assert!(snap[1].1.histogram.is_empty());
+        assert!(snap[1].1.failed_histogram.max() >= 29_900_000);
+        assert_eq!(snap[1].1.timeouts, 1);
+        assert_eq!(snap[1].1.status_codes[&404], 1);
+        // Unsent requests are counted apart, by reason, never as latency.
+        r.record_unsent(0, Some(t0 + Duration::from_secs(3)), "no unit_id known");
+        r.record_unsent(0, Some(t0), "during the ramp-up: not counted");
+        let snap = r.snapshot();
+        assert_eq!(snap[0].1.requests(), 1);
+        assert_eq!(snap[0].1.unsent["no unit_id known"], 1);
+        assert_eq!(snap[0].1.unsent.len(), 1);
+        assert_eq!(r.skipped(), 1);
     }
 }

@@ -116,6 +116,11 @@ pub struct RequestSpec {
     pub think_time: Duration,
     /// Sends the virtual user's bearer token (default true).
     pub auth: bool,
+    /// The statuses that succeed (`expect = 201` or a list); empty: any 2xx or 3xx.
+    pub expect: Vec<u16>,
+    /// JSON pointers (`/id`) that must be in the body of a response with an expected
+    /// status; a missing one fails the request (a failed check).
+    pub check: Vec<String>,
 }
 
 /// What a placeholder is filled with.
@@ -311,6 +316,17 @@ struct RawRequest {
     weight: Spanned<i64>,
     think_time: Option<Spanned<String>>,
     auth: Option<bool>,
+    expect: Option<Spanned<Expect>>,
+    #[serde(default)]
+    check: Vec<Spanned<String>>,
+}
+
+/// `expect = 201` or `expect = [200, 404]`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Expect {
+    One(i64),
+    Many(Vec<i64>),
 }
 
 /// Finds a scenario by path or shipped name. A name is looked up in `./scenarios/`
@@ -410,6 +426,36 @@ pub fn parse(text: &str, file: &str, default_name: &str) -> Result<Scenario, Sce
                 .map_err(|m| err(t.span().start, format!("think_time: {m}")))?,
             None => Duration::ZERO,
         };
+        let expect = match &r.expect {
+            None => Vec::new(),
+            Some(e) => {
+                let codes = match e.get_ref() {
+                    Expect::One(c) => vec![*c],
+                    Expect::Many(c) => c.clone(),
+                };
+                if codes.is_empty() || codes.iter().any(|c| !(100..=599).contains(c)) {
+                    return Err(err(
+                        e.span().start,
+                        "expect: HTTP statuses from 100 to 599 (`expect = 201` or `[200, 404]`)"
+                            .into(),
+                    ));
+                }
+                codes.into_iter().map(|c| c as u16).collect()
+            }
+        };
+        let mut check = Vec::new();
+        for pointer in &r.check {
+            if !pointer.get_ref().starts_with('/') {
+                return Err(err(
+                    pointer.span().start,
+                    format!(
+                        "check `{}`: a JSON pointer starts with `/` (e.g. \"/id\", \"/data/0/id\")",
+                        pointer.get_ref()
+                    ),
+                ));
+            }
+            check.push(pointer.get_ref().clone());
+        }
         let name = r
             .name
             .clone()
@@ -428,6 +474,8 @@ pub fn parse(text: &str, file: &str, default_name: &str) -> Result<Scenario, Sce
             weight: weight as u32,
             think_time,
             auth: r.auth.unwrap_or(true),
+            expect,
+            check,
         });
     }
     Ok(Scenario {

@@ -2,6 +2,7 @@
 //! resources (server, Postgres, generator), CO2 per request, and a flamegraph of the
 //! server's CPU.
 
+pub mod availability;
 pub mod carbon;
 pub mod flamegraph;
 pub mod pgss;

@@ -124,6 +124,70 @@ pub fn thresholds(thresholds: &[Threshold], candidate: &RunReport, runs: usize) 
         .collect()
 }
 
+/// A failed run never passes: one failing check per candidate run whose own verdict
+/// failed (error rate, host or database down, users never logged in).
+pub fn run_verdicts(candidate: &[(String, &RunReport)]) -> Vec<Check> {
+    candidate
+        .iter()
+        .filter_map(|(label, run)| {
+            let verdict = run.effective_verdict();
+            verdict.failed.then(|| Check {
+                kind: Kind::Threshold,
+                name: "the run succeeded".into(),
+                status: Status::Fail,
+                baseline: None,
+                measured: Some(format!(
+                    "{:.2}% failed or not sent",
+                    crate::report::run::error_rate(
+                        run.totals.requests,
+                        run.totals.errors,
+                        run.skipped_requests
+                    ) * 100.0
+                )),
+                limit: "run verdict passes".into(),
+                detail: format!("{label}: {}", verdict.reasons.join("; ")),
+            })
+        })
+        .collect()
+}
+
+/// Absolute slack of the error-rate regression check: 0.1 percentage point, so that a
+/// stray error in a thousand requests is not a regression of a clean baseline.
+const ERROR_RATE_SLACK: f64 = 0.001;
+
+/// More errors than the baseline: the candidate's pooled error rate (failed and unsent
+/// requests) must stay within the baseline's × (1 + tolerance), plus 0.1 point.
+pub fn error_regression(baseline: &RunReport, candidate: &RunReport, options: &Options) -> Check {
+    // Computed, not read: a run.json older than `error_rate` has the counts only.
+    let rate = |r: &RunReport| {
+        crate::report::run::error_rate(r.totals.requests, r.totals.errors, r.skipped_requests)
+    };
+    let (b, c) = (rate(baseline), rate(candidate));
+    let limit = b * (1.0 + options.tolerance) + ERROR_RATE_SLACK;
+    let pct = |v: f64| format!("{:.3}%", v * 100.0);
+    let fail = c > limit;
+    Check {
+        kind: Kind::Regression,
+        name: "error_rate vs baseline".into(),
+        status: if fail { Status::Fail } else { Status::Pass },
+        baseline: Some(pct(b)),
+        measured: Some(pct(c)),
+        limit: format!(
+            "≤ baseline × {:.2} + 0.1 point = {}",
+            1.0 + options.tolerance,
+            pct(limit)
+        ),
+        detail: if fail {
+            format!(
+                "more errors than the baseline: {} failed or not sent",
+                crate::report::run::describe_kinds(&candidate.failure_kinds())
+            )
+        } else {
+            "within the tolerance".into()
+        },
+    }
+}
+
 /// The per-run figures the regression check compares.
 struct Metric {
     name: &'static str,

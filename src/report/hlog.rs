@@ -156,6 +156,10 @@ mod tests {
                     Ok(200)
                 };
                 recorder.record(index, at, latency, outcome);
+                // The interval histograms hold the successful responses only.
+                if outcome.is_err() {
+                    continue;
+                }
                 all.record(latency.as_micros() as u64).unwrap();
                 if index == 1 {
                     units.record(latency.as_micros() as u64).unwrap();

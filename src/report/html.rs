@@ -25,6 +25,8 @@ struct Page {
     title: String,
     subtitle: String,
     cards: Vec<Card>,
+    /// The run failed: why, above everything else.
+    failed: Option<String>,
     warnings: Vec<String>,
     blocks: Vec<Block>,
     footer: String,
@@ -108,7 +110,11 @@ pub fn render(
     let base_resources = baseline.as_ref().and_then(|b| b.run.resources.as_ref());
 
     let mut blocks = Vec::new();
-    for s in sections {
+    // The verdict and warnings are the page's banners, not sections.
+    for s in sections
+        .into_iter()
+        .filter(|s| !matches!(s.id, "verdict" | "warning"))
+    {
         let mut block = Block {
             id: s.id,
             title: s.title,
@@ -171,14 +177,9 @@ pub fn render(
     if run.interrupted {
         warnings.push("Interrupted by Ctrl-C: the numbers cover only what was measured.".into());
     }
-    if run.host_down {
-        warnings.push("The host stopped accepting connections during the run.".into());
-    }
-    let error_rate = if run.totals.requests == 0 {
-        0.0
-    } else {
-        run.totals.errors as f64 / run.totals.requests as f64
-    };
+    let verdict = run.effective_verdict();
+    warnings.extend(verdict.warnings.iter().cloned());
+    let error_rate = run.totals.error_rate;
     let page = Page {
         title: format!(
             "koprogo-perf: {} against {}",
@@ -214,6 +215,7 @@ pub fn render(
                 value: targets_card(run),
             },
         ],
+        failed: crate::report::verdict::headline(&verdict),
         warnings,
         blocks,
         footer: format!("{}; scenario source {}", run.tool, run.scenario.source),
@@ -280,6 +282,7 @@ pub fn experiment(
         title: format!("koprogo-perf experiment: {}", x.setup.scenario),
         subtitle: crate::report::experiment::headline(x),
         cards,
+        failed: None,
         warnings: if x.setup.interrupted {
             vec!["Interrupted by Ctrl-C: the figures cover the runs that ended.".into()]
         } else {

@@ -61,8 +61,12 @@ pub fn headline(run: &RunReport) -> String {
     } else {
         format!(" — ❌ {failed} of {} targets missed", run.targets.len())
     };
+    let failed = match crate::report::verdict::headline(&run.effective_verdict()) {
+        Some(line) => format!("## ❌ {line}\n\n"),
+        None => String::new(),
+    };
     format!(
-        "## koprogo-perf run: {} req/s, p99 {}, {} errors{verdict}\n\n{} · {} users · {:.0} s steady · started {} · {}\n\n",
+        "{failed}## koprogo-perf run: {} req/s, p99 {}, {} errors{verdict}\n\n{} · {} users · {:.0} s steady · started {} · {}\n\n",
         format_args!("{:.1}", run.totals.rps),
         crate::report::targets::format_us(run.totals.latency_us.p99 as f64),
         run.totals.errors,

@@ -19,8 +19,9 @@ use crate::load::record::new_histogram;
 use crate::measure::pgss::PostgresReport;
 use crate::measure::resources::{ProcessStats, Resources};
 use crate::report::run::{
-    EndpointReport, Latency, PhaseReport, RateInfo, RunReport, SCHEMA_VERSION, SeriesPoint, Totals,
-    TransportErrors, decode_histogram, encode_histogram,
+    DiscoveryReport, EndpointReport, Latency, LoginReport, PhaseReport, RateInfo, RunReport,
+    SCHEMA_VERSION, SeriesPoint, Totals, TransportErrors, add_map, decode_histogram,
+    encode_histogram,
 };
 
 /// One run to merge.
@@ -305,36 +306,37 @@ pub fn merge(inputs: &[Input]) -> Result<Merged, MergeError> {
 
     // The overall histogram and the endpoints, matched by name.
     let mut overall = new_histogram();
-    let mut endpoints: Vec<(EndpointReport, Histogram<u64>)> = Vec::new();
+    let mut overall_failed = new_histogram();
+    let mut endpoints: Vec<(EndpointReport, Histogram<u64>, Histogram<u64>)> = Vec::new();
     for i in inputs {
         let h = decode_histogram(&i.report.histogram)
             .map_err(|e| invalid(&i.dir, format!("the overall histogram: {e:#}")))?;
-        if h.len() != i.report.totals.requests {
-            return Err(invalid(
-                &i.dir,
-                format!(
-                    "the overall histogram holds {} requests, totals.requests says {}",
-                    h.len(),
-                    i.report.totals.requests
-                ),
-            ));
-        }
         add(&mut overall, &h, &i.dir, "the overall histogram")?;
+        let mut failed_in_run = 0;
         for e in &i.report.endpoints {
             let h = decode_histogram(&e.histogram)
                 .map_err(|err| invalid(&i.dir, format!("{}'s histogram: {err:#}", e.name)))?;
-            if h.len() != e.requests {
+            // Runs written before failed requests had their own histogram hold every
+            // request in `histogram`.
+            let failed = match &e.failed_histogram {
+                Some(text) => decode_histogram(text).map_err(|err| {
+                    invalid(&i.dir, format!("{}'s failed histogram: {err:#}", e.name))
+                })?,
+                None => new_histogram(),
+            };
+            failed_in_run += failed.len();
+            if h.len() + failed.len() != e.requests {
                 return Err(invalid(
                     &i.dir,
                     format!(
-                        "{}'s histogram holds {} requests, its count says {}",
+                        "{}'s histograms hold {} requests, its count says {}",
                         e.name,
-                        h.len(),
+                        h.len() + failed.len(),
                         e.requests
                     ),
                 ));
             }
-            let k = match endpoints.iter().position(|(m, _)| m.name == e.name) {
+            let k = match endpoints.iter().position(|(m, _, _)| m.name == e.name) {
                 Some(k) => k,
                 None => {
                     endpoints.push((
@@ -345,27 +347,56 @@ pub fn merge(inputs: &[Input]) -> Result<Merged, MergeError> {
                             rps: 0.0,
                             status_codes: BTreeMap::new(),
                             transport_errors: TransportErrors::default(),
+                            checks_failed: 0,
+                            unsent: BTreeMap::new(),
                             latency_us: Latency::of(&new_histogram()),
                             latency_uncorrected_us: None,
+                            failed_latency_us: None,
                             histogram: String::new(),
+                            failed_histogram: None,
                         },
+                        new_histogram(),
                         new_histogram(),
                     ));
                     endpoints.len() - 1
                 }
             };
-            let (m, mh) = &mut endpoints[k];
+            let (m, mh, mf) = &mut endpoints[k];
             m.add_counts(e);
             m.rps += e.rps;
             add(mh, &h, &i.dir, &format!("{}'s histogram", e.name))?;
+            add(
+                mf,
+                &failed,
+                &i.dir,
+                &format!("{}'s failed histogram", e.name),
+            )?;
+            add(
+                &mut overall_failed,
+                &failed,
+                &i.dir,
+                &format!("{}'s failed histogram", e.name),
+            )?;
+        }
+        if h.len() + failed_in_run != i.report.totals.requests {
+            return Err(invalid(
+                &i.dir,
+                format!(
+                    "the overall histogram holds {} requests, totals.requests says {}",
+                    h.len() + failed_in_run,
+                    i.report.totals.requests
+                ),
+            ));
         }
     }
     let endpoints: Vec<EndpointReport> = endpoints
         .into_iter()
-        .map(|(mut m, h)| {
+        .map(|(mut m, h, f)| {
             m.rps = round3(m.rps);
             m.latency_us = Latency::of(&h);
             m.histogram = encode_histogram(&h);
+            m.failed_latency_us = (!f.is_empty()).then(|| Latency::of(&f));
+            m.failed_histogram = (!f.is_empty()).then(|| encode_histogram(&f));
             m
         })
         .collect();
@@ -516,11 +547,44 @@ pub fn merge(inputs: &[Input]) -> Result<Merged, MergeError> {
         warmup_requests: sum(|r| r.warmup_requests),
         relogins: sum(|r| r.relogins),
         skipped_requests: sum(|r| r.skipped_requests),
+        unsent: {
+            let mut unsent = BTreeMap::new();
+            for i in inputs {
+                add_map(&mut unsent, &i.report.unsent);
+            }
+            unsent
+        },
+        logins: merge_logins(inputs, &mut notes),
+        discovery: inputs
+            .iter()
+            .filter_map(|i| i.report.discovery.as_ref())
+            .fold(None, |acc: Option<DiscoveryReport>, d| {
+                let mut m = acc.unwrap_or(DiscoveryReport {
+                    requests: 0,
+                    failures: 0,
+                    retries: 0,
+                });
+                m.requests += d.requests;
+                m.failures += d.failures;
+                m.retries += d.retries;
+                Some(m)
+            }),
+        host_down_at_s: inputs
+            .iter()
+            .filter_map(|i| i.report.host_down_at_s)
+            .reduce(f64::min),
+        database_unavailable: None,
+        verdict: None,
         totals: Totals {
-            requests: overall.len(),
+            requests: overall.len() + overall_failed.len(),
             errors: sum(|r| r.totals.errors),
+            error_rate: 0.0,
             rps: round3(inputs.iter().map(|i| i.report.totals.rps).sum()),
+            status_codes: BTreeMap::new(),
+            transport_errors: TransportErrors::default(),
+            checks_failed: 0,
             latency_us: Latency::of(&overall),
+            failed_latency_us: (!overall_failed.is_empty()).then(|| Latency::of(&overall_failed)),
             latency_uncorrected_us: None,
         },
         endpoints,
@@ -549,7 +613,11 @@ pub fn merge(inputs: &[Input]) -> Result<Merged, MergeError> {
         rate,
         merged_from: inputs.iter().map(|i| i.dir.clone()).collect(),
         hlog: None,
-    };
+    }
+    .with_totals_counted();
+    // The merged run is judged on its sums, with the first run's limit.
+    let max_error_rate = inputs[0].report.effective_verdict().max_error_rate;
+    report.verdict = Some(crate::report::verdict::judge(&report, max_error_rate));
     report.hlog = all_hlogs.then(|| {
         write_interval_log(
             DateTime::<Utc>::from_timestamp_millis(merged_start).unwrap_or_default(),
@@ -561,6 +629,56 @@ pub fn merge(inputs: &[Input]) -> Result<Merged, MergeError> {
         )
     });
     Ok(Merged { report, notes })
+}
+
+/// The runs' logins: counts summed exactly; the latency percentiles are the highest of
+/// the runs' (an upper bound: run.json keeps no login histogram).
+fn merge_logins(inputs: &[Input], notes: &mut Vec<String>) -> Option<LoginReport> {
+    let parts: Vec<&LoginReport> = inputs
+        .iter()
+        .filter_map(|i| i.report.logins.as_ref())
+        .collect();
+    if parts.is_empty() {
+        return None;
+    }
+    if parts.len() > 1 {
+        notes.push(
+            "the login latency percentiles are the highest of the runs' (an upper bound); the \
+             login counts are exact sums"
+                .into(),
+        );
+    }
+    let max = |f: fn(&Latency) -> u64| parts.iter().map(|l| f(&l.latency_us)).max().unwrap_or(0);
+    let attempts: u64 = parts.iter().map(|l| l.attempts).sum();
+    let weighted: f64 = parts
+        .iter()
+        .map(|l| l.latency_us.mean * l.attempts as f64)
+        .sum();
+    let mut failures = BTreeMap::new();
+    for l in &parts {
+        add_map(&mut failures, &l.failures);
+    }
+    Some(LoginReport {
+        attempts,
+        successes: parts.iter().map(|l| l.successes).sum(),
+        failures,
+        refreshes: parts.iter().map(|l| l.refreshes).sum(),
+        refresh_failures: parts.iter().map(|l| l.refresh_failures).sum(),
+        users_logged_in: parts.iter().map(|l| l.users_logged_in).sum(),
+        latency_us: Latency {
+            p50: max(|l| l.p50),
+            p90: max(|l| l.p90),
+            p95: max(|l| l.p95),
+            p99: max(|l| l.p99),
+            p999: max(|l| l.p999),
+            max: max(|l| l.max),
+            mean: if attempts == 0 {
+                0.0
+            } else {
+                (weighted / attempts as f64 * 10.0).round() / 10.0
+            },
+        },
+    })
 }
 
 /// Phases matched by name, in order of first appearance. Counts and rates are summed,
@@ -758,11 +876,22 @@ mod tests {
             warmup_requests: 3,
             relogins: 0,
             skipped_requests: 1,
+            unsent: BTreeMap::from([("no building_id known to the user".to_string(), 1)]),
+            logins: None,
+            discovery: None,
+            host_down_at_s: None,
+            database_unavailable: None,
+            verdict: None,
             totals: Totals {
                 requests: overall.len(),
                 errors: 0,
+                error_rate: 0.0,
                 rps: round3(overall.len() as f64 / secs),
+                status_codes: BTreeMap::new(),
+                transport_errors: TransportErrors::default(),
+                checks_failed: 0,
                 latency_us: Latency::of(&overall),
+                failed_latency_us: None,
                 latency_uncorrected_us: None,
             },
             endpoints: per
@@ -774,9 +903,13 @@ mod tests {
                     rps: round3(h.len() as f64 / secs),
                     status_codes: BTreeMap::from([("200".to_string(), h.len())]),
                     transport_errors: TransportErrors::default(),
+                    checks_failed: 0,
+                    unsent: BTreeMap::new(),
                     latency_us: Latency::of(h),
                     latency_uncorrected_us: None,
+                    failed_latency_us: None,
                     histogram: encode_histogram(h),
+                    failed_histogram: None,
                 })
                 .collect(),
             histogram: encode_histogram(&overall),
@@ -875,6 +1008,54 @@ mod tests {
             ..r.series[0].clone()
         });
         assert_eq!(span_ms(&r), 7_000);
+    }
+
+    #[test]
+    fn failures_logins_and_unsent_requests_are_summed_exactly() {
+        let with_failures = |dir: &str, at: &str, failed: &[u64]| {
+            let mut i = run(dir, at, &[(0, A, 100), (1, A, 120)]);
+            let r = &mut i.report;
+            let h = histogram_of(failed.iter().copied());
+            let e = &mut r.endpoints[0];
+            e.requests += h.len();
+            e.errors += h.len();
+            e.status_codes.insert("429".into(), h.len());
+            e.failed_histogram = Some(encode_histogram(&h));
+            r.totals.requests += h.len();
+            r.totals.errors += h.len();
+            r.logins = Some(LoginReport {
+                attempts: 3,
+                successes: 2,
+                failures: BTreeMap::from([("429".to_string(), 1)]),
+                refreshes: 0,
+                refresh_failures: 0,
+                users_logged_in: 2,
+                latency_us: Latency::of(&histogram_of([5_000, 9_000])),
+            });
+            i
+        };
+        let a = with_failures("runs/a", T0, &[30, 40]);
+        let b = with_failures("runs/b", "2025-03-01T12:00:00.400Z", &[2_000_000]);
+        let r = merge(&[a, b]).unwrap().report;
+        let e = &r.endpoints[0];
+        assert_eq!(e.requests, 7);
+        assert_eq!(e.errors, 3);
+        assert_eq!(e.status_codes["429"], 3);
+        assert_eq!(e.status_codes["200"], 4);
+        assert_eq!(
+            decode_histogram(e.failed_histogram.as_ref().unwrap()).unwrap(),
+            histogram_of([30, 40, 2_000_000])
+        );
+        // The headline holds the successes only.
+        assert_eq!(decode_histogram(&r.histogram).unwrap().len(), 4);
+        assert_eq!(r.totals.requests, 7);
+        assert_eq!(r.totals.errors, 3);
+        assert_eq!(r.totals.status_codes["429"], 3);
+        assert_eq!(r.unsent["no building_id known to the user"], 2);
+        let l = r.logins.as_ref().unwrap();
+        assert_eq!((l.attempts, l.successes, l.failures["429"]), (6, 4, 2));
+        assert_eq!(l.users_logged_in, 4);
+        assert!(r.verdict.as_ref().unwrap().failed, "3 failed of 7");
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod sections;
 pub mod stats;
 pub mod tables;
 pub mod targets;
+pub mod verdict;
 
 use std::path::Path;
 

@@ -48,9 +48,29 @@ pub struct RunReport {
     pub warmup_requests: u64,
     /// Logins repeated after a 401 (expired tokens).
     pub relogins: u64,
-    /// Requests not sent because their virtual user had not learned an id the path or
-    /// body needs (its organization has no such rows, or discovery failed).
+    /// Requests of the steady state not sent (their user was not logged in, or had not
+    /// learned an id the path or body needs); never in a histogram or a rate.
     pub skipped_requests: u64,
+    /// `skipped_requests` by reason.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub unsent: BTreeMap<String, u64>,
+    /// The users' logins over the whole run, when the scenario logs in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logins: Option<LoginReport>,
+    /// The users' discovery of their organization's ids (list requests, not in the
+    /// statistics), over the whole run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discovery: Option<DiscoveryReport>,
+    /// Seconds since `started_at` when the host last answered, when it went down.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_down_at_s: Option<f64>,
+    /// When the database of a stack the tool started was unavailable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_unavailable: Option<Outage>,
+    /// Whether the run failed, and why: what `report` shows first and `gate` obeys.
+    /// Absent in runs written before it existed (then derived from the counts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<RunVerdict>,
     /// All endpoints together.
     pub totals: Totals,
     /// Per endpoint (method + path template), in scenario order.
@@ -101,6 +121,66 @@ pub struct RunReport {
     pub hlog: Option<String>,
 }
 
+/// Logins of the virtual users.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LoginReport {
+    /// `POST /api/v1/auth/login` requests sent by the users (the preflight's excluded).
+    pub attempts: u64,
+    /// Logins that gave a token.
+    pub successes: u64,
+    /// Failed logins by HTTP status (`"429"`) or transport kind (`"refused"`).
+    pub failures: BTreeMap<String, u64>,
+    /// Access tokens renewed with the refresh token (`POST /api/v1/auth/refresh`).
+    #[serde(default)]
+    pub refreshes: u64,
+    /// Refreshes refused (the user then logged in again).
+    #[serde(default)]
+    pub refresh_failures: u64,
+    /// Users that logged in at least once, of `vus`.
+    pub users_logged_in: u64,
+    /// Latency of the login attempts, microseconds.
+    pub latency_us: Latency,
+}
+
+/// The users' discovery requests.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DiscoveryReport {
+    /// List requests sent to learn ids.
+    pub requests: u64,
+    /// Those that gave no list.
+    pub failures: u64,
+    /// Discoveries repeated after a request found no id (at most two per user).
+    pub retries: u64,
+}
+
+/// A time the database was unavailable, in seconds since `started_at`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Outage {
+    /// The first failed probe.
+    pub from_s: f64,
+    /// The first probe that succeeded again; absent when it never came back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until_s: Option<f64>,
+    /// What the probe saw (`connection refused`).
+    pub detail: String,
+}
+
+/// A run's own verdict.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct RunVerdict {
+    /// True when the run failed: its figures do not describe a working target.
+    pub failed: bool,
+    /// Why it failed, most important first; each one sentence.
+    #[serde(default)]
+    pub reasons: Vec<String>,
+    /// What limits the figures without failing the run (a generator at its limit, a
+    /// rate limiter that answered 429).
+    #[serde(default)]
+    pub warnings: Vec<String>,
+    /// The error rate above which the run fails (`--max-error-rate`), as a fraction.
+    pub max_error_rate: f64,
+}
+
 /// One second of a run.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SeriesPoint {
@@ -108,13 +188,13 @@ pub struct SeriesPoint {
     pub t: u64,
     /// `ramp_up`, `steady` or `ramp_down` (or a plan step's name).
     pub phase: String,
-    /// Requests completed in this second.
+    /// Requests completed in this second, failed ones included.
     pub requests: u64,
-    /// Errors among them.
+    /// Failed ones among them.
     pub errors: u64,
-    /// Requests per second (requests / interval length).
+    /// Successful responses per second.
     pub rps: f64,
-    /// Median latency of this second, microseconds (0 when no request).
+    /// Median latency of this second's successful responses, microseconds (0 when none).
     pub p50_us: u64,
     /// 99th percentile latency of this second, microseconds.
     pub p99_us: u64,
@@ -140,7 +220,8 @@ pub struct PhaseReport {
     /// Requested rate during the phase (rate mode).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate: Option<f64>,
-    /// Requests, errors, rate and latency within the phase.
+    /// Requests (failed ones included), errors, rate and latency (of the successful
+    /// responses) within the phase.
     pub requests: u64,
     pub errors: u64,
     pub rps: f64,
@@ -201,14 +282,29 @@ pub struct ServerInfo {
 /// Counts and latency of a set of requests.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Totals {
-    /// Requests measured.
+    /// Requests sent and ended in the steady state, failed ones included.
     pub requests: u64,
-    /// Non-2xx responses, timeouts and connection errors.
+    /// Failed requests: unexpected statuses, failed checks, no response.
     pub errors: u64,
-    /// Requests per second over the steady state.
+    /// (errors + requests not sent) ÷ (requests + requests not sent).
+    #[serde(default)]
+    pub error_rate: f64,
+    /// Successful responses per second over the steady state.
     pub rps: f64,
-    /// Latency percentiles in microseconds.
+    /// HTTP status code → count, every endpoint together.
+    #[serde(default)]
+    pub status_codes: BTreeMap<String, u64>,
+    /// Requests that got no response, by cause.
+    #[serde(default)]
+    pub transport_errors: TransportErrors,
+    /// Responses with an expected status whose body failed a check.
+    #[serde(default)]
+    pub checks_failed: u64,
+    /// Latency percentiles of the successful responses, microseconds.
     pub latency_us: Latency,
+    /// Latency of the failed requests, when there were any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_latency_us: Option<Latency>,
     /// Rate mode only: latency from each request's actual send time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_uncorrected_us: Option<Latency>,
@@ -257,46 +353,144 @@ impl Latency {
 pub struct EndpointReport {
     /// Method and path template, e.g. `GET /api/v1/buildings/{building_id}`.
     pub name: String,
-    /// Requests measured.
+    /// Requests sent and ended, failed ones included.
     pub requests: u64,
-    /// Non-2xx responses, timeouts and connection errors.
+    /// Failed requests: unexpected statuses, failed checks, no response.
     pub errors: u64,
-    /// Requests per second over the steady state.
+    /// Successful responses per second over the steady state.
     pub rps: f64,
-    /// HTTP status code → count.
+    /// HTTP status code → count (expected or not).
     pub status_codes: BTreeMap<String, u64>,
     /// Requests that got no response, by cause.
     pub transport_errors: TransportErrors,
-    /// Latency percentiles in microseconds.
+    /// Responses with an expected status whose body failed a check.
+    #[serde(default)]
+    pub checks_failed: u64,
+    /// Requests not sent, by reason.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub unsent: BTreeMap<String, u64>,
+    /// Latency percentiles of the successful responses, microseconds.
     pub latency_us: Latency,
     /// Rate mode only: latency from each request's actual send time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_uncorrected_us: Option<Latency>,
-    /// This endpoint's latencies: HdrHistogram V2-compressed, base64.
+    /// Latency of the failed requests, when there were any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_latency_us: Option<Latency>,
+    /// The successful responses' latencies: HdrHistogram V2-compressed, base64.
     pub histogram: String,
+    /// The failed requests' latencies, when there were any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_histogram: Option<String>,
 }
 
 impl EndpointReport {
     /// Adds the counts of the same endpoint in another run: requests, errors, status
-    /// codes and transport errors (rates, latencies and histograms are the caller's).
+    /// codes, transport errors, failed checks and unsent requests (rates, latencies and
+    /// histograms are the caller's).
     pub fn add_counts(&mut self, other: &EndpointReport) {
         self.requests += other.requests;
         self.errors += other.errors;
-        for (code, n) in &other.status_codes {
-            *self.status_codes.entry(code.clone()).or_default() += n;
+        add_map(&mut self.status_codes, &other.status_codes);
+        self.transport_errors.add(&other.transport_errors);
+        self.checks_failed += other.checks_failed;
+        add_map(&mut self.unsent, &other.unsent);
+    }
+
+    /// Requests not sent.
+    pub fn unsent_total(&self) -> u64 {
+        self.unsent.values().sum()
+    }
+
+    /// The successful responses (what `histogram` holds).
+    pub fn successes(&self) -> u64 {
+        self.requests - self.errors.min(self.requests)
+    }
+
+    /// The failures by kind, most frequent first: `429 ×35015`, `refused ×3`,
+    /// `check ×2`, `unsent ×10` (statuses that succeeded left out).
+    pub fn failure_kinds(&self) -> Vec<(String, u64)> {
+        failure_kinds(
+            &self.status_codes,
+            &self.transport_errors,
+            self.checks_failed,
+            self.unsent_total(),
+        )
+    }
+}
+
+/// The failures by kind, most frequent first (see [`EndpointReport::failure_kinds`]).
+/// A status counts as a failure when it is not 2xx or 3xx: a request that declares
+/// `expect` may fail on a 2xx too, and then shows as `check`-free `errors` only.
+pub fn failure_kinds(
+    status_codes: &BTreeMap<String, u64>,
+    transport: &TransportErrors,
+    checks_failed: u64,
+    unsent: u64,
+) -> Vec<(String, u64)> {
+    let mut kinds: Vec<(String, u64)> = status_codes
+        .iter()
+        .filter(|(code, _)| {
+            code.parse::<u16>()
+                .is_ok_and(|c| !crate::load::record::is_success(c))
+        })
+        .map(|(code, n)| (code.clone(), *n))
+        .collect();
+    for (name, n) in [
+        ("refused", transport.connect),
+        ("reset", transport.reset),
+        ("timeout", transport.timeout),
+        ("other", transport.other),
+        ("check", checks_failed),
+        ("unsent", unsent),
+    ] {
+        if n > 0 {
+            kinds.push((name.to_string(), n));
         }
-        self.transport_errors.timeout += other.transport_errors.timeout;
-        self.transport_errors.connect += other.transport_errors.connect;
-        self.transport_errors.other += other.transport_errors.other;
+    }
+    kinds.sort_by_key(|k| std::cmp::Reverse(k.1));
+    kinds
+}
+
+/// `429 ×35015, refused ×3`, or `none`.
+pub fn describe_kinds(kinds: &[(String, u64)]) -> String {
+    if kinds.is_empty() {
+        return "none".into();
+    }
+    kinds
+        .iter()
+        .map(|(k, n)| format!("{k} ×{n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Adds `other`'s counts into `into`, key by key.
+pub fn add_map(into: &mut BTreeMap<String, u64>, other: &BTreeMap<String, u64>) {
+    for (k, n) in other {
+        *into.entry(k.clone()).or_default() += n;
     }
 }
 
 /// Requests that got no HTTP response.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct TransportErrors {
     pub timeout: u64,
+    /// Connections refused.
     pub connect: u64,
+    /// Connections reset or closed before the whole response came.
+    #[serde(default)]
+    pub reset: u64,
     pub other: u64,
+}
+
+impl TransportErrors {
+    /// Adds another set of counts.
+    pub fn add(&mut self, other: &TransportErrors) {
+        self.timeout += other.timeout;
+        self.connect += other.connect;
+        self.reset += other.reset;
+        self.other += other.other;
+    }
 }
 
 /// Encodes a histogram as HdrHistogram V2-compressed (deflate) bytes in base64.
@@ -332,14 +526,16 @@ impl RunReport {
     pub fn build(outcome: &LoadOutcome, context: RunContext) -> RunReport {
         let secs = outcome.duration.as_secs_f64().max(1e-9);
         let mut all = crate::load::record::new_histogram();
-        let mut errors = 0;
+        let mut failed = crate::load::record::new_histogram();
         let endpoints: Vec<EndpointReport> = outcome
             .endpoints
             .iter()
             .enumerate()
             .map(|(i, (name, stats))| {
                 all.add(&stats.histogram).expect("histograms share bounds");
-                errors += stats.errors();
+                failed
+                    .add(&stats.failed_histogram)
+                    .expect("histograms share bounds");
                 let mut report = endpoint_report(name, stats, secs);
                 report.latency_uncorrected_us =
                     outcome.uncorrected.as_ref().map(|raw| Latency::of(&raw[i]));
@@ -362,11 +558,40 @@ impl RunReport {
             warmup_requests: outcome.warmup_requests,
             relogins: outcome.relogins,
             skipped_requests: outcome.skipped_requests,
+            unsent: {
+                let mut unsent = BTreeMap::new();
+                for e in &endpoints {
+                    add_map(&mut unsent, &e.unsent);
+                }
+                unsent
+            },
+            logins: outcome.logins.as_ref().map(|l| LoginReport {
+                attempts: l.attempts,
+                successes: l.successes,
+                failures: l.failures.clone(),
+                refreshes: l.refreshes,
+                refresh_failures: l.refresh_failures,
+                users_logged_in: l.users.len() as u64,
+                latency_us: Latency::of(&l.histogram),
+            }),
+            discovery: Some(DiscoveryReport {
+                requests: outcome.discovery.requests,
+                failures: outcome.discovery.failures,
+                retries: outcome.discovery.retries,
+            }),
+            host_down_at_s: outcome.host_down_at.map(|d| round3(d.as_secs_f64())),
+            database_unavailable: None,
+            verdict: None,
             totals: Totals {
-                requests: all.len(),
-                errors,
+                requests: all.len() + failed.len(),
+                errors: failed.len(),
+                error_rate: 0.0,
                 rps: round3(all.len() as f64 / secs),
+                status_codes: BTreeMap::new(),
+                transport_errors: TransportErrors::default(),
+                checks_failed: 0,
                 latency_us: Latency::of(&all),
+                failed_latency_us: (!failed.is_empty()).then(|| Latency::of(&failed)),
                 latency_uncorrected_us: outcome.uncorrected.as_ref().map(|raw| {
                     let mut h = crate::load::record::new_histogram();
                     for e in raw {
@@ -389,7 +614,7 @@ impl RunReport {
             phases: outcome.phases.iter().map(phase_report).collect(),
             rate: outcome.rate.as_ref().map(|r| RateInfo {
                 requested: r.requested,
-                achieved: round3(all.len() as f64 / secs),
+                achieved: round3((all.len() + failed.len()) as f64 / secs),
                 missed: r.missed,
                 late: r.late,
             }),
@@ -403,8 +628,68 @@ impl RunReport {
             .map_err(|e| eprintln!("no latency.hlog: {e:#}"))
             .ok(),
         }
+        .with_totals_counted()
     }
 
+    /// Fills the totals' counts (statuses, transport errors, checks, error rate) from
+    /// the endpoints.
+    pub fn with_totals_counted(mut self) -> RunReport {
+        let mut codes = BTreeMap::new();
+        let mut transport = TransportErrors::default();
+        let mut checks = 0;
+        for e in &self.endpoints {
+            add_map(&mut codes, &e.status_codes);
+            transport.add(&e.transport_errors);
+            checks += e.checks_failed;
+        }
+        self.totals.status_codes = codes;
+        self.totals.transport_errors = transport;
+        self.totals.checks_failed = checks;
+        self.totals.error_rate = error_rate(
+            self.totals.requests,
+            self.totals.errors,
+            self.skipped_requests,
+        );
+        self
+    }
+
+    /// The failures of all endpoints by kind, most frequent first.
+    pub fn failure_kinds(&self) -> Vec<(String, u64)> {
+        failure_kinds(
+            &self.totals.status_codes,
+            &self.totals.transport_errors,
+            self.totals.checks_failed,
+            self.skipped_requests,
+        )
+    }
+
+    /// This run's verdict: the stored one, or for a run written before verdicts, the
+    /// one its counts give with the default `--max-error-rate`.
+    pub fn effective_verdict(&self) -> RunVerdict {
+        self.verdict.clone().unwrap_or_else(|| {
+            // An older run.json has no per-status totals: count them from its endpoints.
+            crate::report::verdict::judge(
+                &self.clone().with_totals_counted(),
+                DEFAULT_MAX_ERROR_RATE,
+            )
+        })
+    }
+}
+
+/// `--max-error-rate`'s default: 1 %.
+pub const DEFAULT_MAX_ERROR_RATE: f64 = 0.01;
+
+/// (errors + unsent) ÷ (requests + unsent); 0 when nothing was tried.
+pub fn error_rate(requests: u64, errors: u64, unsent: u64) -> f64 {
+    let tried = requests + unsent;
+    if tried == 0 {
+        0.0
+    } else {
+        (errors + unsent) as f64 / tried as f64
+    }
+}
+
+impl RunReport {
     /// Reads a run.json.
     pub fn read(path: &Path) -> anyhow::Result<RunReport> {
         let text =
@@ -419,11 +704,12 @@ impl RunReport {
 }
 
 fn endpoint_report(name: &str, stats: &EndpointStats, secs: f64) -> EndpointReport {
+    let failed = &stats.failed_histogram;
     EndpointReport {
         name: name.to_string(),
         requests: stats.requests(),
         errors: stats.errors(),
-        rps: round3(stats.requests() as f64 / secs),
+        rps: round3(stats.histogram.len() as f64 / secs),
         status_codes: stats
             .status_codes
             .iter()
@@ -432,11 +718,16 @@ fn endpoint_report(name: &str, stats: &EndpointStats, secs: f64) -> EndpointRepo
         transport_errors: TransportErrors {
             timeout: stats.timeouts,
             connect: stats.connect_errors,
+            reset: stats.resets,
             other: stats.other_errors,
         },
+        checks_failed: stats.checks_failed,
+        unsent: stats.unsent.clone(),
         latency_us: Latency::of(&stats.histogram),
         latency_uncorrected_us: None,
+        failed_latency_us: (!failed.is_empty()).then(|| Latency::of(failed)),
         histogram: encode_histogram(&stats.histogram),
+        failed_histogram: (!failed.is_empty()).then(|| encode_histogram(failed)),
     }
 }
 
@@ -446,7 +737,9 @@ fn series_point(i: &crate::load::IntervalRecord) -> SeriesPoint {
         phase: i.phase.clone(),
         requests: i.requests,
         errors: i.errors,
-        rps: round3(i.requests as f64 / i.length.as_secs_f64().max(1e-3)),
+        rps: round3(
+            (i.requests - i.errors.min(i.requests)) as f64 / i.length.as_secs_f64().max(1e-3),
+        ),
         p50_us: i.p50_us,
         p99_us: i.p99_us,
         users: i.users,
@@ -461,7 +754,7 @@ fn phase_report(p: &crate::load::PhaseOutcome) -> PhaseReport {
         duration_s: round3(p.length.as_secs_f64()),
         users: p.users,
         rate: p.rate,
-        requests: p.histogram.len(),
+        requests: p.histogram.len() + p.errors,
         errors: p.errors,
         rps: round3(p.histogram.len() as f64 / p.length.as_secs_f64().max(1e-3)),
         latency_us: Latency::of(&p.histogram),

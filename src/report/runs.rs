@@ -178,13 +178,18 @@ pub fn pool(runs: &[LoadedRun]) -> anyhow::Result<RunReport> {
     let requests: u64 = runs.iter().map(|r| r.report.totals.requests).sum();
     pooled.totals.requests = requests;
     pooled.totals.errors = runs.iter().map(|r| r.report.totals.errors).sum();
-    pooled.totals.rps = rate(requests);
+    // Throughput of the successful responses, like each run's.
+    pooled.totals.rps = rate(all.len());
     pooled.totals.latency_us = Latency::of(&all);
     pooled.totals.latency_uncorrected_us = None;
     pooled.histogram = encode_histogram(&all);
     pooled.duration_s = duration;
     pooled.warmup_requests = runs.iter().map(|r| r.report.warmup_requests).sum();
     pooled.skipped_requests = runs.iter().map(|r| r.report.skipped_requests).sum();
+    pooled.unsent = BTreeMap::new();
+    for r in runs {
+        crate::report::run::add_map(&mut pooled.unsent, &r.report.unsent);
+    }
     pooled.relogins = runs.iter().map(|r| r.report.relogins).sum();
     pooled.network_bytes = runs.iter().map(|r| r.report.network_bytes).sum();
     pooled.interrupted = runs.iter().any(|r| r.report.interrupted);
@@ -220,14 +225,18 @@ pub fn pool(runs: &[LoadedRun]) -> anyhow::Result<RunReport> {
         .map(|name| {
             let mut e = merged.remove(name).expect("every name was merged");
             let h = &histograms[name];
-            e.rps = rate(e.requests);
+            e.rps = rate(h.len());
             e.latency_us = Latency::of(h);
             e.latency_uncorrected_us = None;
             e.histogram = encode_histogram(h);
+            // The pooled failed latencies are not kept (the gate does not compare them).
+            e.failed_latency_us = None;
+            e.failed_histogram = None;
             e
         })
         .collect();
-    Ok(pooled)
+    pooled.totals.failed_latency_us = None;
+    Ok(pooled.with_totals_counted())
 }
 
 /// A short label for a set of runs: `reports/x` or `reports/baseline (3 runs)`.

@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 use crate::report::compare::Comparison;
-use crate::report::run::{Latency, RunReport};
+use crate::report::run::{Latency, RunReport, describe_kinds};
 use crate::report::targets::{TargetResult, format_us};
 
 /// Rows of text cells under a header.
@@ -56,14 +56,27 @@ pub(crate) fn section(
 
 /// The sections of a run's report, with baseline deltas when `comparison` is given.
 pub fn sections(run: &RunReport, comparison: Option<&Comparison>) -> Vec<Section> {
-    let mut out = vec![section(
+    let mut out = Vec::new();
+    let verdict = run.effective_verdict();
+    if verdict.failed {
+        out.push(section(
+            "verdict",
+            "RUN FAILED",
+            None,
+            Some(verdict.reasons.join("; ")),
+        ));
+    }
+    for w in &verdict.warnings {
+        out.push(section("warning", "Warning", None, Some(w.clone())));
+    }
+    out.push(section(
         "targets",
         "Targets",
         (!run.targets.is_empty()).then(|| targets_grid(&run.targets)),
         run.targets
             .is_empty()
             .then(|| "no target was checked in this run".to_string()),
-    )];
+    ));
     if let Some(c) = comparison {
         let mut note = format!("baseline: {}", c.baseline);
         for n in &c.notes {
@@ -83,6 +96,26 @@ pub fn sections(run: &RunReport, comparison: Option<&Comparison>) -> Vec<Section
         Some(endpoints_grid(run, comparison)),
         Some(steady_note(run)),
     ));
+    if let Some(g) = failures_grid(run) {
+        out.push(section(
+            "failures",
+            "Failures",
+            Some(g),
+            Some(
+                "failed requests are not in the latency and req/s figures: here are their \
+                 kinds and their own latency; requests not sent are counted apart"
+                    .into(),
+            ),
+        ));
+    }
+    if let Some(g) = logins_grid(run) {
+        out.push(section(
+            "logins",
+            "Logins and discovery",
+            Some(g),
+            Some("over the whole run, ramp-up included; not in the endpoint figures".into()),
+        ));
+    }
     if let Some(rate) = &run.rate {
         let mut g = Grid::new(
             &[
@@ -232,29 +265,55 @@ fn latency_cells(l: &Latency) -> Vec<String> {
 /// with a baseline, the change of req/s, p50 and p99.
 pub fn endpoints_grid(run: &RunReport, comparison: Option<&Comparison>) -> Grid {
     let mut header = vec![
-        "endpoint", "requests", "req/s", "errors", "p50", "p90", "p95", "p99", "p99.9", "max",
+        "endpoint",
+        "requests",
+        "req/s",
+        "errors",
+        "failed by kind",
+        "p50",
+        "p90",
+        "p95",
+        "p99",
+        "p99.9",
+        "max",
     ];
     if comparison.is_some() {
         header.extend(["req/s vs baseline", "p50 vs baseline", "p99 vs baseline"]);
     }
-    let mut g = Grid::new(&header, &(1..header.len()).collect::<Vec<_>>());
+    let numeric: Vec<usize> = (1..header.len()).filter(|i| *i != 4).collect();
+    let mut g = Grid::new(&header, &numeric);
     let rows = run
         .endpoints
         .iter()
-        .map(|e| (e.name.as_str(), e.requests, e.rps, e.errors, &e.latency_us))
+        .map(|e| {
+            (
+                e.name.as_str(),
+                e.requests,
+                e.rps,
+                e.errors,
+                e.failure_kinds(),
+                &e.latency_us,
+            )
+        })
         .chain(std::iter::once((
             "all",
             run.totals.requests,
             run.totals.rps,
             run.totals.errors,
+            run.failure_kinds(),
             &run.totals.latency_us,
         )));
-    for (name, requests, rps, errors, latency) in rows {
+    for (name, requests, rps, errors, kinds, latency) in rows {
         let mut row = vec![
             name.to_string(),
             requests.to_string(),
             format!("{rps:.1}"),
             errors.to_string(),
+            if kinds.is_empty() {
+                "–".into()
+            } else {
+                describe_kinds(&kinds)
+            },
         ];
         row.extend(latency_cells(latency));
         if let Some(c) = comparison {
@@ -270,6 +329,126 @@ pub fn endpoints_grid(run: &RunReport, comparison: Option<&Comparison>) -> Grid 
         g.rows.push(row);
     }
     g
+}
+
+/// The endpoints that failed or did not send requests: failures by kind, their own
+/// latency, and the requests not sent with their reasons. `None` when nothing failed.
+pub fn failures_grid(run: &RunReport) -> Option<Grid> {
+    let failing: Vec<_> = run
+        .endpoints
+        .iter()
+        .filter(|e| e.errors > 0 || e.unsent_total() > 0)
+        .collect();
+    if failing.is_empty() {
+        return None;
+    }
+    let mut g = Grid::new(
+        &[
+            "endpoint",
+            "failed",
+            "by kind",
+            "failed p50",
+            "failed p99",
+            "not sent",
+        ],
+        &[1, 3, 4],
+    );
+    let unsent = |m: &std::collections::BTreeMap<String, u64>| {
+        if m.is_empty() {
+            "–".to_string()
+        } else {
+            m.iter()
+                .map(|(reason, n)| format!("{n} ({reason})"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
+    let kinds = |k: Vec<(String, u64)>| -> String {
+        let k: Vec<_> = k.into_iter().filter(|(name, _)| name != "unsent").collect();
+        if k.is_empty() {
+            "–".into()
+        } else {
+            describe_kinds(&k)
+        }
+    };
+    let pct = |l: Option<&Latency>, f: fn(&Latency) -> u64| {
+        l.map_or("–".to_string(), |l| format_us(f(l) as f64))
+    };
+    for e in failing {
+        g.rows.push(vec![
+            e.name.clone(),
+            e.errors.to_string(),
+            kinds(e.failure_kinds()),
+            pct(e.failed_latency_us.as_ref(), |l| l.p50),
+            pct(e.failed_latency_us.as_ref(), |l| l.p99),
+            unsent(&e.unsent),
+        ]);
+    }
+    g.rows.push(vec![
+        "all".into(),
+        run.totals.errors.to_string(),
+        kinds(run.failure_kinds()),
+        pct(run.totals.failed_latency_us.as_ref(), |l| l.p50),
+        pct(run.totals.failed_latency_us.as_ref(), |l| l.p99),
+        unsent(&run.unsent),
+    ]);
+    Some(g)
+}
+
+/// The users' logins, token refreshes and discovery requests. `None` when the run
+/// has no record of them.
+pub fn logins_grid(run: &RunReport) -> Option<Grid> {
+    if run.logins.is_none() && run.discovery.as_ref().is_none_or(|d| d.requests == 0) {
+        return None;
+    }
+    let mut g = Grid::new(
+        &[
+            "",
+            "sent",
+            "succeeded",
+            "failed by kind",
+            "p50",
+            "p99",
+            "note",
+        ],
+        &[1, 2, 4, 5],
+    );
+    if let Some(l) = &run.logins {
+        let failures: Vec<(String, u64)> =
+            l.failures.iter().map(|(k, n)| (k.clone(), *n)).collect();
+        g.rows.push(vec![
+            "login".into(),
+            l.attempts.to_string(),
+            l.successes.to_string(),
+            describe_kinds(&failures),
+            format_us(l.latency_us.p50 as f64),
+            format_us(l.latency_us.p99 as f64),
+            format!("{} of {} users logged in", l.users_logged_in, run.vus),
+        ]);
+        if l.refreshes + l.refresh_failures > 0 {
+            g.rows.push(vec![
+                "token refresh".into(),
+                (l.refreshes + l.refresh_failures).to_string(),
+                l.refreshes.to_string(),
+                l.refresh_failures.to_string(),
+                "–".into(),
+                "–".into(),
+                "a refused refresh is followed by a login".into(),
+            ]);
+        }
+    }
+    if let Some(d) = run.discovery.as_ref().filter(|d| d.requests > 0) {
+        g.rows.push(vec![
+            "discovery".into(),
+            d.requests.to_string(),
+            (d.requests - d.failures.min(d.requests)).to_string(),
+            d.failures.to_string(),
+            "–".into(),
+            "–".into(),
+            format!("{} retries (at most 2 per user)", d.retries),
+        ]);
+    }
+    Some(g)
 }
 
 /// Every compared metric: this run, the baseline, the change.

@@ -48,6 +48,16 @@ pub fn endpoints(run: &RunReport) -> Table {
     table(&sections::endpoints_grid(run, None))
 }
 
+/// Failures by kind per endpoint, their latency, and the requests not sent.
+pub fn failures(run: &RunReport) -> Option<Table> {
+    sections::failures_grid(run).map(|g| table(&g))
+}
+
+/// Logins, token refreshes and discovery requests.
+pub fn logins(run: &RunReport) -> Option<Table> {
+    sections::logins_grid(run).map(|g| table(&g))
+}
+
 /// The targets with their measured values and PASS / FAIL / not measured.
 pub fn targets(results: &[TargetResult]) -> Table {
     table(&sections::targets_grid(results))

@@ -34,8 +34,12 @@ pub enum Metric {
     Latency(LatencyStat),
     /// Requests per second.
     Rps,
-    /// Errors ÷ requests.
+    /// (Failed + unsent requests) ÷ (requests + unsent requests).
     ErrorRate,
+    /// Responses with this HTTP status: `status_429`.
+    StatusCount(u16),
+    /// Responses whose body failed a check of the scenario.
+    ChecksFailed,
     /// Peak resident memory of the server, bytes.
     ServerRss,
     /// Grams of CO2 per request.
@@ -61,6 +65,7 @@ pub enum Op {
     Le,
     Gt,
     Ge,
+    Eq,
 }
 
 impl Op {
@@ -71,6 +76,7 @@ impl Op {
             Op::Le => actual <= bound,
             Op::Gt => actual > bound,
             Op::Ge => actual >= bound,
+            Op::Eq => actual == bound,
         }
     }
 }
@@ -82,6 +88,7 @@ impl fmt::Display for Op {
             Op::Le => "<=",
             Op::Gt => ">",
             Op::Ge => ">=",
+            Op::Eq => "==",
         })
     }
 }
@@ -191,19 +198,29 @@ pub fn parse(text: &str) -> Result<Threshold, ThresholdError> {
         "error_rate" => Metric::ErrorRate,
         "server_rss" => Metric::ServerRss,
         "co2_per_request" => Metric::Co2PerRequest,
+        "checks_failed" => Metric::ChecksFailed,
         "" => return Err(invalid(0, "expected a metric name")),
-        _ => {
-            return Err(invalid(
-                0,
-                "unknown metric; known: p50 p90 p95 p99 p999 max mean rps error_rate \
-                 server_rss co2_per_request",
-            ));
-        }
+        _ => match name
+            .strip_prefix("status_")
+            .and_then(|code| code.parse::<u16>().ok())
+            .filter(|code| (100..=599).contains(code))
+        {
+            Some(code) => Metric::StatusCount(code),
+            None => {
+                return Err(invalid(
+                    0,
+                    "unknown metric; known: p50 p90 p95 p99 p999 max mean rps error_rate \
+                     status_NNN (e.g. status_429) checks_failed server_rss co2_per_request",
+                ));
+            }
+        },
     };
     let skip_spaces = |at: usize| at + (text[at..].len() - text[at..].trim_start().len());
     let op_at = skip_spaces(metric_end);
     let rest = &text[op_at..];
-    let (op, op_len) = if rest.starts_with("<=") {
+    let (op, op_len) = if rest.starts_with("==") {
+        (Op::Eq, 2)
+    } else if rest.starts_with("<=") {
         (Op::Le, 2)
     } else if rest.starts_with(">=") {
         (Op::Ge, 2)
@@ -212,7 +229,7 @@ pub fn parse(text: &str) -> Result<Threshold, ThresholdError> {
     } else if rest.starts_with('>') {
         (Op::Gt, 1)
     } else {
-        return Err(invalid(op_at, "expected one of < <= > >="));
+        return Err(invalid(op_at, "expected one of < <= > >= =="));
     };
     let value_at = skip_spaces(op_at + op_len);
     let number_len = text[value_at..]
@@ -259,6 +276,10 @@ pub fn parse(text: &str) -> Result<Threshold, ThresholdError> {
         (Metric::Co2PerRequest, _) => {
             return Err(invalid(unit_at, "CO2 needs a unit: g or mg"));
         }
+        (Metric::StatusCount(_) | Metric::ChecksFailed, "") => 1.0,
+        (Metric::StatusCount(_) | Metric::ChecksFailed, _) => {
+            return Err(invalid(unit_at, "a count takes no unit"));
+        }
         (Metric::Rps, _) => return Err(invalid(unit_at, "rps takes no unit (or req/s)")),
         (Metric::ErrorRate, _) => {
             return Err(invalid(unit_at, "error_rate is a % or a fraction"));
@@ -303,8 +324,8 @@ pub fn parse(text: &str) -> Result<Threshold, ThresholdError> {
 
 impl Threshold {
     /// The metric's name as written in expressions.
-    pub fn metric_name(&self) -> &'static str {
-        match self.metric {
+    pub fn metric_name(&self) -> String {
+        let name = match self.metric {
             Metric::Latency(LatencyStat::P50) => "p50",
             Metric::Latency(LatencyStat::P90) => "p90",
             Metric::Latency(LatencyStat::P95) => "p95",
@@ -316,7 +337,10 @@ impl Threshold {
             Metric::ErrorRate => "error_rate",
             Metric::ServerRss => "server_rss",
             Metric::Co2PerRequest => "co2_per_request",
-        }
+            Metric::StatusCount(code) => return format!("status_{code}"),
+            Metric::ChecksFailed => "checks_failed",
+        };
+        name.to_string()
     }
 
     /// The condition as written after the metric's name: `< 5ms`,
@@ -327,18 +351,42 @@ impl Threshold {
 
     /// The measured value this threshold bounds, in its base unit, or why there is none.
     pub fn value(&self, run: &RunReport) -> Result<f64, String> {
-        let (latency, requests, errors, rps) = match &self.endpoint {
+        let (latency, requests, errors, rps, unsent, codes, checks) = match &self.endpoint {
             None => (
                 &run.totals.latency_us,
                 run.totals.requests,
                 run.totals.errors,
                 run.totals.rps,
+                run.skipped_requests,
+                &run.totals.status_codes,
+                run.totals.checks_failed,
             ),
             Some(name) => match run.endpoints.iter().find(|e| &e.name == name) {
-                Some(e) => (&e.latency_us, e.requests, e.errors, e.rps),
+                Some(e) => (
+                    &e.latency_us,
+                    e.requests,
+                    e.errors,
+                    e.rps,
+                    e.unsent_total(),
+                    &e.status_codes,
+                    e.checks_failed,
+                ),
                 None => return Err(format!("the run has no endpoint `{name}`")),
             },
         };
+        // Counts and the error rate are measured whenever something was tried; latency
+        // and throughput need a successful response.
+        match self.metric {
+            Metric::ErrorRate if requests + unsent > 0 => {
+                return Ok(crate::report::run::error_rate(requests, errors, unsent));
+            }
+            Metric::StatusCount(code) if requests + unsent > 0 => {
+                return Ok(codes.get(&code.to_string()).copied().unwrap_or(0) as f64);
+            }
+            Metric::ChecksFailed if requests + unsent > 0 => return Ok(checks as f64),
+            _ => {}
+        }
+        let requests = requests - errors.min(requests);
         let value = match self.metric {
             Metric::Latency(stat) => Ok(match stat {
                 LatencyStat::P50 => latency.p50 as f64,
@@ -350,11 +398,9 @@ impl Threshold {
                 LatencyStat::Mean => latency.mean,
             }),
             Metric::Rps => Ok(rps),
-            Metric::ErrorRate => Ok(if requests == 0 {
-                0.0
-            } else {
-                errors as f64 / requests as f64
-            }),
+            Metric::ErrorRate | Metric::StatusCount(_) | Metric::ChecksFailed => {
+                Err("no request was sent".into())
+            }
             Metric::ServerRss => match &run.resources {
                 Some(r) if r.server.measured => Ok(r.server.peak_rss_bytes as f64),
                 Some(r) => Err(r
@@ -370,7 +416,7 @@ impl Threshold {
             },
         };
         match value {
-            Ok(_) if requests == 0 => Err("no request completed".into()),
+            Ok(_) if requests == 0 => Err("no request succeeded".into()),
             other => other,
         }
     }
@@ -380,7 +426,7 @@ impl Threshold {
         let target = self.condition().to_string();
         match self.value(run) {
             Ok(v) => TargetResult {
-                name: self.metric_name().to_string(),
+                name: self.metric_name(),
                 target,
                 actual: Some(self.format(v)),
                 value: Some(v),
@@ -388,7 +434,7 @@ impl Threshold {
                 note: None,
             },
             Err(reason) => TargetResult {
-                name: self.metric_name().to_string(),
+                name: self.metric_name(),
                 target,
                 actual: None,
                 value: None,
@@ -424,6 +470,7 @@ impl Threshold {
             Metric::Latency(_) => format_us(v),
             Metric::Rps => format!("{v:.1} req/s"),
             Metric::ErrorRate => format!("{:.3}%", v * 100.0),
+            Metric::StatusCount(_) | Metric::ChecksFailed => format!("{v:.0}"),
             Metric::ServerRss => format!("{:.1} MB", v / 1e6),
             Metric::Co2PerRequest => format_grams(v),
         }
@@ -479,7 +526,7 @@ mod tests {
         let e = parse("p99 = 5ms").unwrap_err();
         assert_eq!(
             e.to_string(),
-            "threshold `p99 = 5ms` at character 5: expected one of < <= > >="
+            "threshold `p99 = 5ms` at character 5: expected one of < <= > >= =="
         );
         let e = parse("p99 < 5").unwrap_err().to_string();
         assert!(e.contains("at character 8") && e.contains("unit"), "{e}");

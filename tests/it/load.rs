@@ -180,6 +180,17 @@ fn a_server_dying_mid_run_is_reported_and_what_was_measured_is_kept() {
         "the run stopped early: {}",
         run.duration_s
     );
+    // A dead target's near-zero refusals are no latency, and the gate fails the run.
+    assert!(run.verdict.as_ref().is_some_and(|v| v.failed));
+    let t = out.path().join("t.toml");
+    std::fs::write(&t, "thresholds = [\"p99 < 60s\"]\n").unwrap();
+    let gate = crate::common::bin()
+        .args(["gate", out.path().to_str().unwrap(), "--thresholds"])
+        .arg(&t)
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .output()
+        .unwrap();
+    assert_eq!(gate.status.code(), Some(1), "{gate:?}");
 }
 
 /// The killed server cannot stop its cluster: stop whatever still runs from `dir`.

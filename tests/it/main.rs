@@ -7,6 +7,7 @@ mod cli;
 mod cluster;
 mod common;
 mod experiment;
+mod honest;
 mod hostile;
 mod limits;
 mod load;

@@ -393,10 +393,11 @@ fn gate_passes_clear_and_noise_level_differences() {
     ]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(stdout.contains("Mann–Whitney U"), "{stdout}");
-    assert!(stdout.contains("gate: PASS — 9 checks passed"), "{stdout}");
+    // 3 thresholds, 6 regression checks and the error-rate check against the baseline.
+    assert!(stdout.contains("gate: PASS — 10 checks passed"), "{stdout}");
     assert!(stdout.contains("not significant"), "{stdout}");
     let xml = std::fs::read_to_string(&junit).unwrap();
-    assert!(xml.contains("tests=\"9\" failures=\"0\""), "{xml}");
+    assert!(xml.contains("tests=\"10\" failures=\"0\""), "{xml}");
     well_formed(&xml);
 
     // A small but consistent change (2 %, every run) is under the minimum effect.
@@ -445,7 +446,7 @@ fn gate_fails_a_clear_regression_and_says_by_how_much() {
     ]);
     assert_eq!(code, 1, "{stdout}{stderr}");
     assert!(
-        stderr.contains("gate: FAIL — 6 of 6 checks failed"),
+        stderr.contains("gate: FAIL — 6 of 7 checks failed"),
         "{stderr}"
     );
     let md = std::fs::read_to_string(&markdown).unwrap();
