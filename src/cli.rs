@@ -381,10 +381,20 @@ pub struct TuneDbArgs {
     /// "systemctl restart postgresql").
     #[arg(long, value_name = "CMD")]
     pub restart_cmd: Option<String>,
-    /// Also EXPLAIN (ANALYZE, BUFFERS) the guide's hot queries (always done around the
+    /// Also EXPLAIN (ANALYZE, BUFFERS) the guide's hot queries, written for the schema
+    /// present; a query that fails is shown with its error (always done around the
     /// index builds of --apply).
     #[arg(long)]
     pub explain: bool,
+    /// Skip the profile's indexes that cannot exist on this database (no such table or
+    /// column, a condition PostgreSQL rejects), saying so, instead of refusing the
+    /// whole profile.
+    #[arg(long)]
+    pub skip_invalid: bool,
+    /// Also build a btree index (concurrently, named idx_<table>_<columns>) for every
+    /// foreign key that no valid, non-partial index leads with.
+    #[arg(long)]
+    pub fk_indexes: bool,
     /// auto profile: RAM to size for (e.g. 1GB) [default: this machine's].
     #[arg(long)]
     pub memory: Option<String>,
