@@ -63,8 +63,14 @@ async fn run(
     }
     let profile = profile.expect("a profile unless rolling back");
     let mut diff = engine::plan_with(&pool, profile, args.fk_indexes).await?;
+    let impossible = diff.impossible();
+    let skipped = if args.skip_invalid {
+        diff.skip_impossible()
+    } else {
+        0
+    };
     print_plan(&diff);
-    if let Some(error) = diff.impossible() {
+    if let Some(error) = impossible {
         if !args.skip_invalid {
             pool.close().await;
             return Err(anyhow::Error::new(error).context(
@@ -72,8 +78,9 @@ async fn run(
                  indexes out",
             ));
         }
-        let n = diff.skip_impossible();
-        println!("--skip-invalid: {n} indexes that cannot exist here are left out:\n{error}");
+        println!(
+            "--skip-invalid: {skipped} indexes that cannot exist here are left out:\n{error}"
+        );
     }
     let changed = diff.changed().count();
     let to_build = diff.indexes_to_build().count();

@@ -212,12 +212,12 @@ pub fn findings(indexes: &[ExistingIndex]) -> Vec<Finding> {
     let same_shape = |a: &ExistingIndex, b: &ExistingIndex| {
         a.table_oid == b.table_oid && a.method == b.method && a.predicate == b.predicate
     };
+    let reported = |out: &[Finding], i: &ExistingIndex| {
+        out.iter().any(|f| f.index == i.name && f.table == i.table)
+    };
+    // Exact duplicates first: keep the one enforcing a constraint, else the first by
+    // name.
     for a in &valid {
-        if out.iter().any(|f| f.index == a.name && f.table == a.table) {
-            continue;
-        }
-        // An exact duplicate: keep the one enforcing a constraint, else the first by
-        // name.
         let duplicate_of = valid.iter().find(|b| {
             b.name != a.name
                 && same_shape(a, b)
@@ -225,13 +225,15 @@ pub fn findings(indexes: &[ExistingIndex]) -> Vec<Finding> {
                 && a.descending == b.descending
                 && (b.constraint.is_some() > a.constraint.is_some()
                     || (b.constraint.is_some() == a.constraint.is_some() && b.name < a.name))
-                && !out.iter().any(|f| f.index == b.name && f.table == b.table)
+                && !reported(&out, b)
         });
         if let Some(b) = duplicate_of {
             out.push(finding(Waste::Duplicate, a, Some(b)));
-            continue;
         }
-        if a.unique || a.method != "btree" {
+    }
+    // Then prefixes of an index that stays.
+    for a in &valid {
+        if reported(&out, a) || a.unique || a.method != "btree" {
             continue;
         }
         let prefix_of = valid.iter().find(|b| {
@@ -240,6 +242,7 @@ pub fn findings(indexes: &[ExistingIndex]) -> Vec<Finding> {
                 && b.columns.len() > a.columns.len()
                 && b.columns[..a.columns.len()] == a.columns[..]
                 && b.descending[..a.columns.len()] == a.descending[..]
+                && !reported(&out, b)
         });
         if let Some(b) = prefix_of {
             out.push(finding(Waste::Prefix, a, Some(b)));
@@ -249,7 +252,7 @@ pub fn findings(indexes: &[ExistingIndex]) -> Vec<Finding> {
         if a.scans == 0
             && !a.unique
             && a.constraint.is_none()
-            && !out.iter().any(|f| f.index == a.name && f.table == a.table)
+            && !reported(&out, a)
         {
             out.push(finding(Waste::Unused, a, None));
         }

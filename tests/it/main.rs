@@ -15,3 +15,4 @@ mod report;
 mod seed;
 mod server;
 mod tune;
+mod tune_schema;
