@@ -144,8 +144,10 @@ impl UnindexedForeignKey {
 /// Foreign keys (in any non-system schema) that no valid, non-partial btree or hash
 /// index leads with (its first keys being the key's columns, in any order): each makes
 /// the referencing side's lookups and the referenced side's deletes scan the table. A
-/// partial index does not count: the referenced side's `ON DELETE` looks for every
-/// row.
+/// partial index does not count (`WHERE is_active` misses rows the referenced side's
+/// `ON DELETE` must find), but for one exception that PostgreSQL proves itself: `WHERE
+/// col IS NOT NULL` on a one-column key's own column, which every `col = $1` lookup
+/// implies (NULLs reference nothing).
 pub async fn unindexed_foreign_keys(pool: &PgPool) -> sqlx::Result<Vec<UnindexedForeignKey>> {
     sqlx::query_as(
         "SELECT c.conrelid::regclass::text AS table_name, c.conname::text AS constraint_name, \
@@ -162,7 +164,13 @@ pub async fn unindexed_foreign_keys(pool: &PgPool) -> sqlx::Result<Vec<Unindexed
                 SELECT 1 FROM pg_index i \
                   JOIN pg_class ic ON ic.oid = i.indexrelid \
                   JOIN pg_am am ON am.oid = ic.relam \
-                 WHERE i.indrelid = c.conrelid AND i.indisvalid AND i.indpred IS NULL \
+                 WHERE i.indrelid = c.conrelid AND i.indisvalid \
+                   AND (i.indpred IS NULL \
+                        OR (cardinality(c.conkey) = 1 \
+                            AND pg_get_expr(i.indpred, i.indrelid) = '(' || ( \
+                                SELECT quote_ident(a.attname) FROM pg_attribute a \
+                                 WHERE a.attrelid = c.conrelid AND a.attnum = c.conkey[1]) \
+                                || ' IS NOT NULL)')) \
                    AND am.amname IN ('btree', 'hash') \
                    AND i.indnkeyatts >= cardinality(c.conkey) \
                    AND (SELECT array_agg(k.attnum ORDER BY k.attnum) \

@@ -369,6 +369,13 @@ pub async fn plan_with(
             continue;
         }
         if fk_indexes && fk.visible {
+            let mut spec = spec;
+            // The name is the table's and the columns': when an index that does not
+            // serve the key already has it, the key's own gets `_fk` after it.
+            if catalog::relation(pool, &spec.name).await?.is_some() {
+                spec.name.truncate(60);
+                spec.name.push_str("_fk");
+            }
             let origin = format!("foreign key {}", fk.constraint_name);
             index_plans.push(plan_index(pool, &spec, origin, &existing).await?);
         } else {
