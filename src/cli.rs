@@ -93,7 +93,10 @@ const AUDIT_HELP: &str = "The checks:
                      over --timeout
   pg_stat_statements in shared_preload_libraries, and the extension created in the
                      database
-  foreign keys       every foreign key has an index that leads with its column
+  foreign keys       every foreign key has a valid, non-partial index that leads with
+                     its columns; the evidence also names duplicate and prefix indexes
+                     (with sizes) and counts those never scanned since the statistics
+                     were reset
   guide's indexes    idx_expenses_building_status and idx_unit_owners_unit_active exist,
                      valid and ready
   settings           every setting of --profile is in effect (tune-db's diff); a setting

@@ -78,9 +78,7 @@ async fn run(
                  indexes out",
             ));
         }
-        println!(
-            "--skip-invalid: {skipped} indexes that cannot exist here are left out:\n{error}"
-        );
+        println!("--skip-invalid: {skipped} indexes that cannot exist here are left out:\n{error}");
     }
     let changed = diff.changed().count();
     let to_build = diff.indexes_to_build().count();

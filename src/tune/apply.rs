@@ -117,7 +117,11 @@ async fn identity(pool: &PgPool) -> anyhow::Result<(String, String)> {
 
 /// The newest rollback file in `dir` of this cluster and database that was not rolled
 /// back yet.
-fn open_rollback_file(dir: &Path, cluster: &str, database: &str) -> Option<(PathBuf, RollbackFile)> {
+fn open_rollback_file(
+    dir: &Path,
+    cluster: &str,
+    database: &str,
+) -> Option<(PathBuf, RollbackFile)> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .ok()?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -168,37 +172,34 @@ pub async fn apply(
     // 1. The rollback file, before any change: the first apply's, when there is one.
     let (cluster, database) = identity(&pool).await?;
     let names: Vec<String> = diff.settings.iter().map(|s| s.name.clone()).collect();
-    let (path, mut saved, first_apply) =
-        match open_rollback_file(reports_dir, &cluster, &database) {
-            Some((path, mut file)) => {
-                let new: Vec<String> = names
-                    .iter()
-                    .filter(|n| !file.settings.iter().any(|s| &s.name == *n))
-                    .cloned()
-                    .collect();
-                file.settings.extend(engine::snapshot(&pool, &new).await?);
-                let first = file.created_at.clone();
-                (path, file, Some(first))
-            }
-            None => {
-                let now = chrono::Utc::now();
-                let file = RollbackFile {
-                    created_at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                    profile: diff.profile.name.clone(),
-                    database: restarter.db.display_url(),
-                    settings: engine::snapshot(&pool, &names).await?,
-                    indexes_created: Vec::new(),
-                    cluster: Some(cluster),
-                    database_name: Some(database),
-                    rolled_back_at: None,
-                };
-                let path = reports_dir.join(format!(
-                    "tune-{}.json",
-                    now.format("%Y%m%dT%H%M%S%.3fZ")
-                ));
-                (path, file, None)
-            }
-        };
+    let (path, mut saved, first_apply) = match open_rollback_file(reports_dir, &cluster, &database)
+    {
+        Some((path, mut file)) => {
+            let new: Vec<String> = names
+                .iter()
+                .filter(|n| !file.settings.iter().any(|s| &s.name == *n))
+                .cloned()
+                .collect();
+            file.settings.extend(engine::snapshot(&pool, &new).await?);
+            let first = file.created_at.clone();
+            (path, file, Some(first))
+        }
+        None => {
+            let now = chrono::Utc::now();
+            let file = RollbackFile {
+                created_at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                profile: diff.profile.name.clone(),
+                database: restarter.db.display_url(),
+                settings: engine::snapshot(&pool, &names).await?,
+                indexes_created: Vec::new(),
+                cluster: Some(cluster),
+                database_name: Some(database),
+                rolled_back_at: None,
+            };
+            let path = reports_dir.join(format!("tune-{}.json", now.format("%Y%m%dT%H%M%S%.3fZ")));
+            (path, file, None)
+        }
+    };
     saved.write(&path)?;
     observer.event(Event::RollbackFile {
         path: &path,

@@ -223,8 +223,11 @@ pub fn findings(indexes: &[ExistingIndex]) -> Vec<Finding> {
                 && same_shape(a, b)
                 && a.columns == b.columns
                 && a.descending == b.descending
-                && (b.constraint.is_some() > a.constraint.is_some()
-                    || (b.constraint.is_some() == a.constraint.is_some() && b.name < a.name))
+                && match (a.constraint.is_some(), b.constraint.is_some()) {
+                    (false, true) => true,
+                    (true, false) => false,
+                    _ => b.name < a.name,
+                }
                 && !reported(&out, b)
         });
         if let Some(b) = duplicate_of {
@@ -249,11 +252,7 @@ pub fn findings(indexes: &[ExistingIndex]) -> Vec<Finding> {
         }
     }
     for a in &valid {
-        if a.scans == 0
-            && !a.unique
-            && a.constraint.is_none()
-            && !reported(&out, a)
-        {
+        if a.scans == 0 && !a.unique && a.constraint.is_none() && !reported(&out, a) {
             out.push(finding(Waste::Unused, a, None));
         }
     }
@@ -324,7 +323,11 @@ mod tests {
                     "idx_a_b".to_string(),
                     Some("t_a_b_key".to_string())
                 ),
-                (Waste::Prefix, "idx_a".to_string(), Some("t_a_b_key".to_string())),
+                (
+                    Waste::Prefix,
+                    "idx_a".to_string(),
+                    Some("t_a_b_key".to_string())
+                ),
                 (Waste::Unused, "idx_c".to_string(), None),
             ]
         );

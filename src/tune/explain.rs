@@ -97,7 +97,9 @@ pub async fn hot_queries(pool: &PgPool) -> anyhow::Result<Vec<PlanSummary>> {
                     Err(e) => PlanSummary::failed(&name, database_error(e)),
                 }
             }
-            Ok(None) => PlanSummary::failed(&name, format!("no row to take a parameter from ({sample})")),
+            Ok(None) => {
+                PlanSummary::failed(&name, format!("no row to take a parameter from ({sample})"))
+            }
             Err(e) => PlanSummary::failed(&name, database_error(e.into())),
         });
     }

@@ -347,7 +347,9 @@ pub async fn plan_with(
             target_base: target,
         });
     }
-    let existing = catalog::indexes(pool).await.context("reading the indexes")?;
+    let existing = catalog::indexes(pool)
+        .await
+        .context("reading the indexes")?;
     let mut index_plans = Vec::new();
     for spec in &profile.indexes {
         let origin = format!("{}:{}", profile.source, spec.line);

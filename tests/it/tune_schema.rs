@@ -172,7 +172,10 @@ async fn any_schema_plan_skip_partial_failure_converge_and_roll_back() {
     );
     assert!(plan.contains("prefix of kids_parent_note"), "{plan}");
     // The partial index does not cover kids.other_id; nothing covers toys.kid_id.
-    assert!(plan.contains("kids (other_id) — kids_other_id_fkey"), "{plan}");
+    assert!(
+        plan.contains("kids (other_id) — kids_other_id_fkey"),
+        "{plan}"
+    );
     assert!(plan.contains("toys (kid_id) — toys_kid_id_fkey"), "{plan}");
     assert!(!plan.contains("gifts_kid_id_fkey"), "{plan}");
 
@@ -190,7 +193,10 @@ async fn any_schema_plan_skip_partial_failure_converge_and_roll_back() {
     let out = f.tune(&["--dry-run", "--skip-invalid", "--explain", "--fk-indexes"]);
     assert!(out.status.success(), "{}", all(&out));
     let dry = stdout(&out);
-    assert!(dry.contains("skipped: table `kids` has no column `colour`"), "{dry}");
+    assert!(
+        dry.contains("skipped: table `kids` has no column `colour`"),
+        "{dry}"
+    );
     assert!(
         dry.contains("ERROR: relation \"expenses\" does not exist")
             && dry.contains("ERROR: relation \"unit_owners\" does not exist"),
@@ -217,11 +223,7 @@ async fn any_schema_plan_skip_partial_failure_converge_and_roll_back() {
         .collect();
     assert_eq!(
         built,
-        [
-            "idx_kids_other_id_fk",
-            "idx_toys_kid_id",
-            "idx_toys_name"
-        ]
+        ["idx_kids_other_id_fk", "idx_toys_kid_id", "idx_toys_name"]
     );
     let invalid: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_index WHERE NOT indisvalid")
         .fetch_one(&f.pool)
@@ -231,7 +233,11 @@ async fn any_schema_plan_skip_partial_failure_converge_and_roll_back() {
     let files = f.rollback_files();
     assert_eq!(files.len(), 1);
     let saved = RollbackFile::read(&files[0]).unwrap();
-    let work_mem = saved.settings.iter().find(|s| s.name == "work_mem").unwrap();
+    let work_mem = saved
+        .settings
+        .iter()
+        .find(|s| s.name == "work_mem")
+        .unwrap();
     assert_eq!(work_mem.shown, original_work_mem);
     assert_eq!(work_mem.auto_conf, None);
     let mut created = saved.indexes_created.clone();
@@ -252,7 +258,11 @@ async fn any_schema_plan_skip_partial_failure_converge_and_roll_back() {
     .unwrap();
     let out = f.tune(&["--apply", "--skip-invalid", "--fk-indexes"]);
     assert!(out.status.success(), "{}", all(&out));
-    assert!(stdout(&out).contains("kept from the first apply"), "{}", all(&out));
+    assert!(
+        stdout(&out).contains("kept from the first apply"),
+        "{}",
+        all(&out)
+    );
     assert!(
         stdout(&out).contains("index idx_kids_recent: Created"),
         "{}",
@@ -260,7 +270,11 @@ async fn any_schema_plan_skip_partial_failure_converge_and_roll_back() {
     );
     assert_eq!(f.rollback_files(), files);
     let saved = RollbackFile::read(&files[0]).unwrap();
-    let work_mem = saved.settings.iter().find(|s| s.name == "work_mem").unwrap();
+    let work_mem = saved
+        .settings
+        .iter()
+        .find(|s| s.name == "work_mem")
+        .unwrap();
     assert_eq!(work_mem.shown, original_work_mem, "never the tuned value");
     assert_eq!(saved.indexes_created.len(), 4);
     let out = f.tune(&["--apply", "--skip-invalid", "--fk-indexes"]);
