@@ -398,6 +398,23 @@ pub struct TuneDbArgs {
     /// foreign key that no valid, non-partial index leads with.
     #[arg(long)]
     pub fk_indexes: bool,
+    /// Index advice from the workload: the top statements by total time (of --from's
+    /// run, or the live pg_stat_statements), candidates from their generic plans, scored
+    /// with hypothetical indexes (hypopg) as planner cost saved × calls less an estimate
+    /// of the write cost. Changes nothing; --out writes the advised indexes as a profile.
+    #[arg(long, conflicts_with_all = ["apply", "rollback"])]
+    pub advise: bool,
+    /// --advise: the run directory (or run.json) whose pg_stat_statements delta to use
+    /// [default: the live view].
+    #[arg(long, value_name = "RUN_DIR", requires = "advise")]
+    pub from: Option<PathBuf>,
+    /// --advise: write the advised indexes here as a profile (tune-db --apply --profile
+    /// FILE, experiment --profile FILE).
+    #[arg(long, value_name = "FILE", requires = "advise")]
+    pub out: Option<PathBuf>,
+    /// --advise: how many statements to take, by total time.
+    #[arg(long, default_value = "20", requires = "advise")]
+    pub top: usize,
     /// auto profile: RAM to size for (e.g. 1GB) [default: this machine's].
     #[arg(long)]
     pub memory: Option<String>,

@@ -27,6 +27,9 @@ pub async fn tune_db(args: TuneDbArgs) -> anyhow::Result<ExitCode> {
     auto.connections = args.connections.or(auto.connections);
     auto.storage = args.storage;
     auto.workload = args.workload;
+    if args.advise {
+        return advise(&args).await;
+    }
     let rollback = match &args.rollback {
         Some(path) => Some((path.clone(), RollbackFile::read(path)?)),
         None => None,
@@ -43,6 +46,126 @@ pub async fn tune_db(args: TuneDbArgs) -> anyhow::Result<ExitCode> {
     }
     db.close().await;
     result
+}
+
+/// `--advise`: the statements (a run's, or the live view's), the advice, the profile.
+async fn advise(args: &TuneDbArgs) -> anyhow::Result<ExitCode> {
+    use crate::report::InputError;
+    use crate::tune::advise::{self, Statement};
+    if let Some(out) = &args.out
+        && out.exists()
+    {
+        return Err(InputError::msg(format!(
+            "--out {}: already exists; give a new file (nothing is overwritten)",
+            out.display()
+        ))
+        .into());
+    }
+    let from_run = match &args.from {
+        Some(path) => {
+            let runs = crate::report::runs::load(path, "--from")?;
+            let run = runs.into_iter().next().context("--from: no run found")?;
+            if !run.report.postgres.measured {
+                return Err(InputError::msg(format!(
+                    "--from {}: the run has no pg_stat_statements figures ({})",
+                    path.display(),
+                    run.report.postgres.note.unwrap_or_default()
+                ))
+                .into());
+            }
+            let statements: Vec<Statement> = run
+                .report
+                .postgres
+                .statements
+                .into_iter()
+                .map(|s| Statement {
+                    query: s.query,
+                    calls: s.calls,
+                    total_ms: s.total_ms,
+                    rows: s.rows,
+                })
+                .collect();
+            Some((run.path.display().to_string(), statements))
+        }
+        None => None,
+    };
+    let db = super::interruptible(Database::open(args.db.database_url.as_deref())).await?;
+    let result = async {
+        let pool = crate::pg::connect(db.url(), 2).await?;
+        engine::require_superuser(&pool).await?;
+        let (source, statements) = match from_run {
+            Some(s) => s,
+            None => (
+                "the live pg_stat_statements".to_string(),
+                advise::live_statements(&pool).await?,
+            ),
+        };
+        let advice = advise::advise(&pool, statements, args.top).await?;
+        pool.close().await;
+        print_advice(&advice, &source);
+        if let Some(out) = &args.out {
+            match advice.profile_toml(&source) {
+                Some(text) => {
+                    std::fs::write(out, text)
+                        .with_context(|| format!("writing {}", out.display()))?;
+                    println!(
+                        "advised indexes written to {} (tune-db --apply --profile {})",
+                        out.display(),
+                        out.display()
+                    );
+                }
+                None => println!("nothing advised: {} not written", out.display()),
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+    .await;
+    db.close().await;
+    result
+}
+
+fn print_advice(advice: &crate::tune::advise::Advice, source: &str) {
+    println!(
+        "{} statements from {source}; hypopg: {}",
+        advice.statements.len(),
+        match &advice.hypopg {
+            Ok(v) => format!("{v} (hypothetical indexes, rolled back)"),
+            Err(why) => why.clone(),
+        }
+    );
+    for (i, e) in &advice.errors {
+        let q: String = advice.statements[*i].query.chars().take(100).collect();
+        println!("  not planned: {q}…: {e}");
+    }
+    let cost = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.0}"));
+    let mut t = table(&[
+        "table",
+        "columns",
+        "where",
+        "statements",
+        "saved",
+        "writes",
+        "score",
+        "verdict",
+    ]);
+    for c in &advice.candidates {
+        t.add_row(vec![
+            c.table.clone(),
+            c.columns.join(", "),
+            c.predicate.clone().unwrap_or_default(),
+            c.statements.len().to_string(),
+            cost(c.saved),
+            cost(c.write_cost),
+            cost(c.score()),
+            match (&c.skip, c.advised(), c.score()) {
+                (Some(why), _, _) => why.clone(),
+                (None, true, _) => "ADVISED".into(),
+                (None, false, None) => "candidate (no cost without hypopg)".into(),
+                (None, false, Some(_)) => "not worth it".into(),
+            },
+        ]);
+    }
+    println!("{t}");
 }
 
 async fn run(

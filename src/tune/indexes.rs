@@ -111,25 +111,7 @@ impl UnindexedForeignKey {
             .split(", ")
             .map(crate::tune::catalog::unquote)
             .collect();
-        let raw = format!("idx_{}_{}", self.relname, columns.join("_"));
-        let mut name: String = raw
-            .chars()
-            .map(|c| {
-                let c = c.to_ascii_lowercase();
-                if c.is_ascii_alphanumeric() || c == '_' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        if name.len() > 63 {
-            use sha2::Digest;
-            let hash = sha2::Sha256::digest(raw.as_bytes());
-            let tag: String = hash[..4].iter().map(|b| format!("{b:02x}")).collect();
-            name.truncate(54);
-            name = format!("{name}_{tag}");
-        }
+        let name = index_name(&format!("idx_{}_{}", self.relname, columns.join("_")));
         IndexSpec {
             name,
             table: self.table_name.clone(),
@@ -139,6 +121,30 @@ impl UnindexedForeignKey {
             where_line: 0,
         }
     }
+}
+
+/// `raw` as an index name: lower case, `[a-z0-9_]` only, and at most PostgreSQL's 63
+/// bytes (cut, with 8 hex digits of a hash of the whole, when longer).
+pub fn index_name(raw: &str) -> String {
+    let mut name: String = raw
+        .chars()
+        .map(|c| {
+            let c = c.to_ascii_lowercase();
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if name.len() > 63 {
+        use sha2::Digest;
+        let hash = sha2::Sha256::digest(raw.as_bytes());
+        let tag: String = hash[..4].iter().map(|b| format!("{b:02x}")).collect();
+        name.truncate(54);
+        name = format!("{name}_{tag}");
+    }
+    name
 }
 
 /// Foreign keys (in any non-system schema) that no valid, non-partial btree or hash

@@ -4,6 +4,7 @@
 //! reload, restart when a postmaster setting changed and we can, indexes built
 //! concurrently — then read everything back.
 
+pub mod advise;
 pub mod apply;
 pub mod catalog;
 pub mod explain;
@@ -459,7 +460,7 @@ async fn plan_index(
     })
 }
 
-async fn index_step(
+pub(crate) async fn index_step(
     pool: &PgPool,
     spec: &IndexSpec,
     existing: &[catalog::ExistingIndex],

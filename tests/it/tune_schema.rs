@@ -290,3 +290,94 @@ async fn any_schema_plan_skip_partial_failure_converge_and_roll_back() {
     assert!(saved.rolled_back_at.is_some());
     f.pool.close().await;
 }
+
+/// The advisor on the seeded reference schema without its performance indexes, from
+/// the guide's two hot queries as the server sends them (prepared, so that
+/// pg_stat_statements normalizes them): with hypopg, it advises the expense index and
+/// the current-owners one, and the profile it writes is one `tune-db` applies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_advisor_finds_the_guide_indexes_from_the_workload() {
+    let (db, pool) = common::migrated_db().await;
+    koprogo_perf::seed::seed(&pool, &Default::default())
+        .await
+        .unwrap();
+    // The workload's window starts after the seed: its bulk inserts are no write rate.
+    sqlx::raw_sql(
+        "CREATE EXTENSION IF NOT EXISTS pg_stat_statements; ANALYZE; \
+         SELECT pg_stat_statements_reset()",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let buildings: Vec<uuid::Uuid> = sqlx::query_scalar("SELECT id FROM buildings")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    let units: Vec<uuid::Uuid> = sqlx::query_scalar("SELECT id FROM units")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    for round in 0..300 {
+        sqlx::query("SELECT * FROM expenses WHERE building_id = $1 AND status = $2")
+            .bind(buildings[round % buildings.len()])
+            .bind("Approved")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        sqlx::query(
+            "SELECT o.* FROM unit_owners uo JOIN owners o ON o.id = uo.owner_id \
+             WHERE uo.unit_id = $1 AND uo.end_date IS NULL",
+        )
+        .bind(units[round % units.len()])
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    }
+    let cwd = tempfile::tempdir().unwrap();
+    let out = common::bin()
+        .args(["tune-db", "--advise", "--out", "advised.toml"])
+        .args(["--database-url", db.url()])
+        .current_dir(cwd.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", all(&out));
+    let advised = std::fs::read_to_string(cwd.path().join("advised.toml"))
+        .unwrap_or_else(|_| panic!("no advised.toml: {}", all(&out)));
+    assert!(
+        advised.contains("table = \"expenses\"\ncolumns = \"building_id, status\""),
+        "{advised}\n{}",
+        all(&out)
+    );
+    assert!(
+        advised.contains(
+            "table = \"unit_owners\"\ncolumns = \"unit_id\"\nwhere = \"end_date IS NULL\""
+        ),
+        "{advised}\n{}",
+        all(&out)
+    );
+    // Not also the non-partial one, which serves the same lookups for a lower score.
+    assert_eq!(advised.matches("[[index]]").count(), 2, "{advised}");
+    assert!(
+        stdout(&out).contains("served by the advised (unit_id) WHERE end_date IS NULL"),
+        "{}",
+        all(&out)
+    );
+    // The advice changed nothing (its hypothetical indexes and hypopg were rolled back).
+    let hypopg: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM pg_extension WHERE extname = 'hypopg'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(hypopg, 0);
+    // A profile tune-db takes as it is.
+    let out = common::bin()
+        .args(["tune-db", "--dry-run", "--profile", "advised.toml"])
+        .args(["--database-url", db.url()])
+        .current_dir(cwd.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", all(&out));
+    assert!(stdout(&out).contains("would change"), "{}", all(&out));
+    pool.close().await;
+    db.close().await;
+}
