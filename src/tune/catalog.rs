@@ -65,6 +65,12 @@ pub struct ExistingIndex {
     pub columns: Vec<String>,
     /// Per key column: DESC.
     pub descending: Vec<bool>,
+    /// Per key column: its operator class and collation (`text_pattern_ops/100`), so
+    /// that `(code)` and `(code text_pattern_ops)` are not taken for one another.
+    pub classes: Vec<String>,
+    /// Per key column: the operator class is its type's default and the collation its
+    /// column's (what a profile's plain column list builds).
+    pub plain: Vec<bool>,
     /// The WHERE of a partial index, as PostgreSQL deparses it.
     pub predicate: Option<String>,
     pub unique: bool,
@@ -90,6 +96,14 @@ pub async fn indexes(pool: &PgPool) -> sqlx::Result<Vec<ExistingIndex>> {
                         FROM generate_series(1, i.indnkeyatts) k ORDER BY k) AS columns, \
                 ARRAY(SELECT (i.indoption[k - 1] & 1) = 1 \
                         FROM generate_series(1, i.indnkeyatts) k ORDER BY k) AS descending, \
+                ARRAY(SELECT opc.opcname::text || '/' || i.indcollation[k - 1]::text \
+                        FROM generate_series(1, i.indnkeyatts) k \
+                        JOIN pg_opclass opc ON opc.oid = i.indclass[k - 1] ORDER BY k) AS classes, \
+                ARRAY(SELECT opc.opcdefault AND i.indcollation[k - 1] = coalesce( \
+                               (SELECT a.attcollation FROM pg_attribute a \
+                                 WHERE a.attrelid = i.indrelid AND a.attnum = i.indkey[k - 1]), 0) \
+                        FROM generate_series(1, i.indnkeyatts) k \
+                        JOIN pg_opclass opc ON opc.oid = i.indclass[k - 1] ORDER BY k) AS plain, \
                 pg_get_expr(i.indpred, i.indrelid, true) AS predicate, \
                 i.indisunique AS unique, i.indisprimary AS primary, \
                 (SELECT con.conname::text FROM pg_constraint con \
@@ -215,19 +229,17 @@ pub fn findings(indexes: &[ExistingIndex]) -> Vec<Finding> {
     let reported = |out: &[Finding], i: &ExistingIndex| {
         out.iter().any(|f| f.index == i.name && f.table == i.table)
     };
-    // Exact duplicates first: keep the one enforcing a constraint, else the first by
-    // name.
+    // Exact duplicates first: keep the one enforcing a constraint, else a unique one,
+    // else the first by name.
+    let keep_rank = |i: &ExistingIndex| (i.constraint.is_none(), !i.unique);
     for a in &valid {
         let duplicate_of = valid.iter().find(|b| {
             b.name != a.name
                 && same_shape(a, b)
                 && a.columns == b.columns
                 && a.descending == b.descending
-                && match (a.constraint.is_some(), b.constraint.is_some()) {
-                    (false, true) => true,
-                    (true, false) => false,
-                    _ => b.name < a.name,
-                }
+                && a.classes == b.classes
+                && (keep_rank(b), &b.name) < (keep_rank(a), &a.name)
                 && !reported(&out, b)
         });
         if let Some(b) = duplicate_of {
@@ -245,6 +257,7 @@ pub fn findings(indexes: &[ExistingIndex]) -> Vec<Finding> {
                 && b.columns.len() > a.columns.len()
                 && b.columns[..a.columns.len()] == a.columns[..]
                 && b.descending[..a.columns.len()] == a.descending[..]
+                && b.classes[..a.columns.len()] == a.classes[..]
                 && !reported(&out, b)
         });
         if let Some(b) = prefix_of {
@@ -283,6 +296,8 @@ mod tests {
             method: "btree".into(),
             columns: columns.iter().map(|c| c.to_string()).collect(),
             descending: vec![false; columns.len()],
+            classes: vec!["int4_ops/0".into(); columns.len()],
+            plain: vec![true; columns.len()],
             predicate: predicate.map(str::to_string),
             unique: false,
             primary: false,
@@ -303,6 +318,12 @@ mod tests {
         unused.scans = 0;
         let mut invalid = index("idx_zz", &["a"], None);
         invalid.valid = false;
+        let mut pattern = index("idx_c_pattern", &["c"], None);
+        pattern.classes = vec!["text_pattern_ops/0".into()];
+        let mut unique_c = index("idx_c_unique", &["c"], None);
+        unique_c.unique = true;
+        let mut unused_d = index("idx_d", &["d"], None);
+        unused_d.scans = 0;
         let all = vec![
             unique,
             index("idx_a_b", &["a", "b"], None),
@@ -310,6 +331,9 @@ mod tests {
             index("idx_a_partial", &["a"], Some("d IS NULL")),
             unused,
             invalid,
+            pattern,
+            unique_c,
+            unused_d,
         ];
         let found: Vec<(Waste, String, Option<String>)> = findings(&all)
             .into_iter()
@@ -323,12 +347,18 @@ mod tests {
                     "idx_a_b".to_string(),
                     Some("t_a_b_key".to_string())
                 ),
+                // Kept: the unique one; not taken for one another: other operator classes.
+                (
+                    Waste::Duplicate,
+                    "idx_c".to_string(),
+                    Some("idx_c_unique".to_string())
+                ),
                 (
                     Waste::Prefix,
                     "idx_a".to_string(),
                     Some("t_a_b_key".to_string())
                 ),
-                (Waste::Unused, "idx_c".to_string(), None),
+                (Waste::Unused, "idx_d".to_string(), None),
             ]
         );
         assert_eq!(unquote("\"Foo\"\"x\""), "Foo\"x");

@@ -513,8 +513,9 @@ pub(crate) async fn index_step(
         }
     }
     // An existing valid btree index whose leading keys are these, in this order and
-    // direction (or all reversed: a btree scans both ways), with no condition or the
-    // same one, serves every lookup this one would. The fewest keys win.
+    // direction (or all reversed: a btree scans both ways), with their default operator
+    // classes and collations, and with no condition or the same one, serves every
+    // lookup this one would. The fewest keys win.
     let descending = key_descending(&spec.columns);
     let mut candidates: Vec<&catalog::ExistingIndex> = existing
         .iter()
@@ -523,6 +524,7 @@ pub(crate) async fn index_step(
                 && e.table_oid == table.oid
                 && e.method == "btree"
                 && e.columns.len() >= keys.len()
+                && e.plain[..keys.len()].iter().all(|p| *p)
                 && e.columns[..keys.len()]
                     .iter()
                     .map(|c| catalog::unquote(c))
