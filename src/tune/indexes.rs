@@ -71,7 +71,12 @@ pub async fn ensure(pool: &PgPool, index: &IndexSpec) -> anyhow::Result<(IndexAc
         let _ = sqlx::raw_sql(&format!("DROP INDEX CONCURRENTLY IF EXISTS {}", index.name))
             .execute(pool)
             .await;
-        return Err(anyhow::Error::new(e).context(format!("creating index {}", index.name)));
+        // PostgreSQL's message once (sqlx's error repeats it as its source).
+        let message = match &e {
+            sqlx::Error::Database(d) => d.message().to_string(),
+            e => e.to_string(),
+        };
+        anyhow::bail!("creating index {}: {message}", index.name);
     }
     Ok((action, began.elapsed()))
 }

@@ -809,6 +809,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn keys_lead_in_any_order_and_names_fit() {
+        assert_eq!(key_names("a, \"B c\" DESC"), vec!["a", "B c"]);
+        assert_eq!(key_descending("a, b DESC"), vec![false, true]);
+        assert!(leads_with(
+            "organization_id, account_code, x",
+            "account_code, organization_id"
+        ));
+        assert!(!leads_with(
+            "organization_id",
+            "organization_id, account_code"
+        ));
+        assert!(!leads_with("x, organization_id", "organization_id"));
+        assert!(same_table("public.expenses", "expenses"));
+        let long = indexes::index_name(&format!("idx_{}", "Very_Long".repeat(10)));
+        assert_eq!(long.len(), 63);
+        assert!(long.starts_with("idx_very_long"), "{long}");
+        assert_eq!(
+            long,
+            indexes::index_name(&format!("idx_{}", "Very_Long".repeat(10)))
+        );
+    }
+
+    #[test]
     fn values_compare_by_type() {
         assert!(same_value("1.1", "1.10", "real"));
         assert!(!same_value("4", "1.1", "real"));
