@@ -3,7 +3,9 @@
 //! or were never scanned), the guide's two indexes, and the profile's settings
 //! (`tune-db`'s diff).
 //!
-//! Everything here is a SELECT (`tune::plan`, `tune::read_settings` and
+//! Everything here is a SELECT or an `EXPLAIN` that is planned, never run
+//! (`tune::plan`, which resolves the profile's index conditions that way,
+//! `tune::read_settings`, `tune::catalog::indexes` and
 //! `tune::indexes::unindexed_foreign_keys` included), on a session that PostgreSQL
 //! itself keeps read-only (`default_transaction_read_only = on`, set at connection
 //! time), so that a `CREATE EXTENSION`, an index build or any row change slipped in by
