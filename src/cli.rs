@@ -94,7 +94,10 @@ const AUDIT_HELP: &str = "The checks:
                      over --timeout
   pg_stat_statements in shared_preload_libraries, and the extension created in the
                      database
-  foreign keys       every foreign key has an index that leads with its column
+  foreign keys       every foreign key has a valid, non-partial index that leads with
+                     its columns; the evidence also names duplicate and prefix indexes
+                     (with sizes) and counts those never scanned since the statistics
+                     were reset
   guide's indexes    idx_expenses_building_status and idx_unit_owners_unit_active exist,
                      valid and ready
   settings           every setting of --profile is in effect (tune-db's diff); a setting
@@ -413,10 +416,37 @@ pub struct TuneDbArgs {
     /// "systemctl restart postgresql").
     #[arg(long, value_name = "CMD")]
     pub restart_cmd: Option<String>,
-    /// Also EXPLAIN (ANALYZE, BUFFERS) the guide's hot queries (always done around the
+    /// Also EXPLAIN (ANALYZE, BUFFERS) the guide's hot queries, written for the schema
+    /// present; a query that fails is shown with its error (always done around the
     /// index builds of --apply).
     #[arg(long)]
     pub explain: bool,
+    /// Skip the profile's indexes that cannot exist on this database (no such table or
+    /// column, a condition PostgreSQL rejects), saying so, instead of refusing the
+    /// whole profile.
+    #[arg(long)]
+    pub skip_invalid: bool,
+    /// Also build a btree index (concurrently, named idx_<table>_<columns>) for every
+    /// foreign key that no valid, non-partial index leads with.
+    #[arg(long)]
+    pub fk_indexes: bool,
+    /// Index advice from the workload: the top statements by total time (of --from's
+    /// run, or the live pg_stat_statements), candidates from their generic plans, scored
+    /// with hypothetical indexes (hypopg) as planner cost saved × calls less an estimate
+    /// of the write cost. Changes nothing; --out writes the advised indexes as a profile.
+    #[arg(long, conflicts_with_all = ["apply", "rollback"])]
+    pub advise: bool,
+    /// --advise: the run directory (or run.json) whose pg_stat_statements delta to use
+    /// [default: the live view].
+    #[arg(long, value_name = "RUN_DIR", requires = "advise")]
+    pub from: Option<PathBuf>,
+    /// --advise: write the advised indexes here as a profile (tune-db --apply --profile
+    /// FILE, experiment --profile FILE).
+    #[arg(long, value_name = "FILE", requires = "advise")]
+    pub out: Option<PathBuf>,
+    /// --advise: how many statements to take, by total time.
+    #[arg(long, default_value = "20", requires = "advise")]
+    pub top: usize,
     /// auto profile: RAM to size for (e.g. 1GB) [default: this machine's].
     #[arg(long)]
     pub memory: Option<String>,

@@ -1,7 +1,11 @@
-//! The audit's database checks: pg_stat_statements, foreign keys without an index,
-//! the guide's two indexes, and the profile's settings (`tune-db`'s diff).
+//! The audit's database checks: pg_stat_statements, foreign keys without an index (and,
+//! as evidence, the indexes already there that duplicate others, are prefixes of others
+//! or were never scanned), the guide's two indexes, and the profile's settings
+//! (`tune-db`'s diff).
 //!
-//! Everything here is a SELECT (`tune::plan`, `tune::read_settings` and
+//! Everything here is a SELECT or an `EXPLAIN` that is planned, never run
+//! (`tune::plan`, which resolves the profile's index conditions that way,
+//! `tune::read_settings`, `tune::catalog::indexes` and
 //! `tune::indexes::unindexed_foreign_keys` included), on a session that PostgreSQL
 //! itself keeps read-only (`default_transaction_read_only = on`, set at connection
 //! time), so that a `CREATE EXTENSION`, an index build or any row change slipped in by
@@ -128,10 +132,70 @@ pub async fn foreign_key_indexes(pool: &PgPool) -> Check {
         Ok(t) => t,
         Err(e) => return query_failed(id, e),
     };
-    match crate::tune::indexes::unindexed_foreign_keys(pool).await {
+    let mut check = match crate::tune::indexes::unindexed_foreign_keys(pool).await {
         Ok(missing) => judge_foreign_keys(total as u64, &missing),
-        Err(e) => query_failed(id, e),
+        Err(e) => return query_failed(id, e),
+    };
+    let waste = match crate::tune::catalog::indexes(pool).await {
+        Ok(indexes) => crate::tune::catalog::findings(&indexes),
+        Err(e) => return query_failed(id, e),
+    };
+    let reset = crate::tune::catalog::stats_reset(pool).await.ok().flatten();
+    if let Some(more) = waste_evidence(&waste, reset.as_deref()) {
+        check.evidence = format!("{}; {more}", check.evidence);
     }
+    check
+}
+
+/// The indexes already there that cost writes and space for nothing (duplicates and
+/// prefixes of another, each named with its size) or for nothing seen yet (no scan since
+/// the statistics were reset: a count and their size). Evidence only: the check's
+/// status is the foreign keys'. `None` when there is none.
+pub fn waste_evidence(
+    findings: &[crate::tune::catalog::Finding],
+    stats_reset: Option<&str>,
+) -> Option<String> {
+    use crate::tune::catalog::{Waste, size_text};
+    let mut parts = Vec::new();
+    let redundant: Vec<String> = findings
+        .iter()
+        .filter(|f| f.kind != Waste::Unused)
+        .map(|f| {
+            format!(
+                "{} ({}, {} {})",
+                f.index,
+                size_text(f.size_bytes),
+                if f.kind == Waste::Duplicate {
+                    "duplicate of"
+                } else {
+                    "prefix of"
+                },
+                f.of.as_deref().unwrap_or_default()
+            )
+        })
+        .collect();
+    if !redundant.is_empty() {
+        parts.push(format!(
+            "{} redundant indexes: {}",
+            redundant.len(),
+            redundant.join(", ")
+        ));
+    }
+    let unused: Vec<&crate::tune::catalog::Finding> = findings
+        .iter()
+        .filter(|f| f.kind == Waste::Unused)
+        .collect();
+    if !unused.is_empty() {
+        parts.push(format!(
+            "{} indexes with no scan since {} ({})",
+            unused.len(),
+            stats_reset.map_or("the statistics began (never reset)".to_string(), |t| {
+                format!("the statistics were reset ({t})")
+            }),
+            size_text(unused.iter().map(|f| f.size_bytes).sum())
+        ));
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
 }
 
 /// Judges the foreign keys: `total` of them, `missing` without an index.
@@ -391,6 +455,8 @@ mod tests {
             table_name: t.into(),
             constraint_name: format!("{t}_{c}_fkey"),
             columns: c.into(),
+            relname: t.into(),
+            visible: true,
         };
         assert_eq!(judge_foreign_keys(0, &[]).status, Status::NotChecked);
         let ok = judge_foreign_keys(14, &[]);
@@ -411,6 +477,35 @@ mod tests {
             bad.evidence,
             "2 of 14 foreign keys have no index leading with them: expenses(building_id), \
              units(organization_id); koprogo-perf tune-db --apply fixes it"
+        );
+    }
+
+    #[test]
+    fn redundant_and_unused_indexes_are_evidence() {
+        use crate::tune::catalog::{Finding, Waste};
+        let finding = |kind, index: &str, of: Option<&str>, size| Finding {
+            kind,
+            table: "kids".into(),
+            index: index.into(),
+            of: of.map(str::to_string),
+            size_bytes: size,
+            definition: String::new(),
+        };
+        assert_eq!(waste_evidence(&[], None), None);
+        assert_eq!(
+            waste_evidence(
+                &[
+                    finding(Waste::Duplicate, "kids_b", Some("kids_a"), 16384),
+                    finding(Waste::Prefix, "kids_a", Some("kids_a_note"), 16384),
+                    finding(Waste::Unused, "kids_c", None, 8192),
+                    finding(Waste::Unused, "kids_d", None, 8192),
+                ],
+                None
+            )
+            .unwrap(),
+            "2 redundant indexes: kids_b (16.0 kB, duplicate of kids_a), kids_a (16.0 kB, prefix \
+             of kids_a_note); 2 indexes with no scan since the statistics began (never reset) \
+             (16.0 kB)"
         );
     }
 

@@ -119,7 +119,7 @@ struct Runner {
     /// The profile's settings that differ from the cluster's defaults: (name, value).
     settings: Vec<(String, String)>,
     /// tune-db's plan of the profile on this cluster, to verify the settings with.
-    tune_plan: Option<crate::tune::Plan>,
+    tune_plan: Option<crate::tune::ProfileDiff>,
 }
 
 impl Runner {

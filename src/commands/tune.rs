@@ -2,18 +2,18 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use comfy_table::Table;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
-use sqlx::PgPool;
 
 use crate::cli::TuneDbArgs;
 use crate::pg::Database;
+use crate::tune::apply::{self, Event, Restarter};
+use crate::tune::catalog::{self, Waste};
 use crate::tune::explain::PlanSummary;
 use crate::tune::profile::{self, AutoInputs};
-use crate::tune::{self as engine, Needs, Plan, RollbackFile};
+use crate::tune::{self as engine, ProfileDiff, RollbackFile};
 
 pub async fn tune_db(args: TuneDbArgs) -> anyhow::Result<ExitCode> {
     // Everything that can be checked without the database is checked first.
@@ -27,6 +27,9 @@ pub async fn tune_db(args: TuneDbArgs) -> anyhow::Result<ExitCode> {
     auto.connections = args.connections.or(auto.connections);
     auto.storage = args.storage;
     auto.workload = args.workload;
+    if args.advise {
+        return advise(&args).await;
+    }
     let rollback = match &args.rollback {
         Some(path) => Some((path.clone(), RollbackFile::read(path)?)),
         None => None,
@@ -45,6 +48,126 @@ pub async fn tune_db(args: TuneDbArgs) -> anyhow::Result<ExitCode> {
     result
 }
 
+/// `--advise`: the statements (a run's, or the live view's), the advice, the profile.
+async fn advise(args: &TuneDbArgs) -> anyhow::Result<ExitCode> {
+    use crate::report::InputError;
+    use crate::tune::advise::{self, Statement};
+    if let Some(out) = &args.out
+        && out.exists()
+    {
+        return Err(InputError::msg(format!(
+            "--out {}: already exists; give a new file (nothing is overwritten)",
+            out.display()
+        ))
+        .into());
+    }
+    let from_run = match &args.from {
+        Some(path) => {
+            let runs = crate::report::runs::load(path, "--from")?;
+            let run = runs.into_iter().next().context("--from: no run found")?;
+            if !run.report.postgres.measured {
+                return Err(InputError::msg(format!(
+                    "--from {}: the run has no pg_stat_statements figures ({})",
+                    path.display(),
+                    run.report.postgres.note.unwrap_or_default()
+                ))
+                .into());
+            }
+            let statements: Vec<Statement> = run
+                .report
+                .postgres
+                .statements
+                .into_iter()
+                .map(|s| Statement {
+                    query: s.query,
+                    calls: s.calls,
+                    total_ms: s.total_ms,
+                    rows: s.rows,
+                })
+                .collect();
+            Some((run.path.display().to_string(), statements))
+        }
+        None => None,
+    };
+    let db = super::interruptible(Database::open(args.db.database_url.as_deref())).await?;
+    let result = async {
+        let pool = crate::pg::connect(db.url(), 2).await?;
+        engine::require_superuser(&pool).await?;
+        let (source, statements) = match from_run {
+            Some(s) => s,
+            None => (
+                "the live pg_stat_statements".to_string(),
+                advise::live_statements(&pool).await?,
+            ),
+        };
+        let advice = advise::advise(&pool, statements, args.top).await?;
+        pool.close().await;
+        print_advice(&advice, &source);
+        if let Some(out) = &args.out {
+            match advice.profile_toml(&source) {
+                Some(text) => {
+                    std::fs::write(out, text)
+                        .with_context(|| format!("writing {}", out.display()))?;
+                    println!(
+                        "advised indexes written to {} (tune-db --apply --profile {})",
+                        out.display(),
+                        out.display()
+                    );
+                }
+                None => println!("nothing advised: {} not written", out.display()),
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+    .await;
+    db.close().await;
+    result
+}
+
+fn print_advice(advice: &crate::tune::advise::Advice, source: &str) {
+    println!(
+        "{} statements from {source}; hypopg: {}",
+        advice.statements.len(),
+        match &advice.hypopg {
+            Ok(v) => format!("{v} (hypothetical indexes, rolled back)"),
+            Err(why) => why.clone(),
+        }
+    );
+    for (i, e) in &advice.errors {
+        let q: String = advice.statements[*i].query.chars().take(100).collect();
+        println!("  not planned: {q}…: {e}");
+    }
+    let cost = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.0}"));
+    let mut t = table(&[
+        "table",
+        "columns",
+        "where",
+        "statements",
+        "saved",
+        "writes",
+        "score",
+        "verdict",
+    ]);
+    for c in &advice.candidates {
+        t.add_row(vec![
+            c.table.clone(),
+            c.columns.join(", "),
+            c.predicate.clone().unwrap_or_default(),
+            c.statements.len().to_string(),
+            cost(c.saved),
+            cost(c.write_cost),
+            cost(c.score()),
+            match (&c.skip, c.advised(), c.score()) {
+                (Some(why), _, _) => why.clone(),
+                (None, true, _) => "ADVISED".into(),
+                (None, false, None) => "candidate (no cost without hypopg)".into(),
+                (None, false, Some(_)) => "not worth it".into(),
+            },
+        ]);
+    }
+    println!("{t}");
+}
+
 async fn run(
     db: &mut Database,
     args: &TuneDbArgs,
@@ -53,143 +176,108 @@ async fn run(
 ) -> anyhow::Result<ExitCode> {
     let pool = crate::pg::connect(db.url(), 2).await?;
     engine::require_superuser(&pool).await?;
+    let restarter = Restarter {
+        db,
+        command: args.restart_cmd.as_deref(),
+    };
     if let Some((path, file)) = rollback {
-        return roll_back(db, pool, args, &path, file).await;
+        let done = apply::roll_back(restarter, pool, &path, file, &mut print_event).await?;
+        return rolled_back(&done, &path);
     }
     let profile = profile.expect("a profile unless rolling back");
-    let plan = engine::plan(&pool, profile).await?;
-    print_plan(&plan);
-    let unindexed = engine::indexes::unindexed_foreign_keys(&pool).await?;
-    if !unindexed.is_empty() {
-        println!(
-            "foreign keys that no index leads with ({}):",
-            unindexed.len()
-        );
-        for fk in &unindexed {
-            println!(
-                "  {} ({}) — {}",
-                fk.table_name, fk.columns, fk.constraint_name
-            );
+    let mut diff = engine::plan_with(&pool, profile, args.fk_indexes).await?;
+    let impossible = diff.impossible();
+    let skipped = if args.skip_invalid {
+        diff.skip_impossible()
+    } else {
+        0
+    };
+    print_plan(&diff);
+    if let Some(error) = impossible {
+        if !args.skip_invalid {
+            pool.close().await;
+            return Err(anyhow::Error::new(error).context(
+                "nothing was changed: fix the profile, or pass --skip-invalid to leave these \
+                 indexes out",
+            ));
         }
+        println!("--skip-invalid: {skipped} indexes that cannot exist here are left out:\n{error}");
     }
-    let changed = plan.changed().count();
-    let to_build = plan.indexes_to_build().count();
+    let changed = diff.changed().count();
+    let to_build = diff.indexes_to_build().count();
     if !args.apply {
         if args.explain {
             print_explain(&crate::tune::explain::hot_queries(&pool).await?, None);
         }
         println!(
             "dry run: {changed} of {} settings and {to_build} of {} indexes would change; nothing was changed (apply with --apply)",
-            plan.settings.len(),
-            plan.indexes.len()
+            diff.settings.len(),
+            diff.indexes.len()
         );
         pool.close().await;
         return Ok(ExitCode::SUCCESS);
     }
-    if plan.is_noop() {
-        ensure_extension(&pool).await?;
-        let verified = engine::verify(&pool, &plan).await?;
-        print_verified(&verified);
-        println!(
-            "nothing to change: every setting and index of profile {} is already in place",
-            plan.profile.name
-        );
-        pool.close().await;
-        return Ok(ExitCode::SUCCESS);
-    }
-
-    // 1. The rollback file, before any change.
-    let names: Vec<String> = plan.settings.iter().map(|s| s.name.clone()).collect();
-    let mut saved = RollbackFile {
-        created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        profile: plan.profile.name.clone(),
-        database: db.display_url(),
-        settings: engine::snapshot(&pool, &names).await?,
-        indexes_created: Vec::new(),
-    };
-    let path = Path::new("reports").join(format!(
-        "tune-{}.json",
-        chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ")
-    ));
-    saved.write(&path)?;
-    println!(
-        "rollback file: {} (undo with --rollback {})",
-        path.display(),
-        path.display()
-    );
-    let before = if to_build > 0 {
-        crate::tune::explain::hot_queries(&pool).await?
-    } else {
-        Vec::new()
-    };
-
-    // 2. Settings, one ALTER SYSTEM each, then a reload and, if needed, a restart.
-    for s in plan.changed() {
-        engine::alter_system_set(&pool, &s.name, &s.target).await?;
-    }
-    engine::reload(&pool).await?;
-    let restart: Vec<&str> = plan
-        .changed()
-        .filter(|s| s.needs == Needs::Restart)
-        .map(|s| s.name.as_str())
-        .collect();
-    let pool = if restart.is_empty() {
-        pool
-    } else {
-        restart_server(db, pool, args, &restart).await?
-    };
-
-    // 3. pg_stat_statements in this database, then the indexes.
-    ensure_extension(&pool).await?;
-    let created = engine::build_indexes(&pool, &plan, |name, action, took| {
-        println!("index {name}: {action:?} in {:.2} s", took.as_secs_f64());
-    })
-    .await;
-    // Whatever was built is recorded for the rollback, even when a later one failed.
-    let created = match created {
-        Ok(c) => c,
-        Err(e) => {
-            saved.write(&path)?;
-            return Err(e);
-        }
-    };
-    saved.indexes_created = created;
-    saved.write(&path)?;
-
-    // 4. Read everything back.
-    let verified = engine::verify(&pool, &plan).await?;
-    print_verified(&verified);
-    let errors = engine::file_errors(&pool).await?;
-    for e in &errors {
+    let applied = apply::apply(
+        restarter,
+        pool,
+        &diff,
+        Path::new("reports"),
+        &mut print_event,
+    )
+    .await?;
+    print_verified(&applied.verified);
+    for e in &applied.file_errors {
         eprintln!("configuration file error: {e}");
     }
-    if to_build > 0 {
-        let after = crate::tune::explain::hot_queries(&pool).await?;
-        print_explain(&before, Some(&after));
+    if let Some((before, after)) = &applied.explain {
+        print_explain(before, Some(after));
     }
-    pool.close().await;
-    let wrong: Vec<&str> = verified
-        .iter()
-        .filter(|v| !v.ok && !v.pending_restart)
-        .map(|v| v.name.as_str())
-        .collect();
-    if !wrong.is_empty() || !errors.is_empty() {
+    let Some(path) = &applied.rollback_file else {
+        println!(
+            "nothing to change: every setting and index of profile {} is already in place",
+            diff.profile.name
+        );
+        return Ok(ExitCode::SUCCESS);
+    };
+    let wrong = applied.wrong();
+    let mut problems = Vec::new();
+    if !applied.failed.is_empty() {
+        problems.push(format!(
+            "{} of {to_build} indexes failed ({}), the others were built",
+            applied.failed.len(),
+            applied
+                .failed
+                .iter()
+                .map(|(name, e)| format!("{name}: {e}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+    }
+    if !wrong.is_empty() {
+        problems.push(format!(
+            "{} do not read back as the profile says",
+            wrong.join(", ")
+        ));
+    }
+    if !applied.file_errors.is_empty() {
+        problems.push("the configuration files have errors".into());
+    }
+    if !problems.is_empty() {
         anyhow::bail!(
-            "after applying, {} do not read back as the profile says{}; undo with --rollback {}",
-            wrong.join(", "),
-            if errors.is_empty() {
-                ""
-            } else {
-                " and the configuration files have errors"
-            },
+            "after applying, {}; apply again once fixed, or undo with --rollback {}",
+            problems.join("; "),
             path.display()
         );
     }
-    let pending = verified.iter().filter(|v| v.pending_restart).count();
+    let pending = applied
+        .verified
+        .iter()
+        .filter(|v| v.pending_restart)
+        .count();
     println!(
         "applied profile {}: {changed} settings changed, {} indexes built{}",
-        plan.profile.name,
-        saved.indexes_created.len(),
+        diff.profile.name,
+        applied.built.len(),
         if pending > 0 {
             format!("; {pending} settings take effect after a restart")
         } else {
@@ -199,48 +287,61 @@ async fn run(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Restores a rollback file: the saved values (RESET where auto.conf held none), reload,
-/// restart when needed, drop the indexes that apply created, verify.
-async fn roll_back(
-    db: &mut Database,
-    pool: PgPool,
-    args: &TuneDbArgs,
-    path: &Path,
-    file: RollbackFile,
-) -> anyhow::Result<ExitCode> {
-    for s in &file.settings {
-        match &s.auto_conf {
-            Some(value) => engine::alter_system_set(&pool, &s.name, value).await?,
-            None => engine::alter_system_reset(&pool, &s.name).await?,
+/// Prints each step of apply and rollback as it happens.
+fn print_event(event: Event<'_>) {
+    match event {
+        Event::RollbackFile {
+            path,
+            first_apply: None,
+        } => println!(
+            "rollback file: {} (undo with --rollback {})",
+            path.display(),
+            path.display()
+        ),
+        Event::RollbackFile {
+            path,
+            first_apply: Some(at),
+        } => println!(
+            "rollback file: {} (kept from the first apply, {at}: it holds the state before it; \
+             undo with --rollback {})",
+            path.display(),
+            path.display()
+        ),
+        Event::Restarted {
+            how,
+            settings,
+            took,
+        } => println!(
+            "restarted {} for {} in {:.1} s",
+            if how == "--restart-cmd" {
+                "with --restart-cmd"
+            } else {
+                how
+            },
+            settings.join(", "),
+            took.as_secs_f64()
+        ),
+        Event::RestartWaiting { settings } => println!(
+            "{} take effect after a restart of PostgreSQL: restart it (e.g. `systemctl restart postgresql` \
+             or `pg_ctl restart -D DATADIR`), or pass --restart-cmd CMD next time",
+            settings.join(", ")
+        ),
+        Event::IndexBuilt { name, action, took } => {
+            println!("index {name}: {action:?} in {:.2} s", took.as_secs_f64())
         }
+        Event::IndexFailed { name, error } => eprintln!("index {name}: FAILED: {error}"),
+        Event::IndexDropped { name } => println!("index {name}: dropped"),
     }
-    engine::reload(&pool).await?;
-    let server = engine::read_settings(&pool).await?;
-    let restart: Vec<&str> = file
-        .settings
-        .iter()
-        .filter(|s| server.get(&s.name).is_some_and(|r| r.pending_restart))
-        .map(|s| s.name.as_str())
-        .collect();
-    let pool = if restart.is_empty() {
-        pool
-    } else {
-        restart_server(db, pool, args, &restart).await?
-    };
-    for name in &file.indexes_created {
-        engine::indexes::drop(&pool, name)
-            .await
-            .with_context(|| format!("dropping index {name}"))?;
-        println!("index {name}: dropped");
-    }
-    let server = engine::read_settings(&pool).await?;
+}
+
+/// The rollback's table and verdict.
+fn rolled_back(done: &apply::RolledBack, path: &Path) -> anyhow::Result<ExitCode> {
     let mut table = table(&["setting", "restored", "in effect", "state"]);
     let mut wrong = Vec::new();
-    for s in &file.settings {
-        let row = &server[&s.name];
-        let state = if row.setting == s.setting {
+    for s in &done.settings {
+        let state = if s.ok {
             "ok"
-        } else if row.pending_restart {
+        } else if s.pending_restart {
             "after restart"
         } else {
             wrong.push(s.name.as_str());
@@ -248,13 +349,12 @@ async fn roll_back(
         };
         table.add_row(vec![
             s.name.clone(),
-            s.shown.clone(),
-            row.setting.clone(),
+            s.saved.clone(),
+            s.in_effect.clone(),
             state.into(),
         ]);
     }
     println!("{table}");
-    pool.close().await;
     if !wrong.is_empty() {
         anyhow::bail!(
             "rollback from {}: {} did not return to the saved values",
@@ -264,80 +364,11 @@ async fn roll_back(
     }
     println!(
         "rolled back {} settings and {} indexes from {}",
-        file.settings.len(),
-        file.indexes_created.len(),
+        done.settings.len(),
+        done.indexes_dropped,
         path.display()
     );
     Ok(ExitCode::SUCCESS)
-}
-
-/// Restarts the server for `settings` — the embedded cluster itself, or through
-/// `--restart-cmd` — and returns a fresh pool once it accepts connections. Without
-/// either, says which settings wait for a restart and keeps the pool.
-async fn restart_server(
-    db: &mut Database,
-    pool: PgPool,
-    args: &TuneDbArgs,
-    settings: &[&str],
-) -> anyhow::Result<PgPool> {
-    if let Some(cluster) = db.cluster_mut() {
-        pool.close().await;
-        let began = Instant::now();
-        // A second or two of blocking: nothing else runs during tune-db.
-        cluster
-            .restart()
-            .context("restarting the embedded cluster")?;
-        println!(
-            "restarted the embedded cluster for {} in {:.1} s",
-            settings.join(", "),
-            began.elapsed().as_secs_f64()
-        );
-    } else if let Some(cmd) = &args.restart_cmd {
-        pool.close().await;
-        let began = Instant::now();
-        let status = tokio::process::Command::new("sh")
-            .arg("-c")
-            .arg(cmd)
-            .status()
-            .await
-            .with_context(|| format!("running --restart-cmd `{cmd}`"))?;
-        if !status.success() {
-            anyhow::bail!(
-                "--restart-cmd `{cmd}` failed ({status}); the new settings are saved in postgresql.auto.conf and wait for a restart"
-            );
-        }
-        println!(
-            "restarted with --restart-cmd for {} in {:.1} s",
-            settings.join(", "),
-            began.elapsed().as_secs_f64()
-        );
-    } else {
-        println!(
-            "{} take effect after a restart of PostgreSQL: restart it (e.g. `systemctl restart postgresql` \
-             or `pg_ctl restart -D DATADIR`), or pass --restart-cmd CMD next time",
-            settings.join(", ")
-        );
-        return Ok(pool);
-    }
-    // Wait until it accepts connections again.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        match crate::pg::connect(db.url(), 2).await {
-            Ok(pool) => return Ok(pool),
-            Err(e) if Instant::now() > deadline => {
-                return Err(e.context("the server did not come back after the restart"));
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
-        }
-    }
-}
-
-async fn ensure_extension(pool: &PgPool) -> anyhow::Result<()> {
-    sqlx::raw_sql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-        .execute(pool)
-        .await
-        .context("CREATE EXTENSION pg_stat_statements (Debian package postgresql-contrib)")?;
-    Ok(())
 }
 
 fn table(header: &[&str]) -> Table {
@@ -347,7 +378,7 @@ fn table(header: &[&str]) -> Table {
     t
 }
 
-fn print_plan(plan: &Plan) {
+fn print_plan(plan: &ProfileDiff) {
     println!("profile {} ({})", plan.profile.name, plan.profile.source);
     let mut t = table(&[
         "setting", "current", "source", "target", "unit", "needs", "change",
@@ -364,16 +395,90 @@ fn print_plan(plan: &Plan) {
         ]);
     }
     println!("{t}");
-    let mut t = table(&["index", "table", "state", "definition"]);
+    let mut t = table(&["index", "table", "state", "from", "definition"]);
     for i in &plan.indexes {
         t.add_row(vec![
             i.name.clone(),
             i.table.clone(),
-            i.state.clone(),
+            i.step.label(),
+            i.origin.clone(),
             i.definition.clone(),
         ]);
     }
     println!("{t}");
+    if !plan.unindexed.is_empty() {
+        println!(
+            "foreign keys that no valid, non-partial index leads with ({}; --fk-indexes builds them):",
+            plan.unindexed.len()
+        );
+        for fk in &plan.unindexed {
+            println!(
+                "  {} ({}) — {}",
+                fk.table_name, fk.columns, fk.constraint_name
+            );
+        }
+    }
+    print_waste(plan);
+}
+
+/// Duplicate, prefix and unused indexes already in the database, with their sizes.
+fn print_waste(plan: &ProfileDiff) {
+    let total = |kind: Waste| {
+        let found: Vec<&catalog::Finding> = plan.waste.iter().filter(|f| f.kind == kind).collect();
+        let bytes: i64 = found.iter().map(|f| f.size_bytes).sum();
+        (found, bytes)
+    };
+    let (redundant, bytes): (Vec<&catalog::Finding>, i64) = {
+        let (mut d, a) = total(Waste::Duplicate);
+        let (p, b) = total(Waste::Prefix);
+        d.extend(p);
+        (d, a + b)
+    };
+    if !redundant.is_empty() {
+        println!(
+            "indexes already there that another makes redundant ({}, {}):",
+            redundant.len(),
+            catalog::size_text(bytes)
+        );
+        for f in &redundant {
+            println!(
+                "  {} on {} ({}): {} {}",
+                f.index,
+                f.table,
+                catalog::size_text(f.size_bytes),
+                if f.kind == Waste::Duplicate {
+                    "duplicate of"
+                } else {
+                    "prefix of"
+                },
+                f.of.as_deref().unwrap_or_default()
+            );
+        }
+    }
+    let (mut unused, bytes) = total(Waste::Unused);
+    if !unused.is_empty() {
+        const SHOWN: usize = 10;
+        unused.sort_by_key(|f| std::cmp::Reverse(f.size_bytes));
+        println!(
+            "indexes with no scan since the statistics were reset ({}; {}, {}), largest first:",
+            plan.stats_reset
+                .as_deref()
+                .map_or("never reset".to_string(), |t| format!("reset {t}")),
+            unused.len(),
+            catalog::size_text(bytes)
+        );
+        for f in unused.iter().take(SHOWN) {
+            println!(
+                "  {} on {} ({})",
+                f.index,
+                f.table,
+                catalog::size_text(f.size_bytes)
+            );
+        }
+        if unused.len() > SHOWN {
+            println!("  … and {} more", unused.len() - SHOWN);
+        }
+    }
 }
 
 fn print_verified(verified: &[engine::Verified]) {
@@ -412,6 +517,16 @@ fn print_explain(before: &[PlanSummary], after: Option<&[PlanSummary]>) {
         None => table(&["query", "plan", "rows", "buffers", "mean"]),
     };
     for (i, b) in before.iter().enumerate() {
+        let failed = b
+            .error
+            .as_ref()
+            .or_else(|| after.and_then(|a| a.get(i)).and_then(|a| a.error.as_ref()));
+        if let Some(error) = failed {
+            let mut row = vec![b.query.clone(), format!("ERROR: {error}")];
+            row.resize(if after.is_some() { 6 } else { 5 }, String::new());
+            t.add_row(row);
+            continue;
+        }
         match after.and_then(|a| a.get(i)) {
             Some(a) => t.add_row(vec![
                 b.query.clone(),

@@ -1,6 +1,12 @@
 //! Proof of effect: `EXPLAIN (ANALYZE, BUFFERS)` of the guide's expense query and of the
 //! current-owners query, summarized (plan shape, rows, buffers, mean time over several
 //! runs) so that before and after the indexes can be shown side by side.
+//!
+//! The queries are written for the schema present: the guide's `status = 'Approved'` on
+//! the reference schema, `approval_status = 'approved'` on KoproGo's own (where the
+//! guide's `status` became `approval_status`). A query that fails — a table or column
+//! this database does not have, no row to take a parameter from — is shown with its
+//! error, never dropped.
 
 use serde::Serialize;
 use serde_json::Value;
@@ -22,51 +28,90 @@ pub struct PlanSummary {
     pub buffers: u64,
     /// Mean execution time over [`RUNS`] runs, milliseconds.
     pub mean_ms: f64,
+    /// Why it could not be explained (the other fields are then empty).
+    pub error: Option<String>,
 }
 
-/// The guide's two hot queries with real parameters from the database; empty when the
-/// reference tables are absent or empty.
-pub async fn hot_queries(pool: &PgPool) -> anyhow::Result<Vec<PlanSummary>> {
-    let building: Option<uuid::Uuid> = sqlx::query_scalar(
-        "SELECT building_id FROM expenses WHERE status = 'Approved' \
-         GROUP BY building_id ORDER BY count(*) DESC, building_id LIMIT 1",
-    )
-    .fetch_optional(pool)
-    .await
-    .unwrap_or(None);
-    let unit: Option<uuid::Uuid> = sqlx::query_scalar(
-        "SELECT unit_id FROM unit_owners WHERE end_date IS NULL ORDER BY unit_id LIMIT 1",
-    )
-    .fetch_optional(pool)
-    .await
-    .unwrap_or(None);
-    let mut out = Vec::new();
-    if let Some(b) = building {
-        out.push(
-            explain(
-                pool,
-                "expenses by building and status (guide)",
-                &format!(
-                    "SELECT * FROM expenses WHERE building_id = '{b}' AND status = 'Approved'"
-                ),
-            )
-            .await?,
-        );
+impl PlanSummary {
+    fn failed(query: &str, error: String) -> PlanSummary {
+        PlanSummary {
+            query: query.to_string(),
+            shape: String::new(),
+            rows: 0,
+            buffers: 0,
+            mean_ms: 0.0,
+            error: Some(error),
+        }
     }
-    if let Some(u) = unit {
-        out.push(
-            explain(
-                pool,
-                "current owners of a unit",
-                &format!(
-                    "SELECT o.* FROM unit_owners uo JOIN owners o ON o.id = uo.owner_id \
-                     WHERE uo.unit_id = '{u}' AND uo.end_date IS NULL"
-                ),
-            )
-            .await?,
-        );
+}
+
+/// The guide's expense condition for the schema present.
+async fn status_condition(pool: &PgPool) -> anyhow::Result<&'static str> {
+    let columns = crate::tune::catalog::table(pool, "expenses")
+        .await?
+        .map(|t| t.columns)
+        .unwrap_or_default();
+    Ok(
+        if columns.iter().any(|c| c == "approval_status") && !columns.iter().any(|c| c == "status")
+        {
+            "approval_status = 'approved'"
+        } else {
+            "status = 'Approved'"
+        },
+    )
+}
+
+/// The guide's two hot queries with real parameters from the database, each explained
+/// or with the error that stopped it.
+pub async fn hot_queries(pool: &PgPool) -> anyhow::Result<Vec<PlanSummary>> {
+    let status = status_condition(pool).await?;
+    let queries = [
+        (
+            format!("expenses by building and status ({status})"),
+            format!(
+                "SELECT building_id::text FROM expenses WHERE {status} \
+                 GROUP BY building_id ORDER BY count(*) DESC, building_id LIMIT 1"
+            ),
+            format!("SELECT * FROM expenses WHERE building_id = $1::uuid AND {status}"),
+        ),
+        (
+            "current owners of a unit".to_string(),
+            "SELECT unit_id::text FROM unit_owners WHERE end_date IS NULL ORDER BY unit_id LIMIT 1"
+                .to_string(),
+            "SELECT o.* FROM unit_owners uo JOIN owners o ON o.id = uo.owner_id \
+             WHERE uo.unit_id = $1::uuid AND uo.end_date IS NULL"
+                .to_string(),
+        ),
+    ];
+    let mut out = Vec::new();
+    for (name, sample, sql) in queries {
+        let parameter: Result<Option<String>, sqlx::Error> =
+            sqlx::query_scalar(&sample).fetch_optional(pool).await;
+        out.push(match parameter {
+            Ok(Some(p)) => {
+                // The parameter is a uuid read back from the database: quoted as a
+                // literal, it cannot carry SQL.
+                let sql = sql.replace("$1", &crate::tune::literal(&p));
+                match explain(pool, &name, &sql).await {
+                    Ok(summary) => summary,
+                    Err(e) => PlanSummary::failed(&name, database_error(e)),
+                }
+            }
+            Ok(None) => {
+                PlanSummary::failed(&name, format!("no row to take a parameter from ({sample})"))
+            }
+            Err(e) => PlanSummary::failed(&name, database_error(e.into())),
+        });
     }
     Ok(out)
+}
+
+/// PostgreSQL's message, without sqlx's framing.
+fn database_error(e: anyhow::Error) -> String {
+    match e.downcast_ref::<sqlx::Error>() {
+        Some(sqlx::Error::Database(d)) => d.message().to_string(),
+        _ => format!("{e:#}"),
+    }
 }
 
 /// Explains `sql` [`RUNS`] times and summarizes. `sql` is built from ids read from the
@@ -94,6 +139,7 @@ async fn explain(pool: &PgPool, name: &str, sql: &str) -> anyhow::Result<PlanSum
         rows: root["Actual Rows"].as_u64().unwrap_or(0),
         buffers,
         mean_ms: (times.iter().sum::<f64>() / times.len() as f64 * 1000.0).round() / 1000.0,
+        error: None,
     })
 }
 

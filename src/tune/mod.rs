@@ -4,6 +4,9 @@
 //! reload, restart when a postmaster setting changed and we can, indexes built
 //! concurrently — then read everything back.
 
+pub mod advise;
+pub mod apply;
+pub mod catalog;
 pub mod explain;
 pub mod indexes;
 pub mod profile;
@@ -16,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
 use crate::tune::indexes::IndexState;
-use crate::tune::profile::{IndexSpec, PgSetting, Profile};
+use crate::tune::profile::{IndexSpec, PgSetting, Profile, ProfileError};
 
 /// What a setting change needs to take effect, from `pg_settings.context`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -73,27 +76,83 @@ pub struct SettingPlan {
     target_base: String,
 }
 
-/// One index of the plan.
+/// What planning found for one index.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "state", content = "detail")]
+pub enum IndexStep {
+    /// Not there: built.
+    Build,
+    /// An INVALID leftover of a failed concurrent build under its name: dropped and
+    /// rebuilt.
+    Rebuild,
+    /// There under its name, valid.
+    Present,
+    /// Not built: this existing valid index already serves it (same method, its keys
+    /// leading in the same order, the same predicate or none).
+    ServedBy(String),
+    /// Cannot exist on this database (no such table or column, a condition PostgreSQL
+    /// rejects, a name taken): an error unless skipped.
+    Impossible(String),
+    /// Impossible, and skipped (`--skip-invalid`).
+    Skipped(String),
+}
+
+impl IndexStep {
+    /// As shown in the plan's table.
+    pub fn label(&self) -> String {
+        match self {
+            IndexStep::Build => "missing".into(),
+            IndexStep::Rebuild => "invalid (rebuilt)".into(),
+            IndexStep::Present => "present".into(),
+            IndexStep::ServedBy(name) => format!("served by {name}"),
+            IndexStep::Impossible(why) => format!("IMPOSSIBLE: {why}"),
+            IndexStep::Skipped(why) => format!("skipped: {why}"),
+        }
+    }
+
+    /// Applying builds it.
+    pub fn builds(&self) -> bool {
+        matches!(self, IndexStep::Build | IndexStep::Rebuild)
+    }
+}
+
+/// One index of the diff: the profile's, or one `--fk-indexes` adds.
 #[derive(Debug, Clone, Serialize)]
 pub struct IndexPlan {
     pub name: String,
     pub table: String,
     pub definition: String,
-    /// `missing`, `present`, `invalid` (will be rebuilt) or `no table`.
-    pub state: String,
+    pub step: IndexStep,
+    /// Where it comes from: `FILE:LINE` of the profile, or `foreign key NAME`.
+    pub origin: String,
     #[serde(skip)]
     spec: IndexSpec,
 }
 
-/// The diff between a server and a profile.
+impl IndexPlan {
+    /// The profile's (or the flag's) index.
+    pub fn spec(&self) -> &IndexSpec {
+        &self.spec
+    }
+}
+
+/// The diff between a server and a profile: each setting's current and target value,
+/// each index's step, and what the database's own indexes waste.
 #[derive(Debug, Clone)]
-pub struct Plan {
+pub struct ProfileDiff {
     pub profile: Profile,
     pub settings: Vec<SettingPlan>,
     pub indexes: Vec<IndexPlan>,
+    /// Foreign keys that no valid, non-partial index leads with and that no index of
+    /// the diff will cover (those of `--fk-indexes` included).
+    pub unindexed: Vec<indexes::UnindexedForeignKey>,
+    /// Duplicate, prefix and unused indexes already in the database.
+    pub waste: Vec<catalog::Finding>,
+    /// When the statistics behind "unused" were last reset (`None`: never).
+    pub stats_reset: Option<String>,
 }
 
-impl Plan {
+impl ProfileDiff {
     /// Settings that would change.
     pub fn changed(&self) -> impl Iterator<Item = &SettingPlan> {
         self.settings.iter().filter(|s| s.changes)
@@ -101,14 +160,57 @@ impl Plan {
 
     /// Indexes that would be created or rebuilt.
     pub fn indexes_to_build(&self) -> impl Iterator<Item = &IndexPlan> {
-        self.indexes
-            .iter()
-            .filter(|i| i.state == "missing" || i.state == "invalid")
+        self.indexes.iter().filter(|i| i.step.builds())
     }
 
     /// True when applying would change nothing.
     pub fn is_noop(&self) -> bool {
         self.changed().next().is_none() && self.indexes_to_build().next().is_none()
+    }
+
+    /// The items that cannot exist on this database, as profile errors naming the
+    /// file, the line and the column or table; `None` when there is none.
+    pub fn impossible(&self) -> Option<ProfileError> {
+        let errors: Vec<ProfileError> = self
+            .indexes
+            .iter()
+            .filter_map(|i| match &i.step {
+                IndexStep::Impossible(why) => Some(ProfileError::Invalid {
+                    file: self.profile.source.clone(),
+                    line: impossible_line(i, why),
+                    message: format!("index `{}` on `{}`: {why}", i.name, i.table),
+                }),
+                _ => None,
+            })
+            .collect();
+        match errors.len() {
+            0 => None,
+            1 => errors.into_iter().next(),
+            _ => Some(ProfileError::Many(errors)),
+        }
+    }
+
+    /// Turns every impossible item into a skipped one (`--skip-invalid`); returns how
+    /// many.
+    pub fn skip_impossible(&mut self) -> usize {
+        let mut n = 0;
+        for i in &mut self.indexes {
+            if let IndexStep::Impossible(why) = &i.step {
+                i.step = IndexStep::Skipped(why.clone());
+                n += 1;
+            }
+        }
+        n
+    }
+}
+
+/// The line an impossible item's error names: its `where` when the condition is what
+/// PostgreSQL rejected, else its `columns`.
+fn impossible_line(index: &IndexPlan, why: &str) -> usize {
+    if why.starts_with("where") && index.spec.where_line > 0 {
+        index.spec.where_line
+    } else {
+        index.spec.line
     }
 }
 
@@ -183,7 +285,20 @@ pub(crate) fn split_libraries(value: &str) -> Vec<String> {
 
 /// Diffs the server against the profile. Validates the profile against the server's
 /// own pg_settings first: an unknown name or a bad value fails here, before any change.
-pub async fn plan(pool: &PgPool, profile: Profile) -> anyhow::Result<Plan> {
+/// Each index is resolved against the catalog (table, columns, condition, name) and
+/// against the indexes already there; one that cannot exist is
+/// [`IndexStep::Impossible`], which [`ProfileDiff::impossible`] turns into the error.
+pub async fn plan(pool: &PgPool, profile: Profile) -> anyhow::Result<ProfileDiff> {
+    plan_with(pool, profile, false).await
+}
+
+/// [`plan`], and with `fk_indexes` an index for every foreign key that no valid,
+/// non-partial index (nor one of the profile's) leads with.
+pub async fn plan_with(
+    pool: &PgPool,
+    profile: Profile,
+    fk_indexes: bool,
+) -> anyhow::Result<ProfileDiff> {
     let server = read_settings(pool).await?;
     let checked = profile::validate(&profile, &server)?;
     let sources = sources(pool).await?;
@@ -233,30 +348,211 @@ pub async fn plan(pool: &PgPool, profile: Profile) -> anyhow::Result<Plan> {
             target_base: target,
         });
     }
+    let existing = catalog::indexes(pool)
+        .await
+        .context("reading the indexes")?;
     let mut index_plans = Vec::new();
     for spec in &profile.indexes {
-        let state = if !indexes::table_exists(pool, &spec.table).await? {
-            "no table"
-        } else {
-            match indexes::state(pool, &spec.name).await? {
-                IndexState::Missing => "missing",
-                IndexState::Valid => "present",
-                IndexState::Invalid => "invalid",
-            }
-        };
-        index_plans.push(IndexPlan {
-            name: spec.name.clone(),
-            table: spec.table.clone(),
-            definition: spec.create_sql(),
-            state: state.to_string(),
-            spec: spec.clone(),
-        });
+        let origin = format!("{}:{}", profile.source, spec.line);
+        index_plans.push(plan_index(pool, spec, origin, &existing).await?);
     }
-    Ok(Plan {
+    let mut unindexed = Vec::new();
+    for fk in indexes::unindexed_foreign_keys(pool)
+        .await
+        .context("reading the foreign keys")?
+    {
+        let spec = fk.index_spec();
+        let covered = index_plans.iter().any(|i| {
+            i.spec.predicate.is_none()
+                && !matches!(i.step, IndexStep::Impossible(_) | IndexStep::Skipped(_))
+                && same_table(&i.table, &fk.table_name)
+                && leads_with(&i.spec.columns, &spec.columns)
+        });
+        if covered {
+            continue;
+        }
+        if fk_indexes && fk.visible {
+            let mut spec = spec;
+            // The name is the table's and the columns': when an index that does not
+            // serve the key already has it, the key's own gets `_fk` after it.
+            if catalog::relation(pool, &spec.name).await?.is_some() {
+                spec.name.truncate(60);
+                spec.name.push_str("_fk");
+            }
+            let origin = format!("foreign key {}", fk.constraint_name);
+            index_plans.push(plan_index(pool, &spec, origin, &existing).await?);
+        } else {
+            unindexed.push(fk);
+        }
+    }
+    let waste = catalog::findings(&existing);
+    let stats_reset = catalog::stats_reset(pool).await?;
+    Ok(ProfileDiff {
         profile,
         settings,
         indexes: index_plans,
+        unindexed,
+        waste,
+        stats_reset,
     })
+}
+
+/// `expenses` and `public.expenses` name the same table here (tables are matched by
+/// `regclass` text, which leaves out a schema in the search path).
+fn same_table(a: &str, b: &str) -> bool {
+    let strip = |t: &str| t.strip_prefix("public.").unwrap_or(t).to_string();
+    strip(a) == strip(b)
+}
+
+/// The key names of a column list, without ASC/DESC, unquoted.
+fn key_names(columns: &str) -> Vec<String> {
+    columns
+        .split(',')
+        .map(|c| {
+            let c = c.trim();
+            let c = c
+                .strip_suffix(" DESC")
+                .or_else(|| c.strip_suffix(" ASC"))
+                .unwrap_or(c);
+            catalog::unquote(c)
+        })
+        .collect()
+}
+
+/// Per key: DESC.
+fn key_descending(columns: &str) -> Vec<bool> {
+    columns
+        .split(',')
+        .map(|c| c.trim().ends_with(" DESC"))
+        .collect()
+}
+
+/// True when the columns of `index` start with those of `key`, in any order (what a
+/// foreign key's lookups need).
+fn leads_with(index: &str, key: &str) -> bool {
+    let index = key_names(index);
+    let mut key = key_names(key);
+    if index.len() < key.len() {
+        return false;
+    }
+    let mut lead = index[..key.len()].to_vec();
+    lead.sort();
+    key.sort();
+    lead == key
+}
+
+/// Resolves one index against the catalog: its table, each column, its condition and
+/// its name; then whether an existing valid index already serves it.
+async fn plan_index(
+    pool: &PgPool,
+    spec: &IndexSpec,
+    origin: String,
+    existing: &[catalog::ExistingIndex],
+) -> anyhow::Result<IndexPlan> {
+    let step = index_step(pool, spec, existing).await?;
+    Ok(IndexPlan {
+        name: spec.name.clone(),
+        table: spec.table.clone(),
+        definition: spec.create_sql(),
+        step,
+        origin,
+        spec: spec.clone(),
+    })
+}
+
+pub(crate) async fn index_step(
+    pool: &PgPool,
+    spec: &IndexSpec,
+    existing: &[catalog::ExistingIndex],
+) -> anyhow::Result<IndexStep> {
+    let Some(table) = catalog::table(pool, &spec.table).await? else {
+        return Ok(IndexStep::Impossible(format!(
+            "there is no table `{}`",
+            spec.table
+        )));
+    };
+    let keys = key_names(&spec.columns);
+    for key in &keys {
+        if !table.columns.contains(key) {
+            return Ok(IndexStep::Impossible(format!(
+                "table `{}` has no column `{key}`",
+                table.name
+            )));
+        }
+    }
+    let predicate = match &spec.predicate {
+        None => None,
+        Some(p) => match catalog::deparse_condition(pool, &table.name, p).await? {
+            Ok(deparsed) => Some(deparsed),
+            Err(e) => return Ok(IndexStep::Impossible(format!("where `{p}`: {e}"))),
+        },
+    };
+    match catalog::relation(pool, &spec.name).await? {
+        None => {}
+        Some((kind, Some(on))) if kind == "i" && on == table.oid => {
+            return Ok(match indexes::state(pool, &spec.name).await? {
+                IndexState::Invalid => IndexStep::Rebuild,
+                _ => IndexStep::Present,
+            });
+        }
+        Some((kind, Some(_))) if kind == "i" => {
+            let other = existing
+                .iter()
+                .find(|e| e.name == spec.name)
+                .map_or("another table".to_string(), |e| format!("`{}`", e.table));
+            return Ok(IndexStep::Impossible(format!(
+                "the name `{}` is taken by an index on {other}",
+                spec.name
+            )));
+        }
+        Some(_) => {
+            return Ok(IndexStep::Impossible(format!(
+                "the name `{}` is taken by another relation",
+                spec.name
+            )));
+        }
+    }
+    // An existing valid btree index whose leading keys are these, in this order and
+    // direction (or all reversed: a btree scans both ways), with their default operator
+    // classes and collations, and with no condition or the same one, serves every
+    // lookup this one would. The fewest keys win.
+    let descending = key_descending(&spec.columns);
+    let mut candidates: Vec<&catalog::ExistingIndex> = existing
+        .iter()
+        .filter(|e| {
+            e.valid
+                && e.table_oid == table.oid
+                && e.method == "btree"
+                && e.columns.len() >= keys.len()
+                && e.plain[..keys.len()].iter().all(|p| *p)
+                && e.columns[..keys.len()]
+                    .iter()
+                    .map(|c| catalog::unquote(c))
+                    .eq(keys.iter().cloned())
+                && (e.descending[..keys.len()] == descending[..]
+                    || e.descending[..keys.len()]
+                        .iter()
+                        .zip(&descending)
+                        .all(|(a, b)| a != b))
+        })
+        .collect();
+    candidates.sort_by_key(|e| (e.predicate.is_some(), e.columns.len(), e.name.clone()));
+    for e in candidates {
+        let serves = match (&e.predicate, &predicate) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(theirs), Some(ours)) => {
+                catalog::deparse_condition(pool, &table.name, theirs)
+                    .await?
+                    .as_ref()
+                    == Ok(ours)
+            }
+        };
+        if serves {
+            return Ok(IndexStep::ServedBy(e.name.clone()));
+        }
+    }
+    Ok(IndexStep::Build)
 }
 
 /// Compares base values: numerically for numbers (so "1.1" equals "1.10").
@@ -300,8 +596,18 @@ pub struct RollbackFile {
     /// The database, password hidden.
     pub database: String,
     pub settings: Vec<SavedSetting>,
-    /// Indexes this apply created (dropped by the rollback).
+    /// Indexes the applies created (dropped by the rollback).
     pub indexes_created: Vec<String>,
+    /// The cluster's `system_identifier`: with `database_name`, which database this
+    /// file is the "before" of, so that a later apply adds to it instead of saving
+    /// tuned values as "before".
+    #[serde(default)]
+    pub cluster: Option<String>,
+    #[serde(default)]
+    pub database_name: Option<String>,
+    /// Set by `--rollback`: a later apply starts a new file.
+    #[serde(default)]
+    pub rolled_back_at: Option<String>,
 }
 
 impl RollbackFile {
@@ -433,7 +739,7 @@ pub struct Verified {
 }
 
 /// Reads every planned setting back.
-pub async fn verify(pool: &PgPool, plan: &Plan) -> anyhow::Result<Vec<Verified>> {
+pub async fn verify(pool: &PgPool, plan: &ProfileDiff) -> anyhow::Result<Vec<Verified>> {
     let server = read_settings(pool).await?;
     let names: Vec<String> = plan.settings.iter().map(|s| s.name.clone()).collect();
     let shown = show_all(pool, &names).await?;
@@ -461,22 +767,28 @@ pub async fn verify(pool: &PgPool, plan: &Plan) -> anyhow::Result<Vec<Verified>>
         .collect())
 }
 
-/// Builds the plan's missing or invalid indexes, one statement at a time.
+/// Builds the diff's missing or invalid indexes, each on its own; one that fails does
+/// not stop the others. Returns those built; an error naming every one that failed.
 pub async fn build_indexes(
     pool: &PgPool,
-    plan: &Plan,
+    plan: &ProfileDiff,
     mut on_done: impl FnMut(&str, indexes::IndexAction, std::time::Duration),
 ) -> anyhow::Result<Vec<String>> {
     let mut created = Vec::new();
-    for index in &plan.indexes {
-        if index.state == "no table" {
-            continue;
+    let mut failed = Vec::new();
+    for index in plan.indexes_to_build() {
+        match indexes::ensure(pool, &index.spec).await {
+            Ok((action, took)) => {
+                if action != indexes::IndexAction::AlreadyPresent {
+                    created.push(index.name.clone());
+                }
+                on_done(&index.name, action, took);
+            }
+            Err(e) => failed.push(format!("{}: {e:#}", index.name)),
         }
-        let (action, took) = indexes::ensure(pool, &index.spec).await?;
-        if action != indexes::IndexAction::AlreadyPresent {
-            created.push(index.name.clone());
-        }
-        on_done(&index.name, action, took);
+    }
+    if !failed.is_empty() {
+        anyhow::bail!("{} indexes failed: {}", failed.len(), failed.join("; "));
     }
     Ok(created)
 }
@@ -495,6 +807,29 @@ impl SettingPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_lead_in_any_order_and_names_fit() {
+        assert_eq!(key_names("a, \"B c\" DESC"), vec!["a", "B c"]);
+        assert_eq!(key_descending("a, b DESC"), vec![false, true]);
+        assert!(leads_with(
+            "organization_id, account_code, x",
+            "account_code, organization_id"
+        ));
+        assert!(!leads_with(
+            "organization_id",
+            "organization_id, account_code"
+        ));
+        assert!(!leads_with("x, organization_id", "organization_id"));
+        assert!(same_table("public.expenses", "expenses"));
+        let long = indexes::index_name(&format!("idx_{}", "Very_Long".repeat(10)));
+        assert_eq!(long.len(), 63);
+        assert!(long.starts_with("idx_very_long"), "{long}");
+        assert_eq!(
+            long,
+            indexes::index_name(&format!("idx_{}", "Very_Long".repeat(10)))
+        );
+    }
 
     #[test]
     fn values_compare_by_type() {

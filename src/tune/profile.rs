@@ -122,6 +122,10 @@ pub struct IndexSpec {
     pub columns: String,
     /// The WHERE of a partial index.
     pub predicate: Option<String>,
+    /// Lines of its `columns` and `where` in the profile file (0 when computed, as for
+    /// `--fk-indexes`), for errors found against the database.
+    pub line: usize,
+    pub where_line: usize,
 }
 
 impl IndexSpec {
@@ -553,6 +557,11 @@ pub fn parse(text: &str, file: &str, name: &str) -> Result<Profile, ProfileError
         }
         if ok {
             indexes.push(IndexSpec {
+                line: line_of(text, raw.columns.span().start),
+                where_line: raw
+                    .predicate
+                    .as_ref()
+                    .map_or(0, |p| line_of(text, p.span().start)),
                 name: raw.name.into_inner(),
                 table: raw.table.into_inner(),
                 columns,

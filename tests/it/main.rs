@@ -20,3 +20,4 @@ mod secrets;
 mod seed;
 mod server;
 mod tune;
+mod tune_schema;
