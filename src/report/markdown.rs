@@ -65,8 +65,14 @@ pub fn headline(run: &RunReport) -> String {
         Some(line) => format!("## ❌ {line}\n\n"),
         None => String::new(),
     };
+    // Requests never sent are no errors, but a headline without them flatters a run
+    // whose users could not log in.
+    let unsent = match run.skipped_requests {
+        0 => String::new(),
+        n => format!(", {n} not sent"),
+    };
     format!(
-        "{failed}## koprogo-perf run: {} req/s, p99 {}, {} errors{verdict}\n\n{} · {} users · {:.0} s steady · started {} · {}\n\n",
+        "{failed}## koprogo-perf run: {} req/s, p99 {}, {} errors{unsent}{verdict}\n\n{} · {} users · {:.0} s steady · started {} · {}\n\n",
         format_args!("{:.1}", run.totals.rps),
         crate::report::targets::format_us(run.totals.latency_us.p99 as f64),
         run.totals.errors,

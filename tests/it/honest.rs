@@ -195,6 +195,13 @@ fn a_login_limiter_fails_the_run_and_says_what_limited_it() {
     let md = String::from_utf8_lossy(&md.stdout);
     assert!(md.starts_with("## ❌ run FAILED: "), "{md}");
     assert!(md.contains("| login |"), "{md}");
+    // The figures' headline names the requests never sent beside the errors.
+    let not_sent = format!(", {} not sent", run.skipped_requests);
+    assert!(
+        md.lines()
+            .any(|l| l.starts_with("## koprogo-perf run:") && l.contains(&not_sent)),
+        "{md}"
+    );
     let html = crate::common::bin()
         .args(["report", out.to_str().unwrap(), "--format", "html", "--out"])
         .arg(tmp.path().join("report.html"))
