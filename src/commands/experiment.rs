@@ -172,8 +172,8 @@ impl Runner {
                 slot.round,
                 arm.name,
                 report.totals.rps,
-                crate::report::targets::format_us(report.totals.latency_us.p50 as f64),
-                crate::report::targets::format_us(report.totals.latency_us.p99 as f64),
+                crate::units::format_us(report.totals.latency_us.p50 as f64),
+                crate::units::format_us(report.totals.latency_us.p99 as f64),
                 report.totals.errors,
                 self.out.join(&dir).display()
             );
@@ -185,7 +185,7 @@ impl Runner {
             }
         }
         let x = self.write()?;
-        println!("{}", crate::report::experiment::table(&x));
+        println!("{}", crate::experiment::render::table(&x));
         eprintln!(
             "experiment: {} runs in {:.0} s; wrote {} and report.html (`koprogo-perf report {}` for Markdown)",
             x.runs.len(),
@@ -433,7 +433,7 @@ impl Runner {
         let path = self.out.join("experiment.json");
         std::fs::write(&path, serde_json::to_string_pretty(&x)? + "\n")
             .with_context(|| format!("writing {}", path.display()))?;
-        let html = crate::report::experiment::html(&x, &self.out)?;
+        let html = crate::experiment::render::html(&x, &self.out)?;
         let path = self.out.join("report.html");
         std::fs::write(&path, html).with_context(|| format!("writing {}", path.display()))?;
         Ok(x)

@@ -16,12 +16,13 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::cli::{DemoArgs, LoadArgs, Profiler, RunArgs, ScaleArgs};
+use crate::engine::RunContext;
 use crate::load::{LoadOptions, Login, Scenario};
 use crate::measure::carbon::{Inputs as CarbonInputs, Model as CarbonModel, Region};
 use crate::measure::pgss::PostgresReport;
 use crate::measure::resources::{Sampler, Watch};
 use crate::pg::Database;
-use crate::report::run::{RunContext, ScenarioInfo, ServerInfo, TargetInfo};
+use crate::report::run::{ScenarioInfo, ServerInfo, TargetInfo};
 use crate::report::{InputError, RunReport};
 use crate::seed::SeedOptions;
 use crate::server::{AppState, ServerArgs, ServerConfig};
@@ -912,7 +913,7 @@ fn finish(plan: &Plan, report: &RunReport) -> anyhow::Result<ExitCode> {
         report.totals.requests,
         report.duration_s,
         report.totals.rps,
-        crate::report::targets::format_us(report.totals.latency_us.p99 as f64),
+        crate::units::format_us(report.totals.latency_us.p99 as f64),
         report.totals.errors,
         report.skipped_requests,
         report.totals.error_rate * 100.0,
@@ -924,7 +925,7 @@ fn finish(plan: &Plan, report: &RunReport) -> anyhow::Result<ExitCode> {
         }
     );
     if let (Some(rate), Some(raw)) = (&report.rate, &report.totals.latency_uncorrected_us) {
-        let us = |v: u64| crate::report::targets::format_us(v as f64);
+        let us = |v: u64| crate::units::format_us(v as f64);
         println!(
             "rate: {} req/s requested, {} achieved; {} sends late, {} slots missed (every user busy); \
              p50/p99 from the intended send {} / {}, from the actual send {} / {}",

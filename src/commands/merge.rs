@@ -32,7 +32,7 @@ pub async fn merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
         report.merged_from.len(),
         report.totals.requests,
         report.totals.rps,
-        crate::report::targets::format_us(report.totals.latency_us.p99 as f64),
+        crate::units::format_us(report.totals.latency_us.p99 as f64),
         report.totals.errors,
         args.out.join("run.json").display(),
         if report.hlog.is_some() {

@@ -23,6 +23,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 
+use crate::error::root_cause;
 pub use record::{
     Answer, DiscoveryStats, EndpointStats, IntervalRecord, LoginStats, PhaseOutcome, Recorder,
     TransportError,
@@ -569,16 +570,6 @@ pub async fn post_login(
     let status = response.status();
     let body: Value = response.json().await.unwrap_or(Value::Null);
     Ok((status, token_of(&body)))
-}
-
-/// The innermost cause of an error (e.g. "Connection refused (os error 111)"):
-/// reqwest's and sqlx's outer layers only repeat the URL or the operation.
-pub fn root_cause(e: &dyn std::error::Error) -> String {
-    let mut cause = e;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    cause.to_string()
 }
 
 /// How long after the ramp-up the steady state waits for the last logins.
@@ -1218,7 +1209,7 @@ fn judge(
         return Answer::of(outcome);
     };
     let expected = if spec.expect.is_empty() {
-        record::is_success(status)
+        crate::latency::is_success(status)
     } else {
         spec.expect.contains(&status)
     };

@@ -15,7 +15,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use hdrhistogram::Histogram;
 
-use crate::load::record::new_histogram;
+use crate::latency::new_histogram;
 use crate::measure::pgss::PostgresReport;
 use crate::measure::resources::{ProcessStats, Resources};
 use crate::report::run::{
@@ -23,6 +23,7 @@ use crate::report::run::{
     SCHEMA_VERSION, SeriesPoint, Totals, TransportErrors, add_map, decode_histogram,
     encode_histogram,
 };
+use crate::units::round3;
 
 /// One run to merge.
 #[derive(Debug)]
@@ -219,10 +220,6 @@ pub fn check_overlap(runs: &[(&str, i64, i64)]) -> Result<(), MergeError> {
         began: began.0.to_string(),
         began_at: clock(began.1, true),
     })
-}
-
-fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
 }
 
 fn add(
@@ -426,7 +423,7 @@ pub fn merge(inputs: &[Input]) -> Result<Merged, MergeError> {
                 let second = second_of(offset + own * 1000);
                 let (duration_ms, h) = grid
                     .entry((second, iv.tag.clone()))
-                    .or_insert_with(|| (0, crate::load::record::interval_histogram()));
+                    .or_insert_with(|| (0, crate::latency::interval_histogram()));
                 *duration_ms = (*duration_ms).max(iv.duration_ms);
                 add(h, &iv.histogram, &i.dir, "latency.hlog")?;
             }

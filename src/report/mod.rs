@@ -7,7 +7,6 @@
 
 pub mod charts;
 pub mod compare;
-pub mod experiment;
 pub mod gate;
 pub mod hgrm;
 pub mod hlog;
@@ -26,6 +25,7 @@ use std::path::Path;
 
 use anyhow::Context;
 
+pub use crate::error::InputError;
 pub use run::RunReport;
 
 /// Writes `run.json`, `latency.hgrm` and (when the run has intervals) `latency.hlog` into `dir` (created if needed).
@@ -169,19 +169,6 @@ pub fn check_out_file(path: &Path, flag: &str) -> Result<(), InputError> {
         )));
     }
     Ok(())
-}
-
-/// Something the user gave (a file, a flag's value) cannot be used: the command exits
-/// with code 2, as for a usage error.
-#[derive(Debug, thiserror::Error)]
-#[error(transparent)]
-pub struct InputError(#[from] pub anyhow::Error);
-
-impl InputError {
-    /// An input error with this message.
-    pub fn msg(message: impl std::fmt::Display) -> InputError {
-        InputError(anyhow::anyhow!("{message}"))
-    }
 }
 
 #[cfg(test)]

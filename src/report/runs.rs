@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::report::InputError;
+use crate::error::InputError;
 use crate::report::run::{
     EndpointReport, Latency, RunReport, SCHEMA_VERSION, decode_histogram, encode_histogram,
 };

@@ -7,7 +7,8 @@ use serde::Serialize;
 
 use crate::report::compare::Comparison;
 use crate::report::run::{Latency, RunReport, describe_kinds};
-use crate::report::targets::{TargetResult, format_us};
+use crate::report::targets::TargetResult;
+use crate::units::format_us;
 
 /// Rows of text cells under a header.
 #[derive(Debug, Clone, Serialize)]

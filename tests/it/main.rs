@@ -19,4 +19,5 @@ mod report;
 mod secrets;
 mod seed;
 mod server;
+mod structure;
 mod tune;

@@ -305,7 +305,7 @@ fn constructed(dir: &Path, latency: f64, throughput: f64) -> PathBuf {
     let mut report = RunReport::read(&fixtures().join("baseline/run.json")).unwrap();
     let scale = |encoded: &str| -> (String, Latency) {
         let h = decode_histogram(encoded).unwrap();
-        let mut scaled = koprogo_perf::load::record::new_histogram();
+        let mut scaled = koprogo_perf::latency::new_histogram();
         for v in h.iter_recorded() {
             let value = ((v.value_iterated_to() as f64) * latency).round().max(1.0) as u64;
             scaled.record_n(value, v.count_at_value()).unwrap();
