@@ -14,8 +14,10 @@ use anyhow::Context;
 use sqlx::PgPool;
 
 use super::interruptible;
-use super::load::{self, LocalStack, Probe};
+use super::load;
 use crate::cli::ExperimentArgs;
+use crate::engine::stack::seeded_logins;
+use crate::engine::{LocalStack, Probe, RunPlan};
 use crate::experiment::{self, Arm, Done, ExperimentReport, Setup, Slot};
 use crate::pg::Database;
 use crate::report::run::{ServerInfo, TargetInfo};
@@ -107,7 +109,7 @@ pub async fn experiment(args: ExperimentArgs) -> anyhow::Result<ExitCode> {
 
 /// The experiment as it goes.
 struct Runner {
-    plan: load::Plan,
+    plan: RunPlan,
     out: PathBuf,
     arms: Vec<Arm>,
     profile: Profile,
@@ -296,7 +298,7 @@ impl Runner {
         let server = arm.server.clone().for_own_load();
         let started = LocalStack::spawn_child(
             run_db,
-            load::seeded_logins(self.scale),
+            seeded_logins(self.scale),
             self.scale,
             &server,
             &self.server_bin,
@@ -338,7 +340,7 @@ impl Runner {
                     watch_database: true,
                 };
                 self.plan.out = self.out.join(dir);
-                let result = load::measure(
+                let result = crate::engine::measure(
                     &self.plan,
                     stack.base_url(),
                     stack.logins.clone(),

@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use crate::cli::{Cli, Command};
 use crate::interrupt::Interrupted;
 
-pub use load::LocalStack;
+pub use crate::engine::LocalStack;
 
 /// Runs a parsed command line. `Ok(code)` for the process's exit code.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {

@@ -3,8 +3,12 @@
 //! `server`) and below `commands`, which only resolve arguments, call it and print.
 
 pub mod build;
+pub mod measure;
+pub mod stack;
 
 pub use build::RunContext;
+pub use measure::{Probe, RunPlan, measure};
+pub use stack::LocalStack;
 
 /// Load's interval records go through `report::hlog` and back: a test of the seam the
 /// engine joins.

@@ -167,7 +167,7 @@ pub struct LoadOptions {
     pub rate: Option<schedule::RateCurve>,
     /// A test plan: its steps replace `vus`/`ramp_up`/`duration` (a rate plan keeps
     /// `vus` as the maximum concurrency).
-    pub plan: Option<plan::Plan>,
+    pub plan: Option<plan::TestPlan>,
     /// No live progress on stderr.
     pub quiet: bool,
 }
@@ -338,7 +338,7 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<LoadOutcome> {
         .map(|r| r.name.clone())
         .collect();
     let rate_mode =
-        options.rate.is_some() || options.plan.as_ref().is_some_and(plan::Plan::is_rate);
+        options.rate.is_some() || options.plan.as_ref().is_some_and(plan::TestPlan::is_rate);
     let recorder = Arc::new(Recorder::with_mode(names, rate_mode));
     let base = reqwest::Url::parse(&format!("{host}/"))
         .map_err(|e| LoadError::Goose(format!("--host {}: {e}", crate::redact::redact(&host))))?;
@@ -373,7 +373,7 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<LoadOutcome> {
         schedule: options
             .plan
             .as_ref()
-            .and_then(plan::Plan::rate_points)
+            .and_then(plan::TestPlan::rate_points)
             .map(schedule::RateCurve::from_points)
             .or_else(|| options.rate.clone())
             .map(|curve| schedule::Schedule::new(curve, recorder.t0())),
@@ -409,7 +409,11 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<LoadOutcome> {
         .map_err(|e| LoadError::Goose(e.to_string()))?
         .register_scenario(goose_scenario)
         .set_scheduler(GooseScheduler::Random);
-    if let Some(test_plan) = options.plan.as_ref().and_then(plan::Plan::goose_test_plan) {
+    if let Some(test_plan) = options
+        .plan
+        .as_ref()
+        .and_then(plan::TestPlan::goose_test_plan)
+    {
         attack = attack
             .set_default(GooseDefault::TestPlan, test_plan.as_str())
             .map_err(|e| LoadError::Goose(e.to_string()))
@@ -434,7 +438,7 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<LoadOutcome> {
     let planned = options
         .plan
         .as_ref()
-        .map_or(options.ramp_up + options.duration, plan::Plan::total);
+        .map_or(options.ramp_up + options.duration, plan::TestPlan::total);
     let progress = progress::Progress::new(planned, options.quiet);
     let ticker = tokio::spawn(tick(recorder.clone(), progress));
     let result = attack.execute().await;
