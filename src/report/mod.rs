@@ -18,6 +18,7 @@ pub mod runs;
 pub mod sections;
 pub mod stats;
 pub mod tables;
+pub mod tally;
 pub mod targets;
 pub mod verdict;
 
