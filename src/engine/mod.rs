@@ -3,6 +3,7 @@
 //! `server`) and below `commands`, which only resolve arguments, call it and print.
 
 pub mod build;
+pub mod experiment;
 pub mod measure;
 pub mod stack;
 
