@@ -382,43 +382,7 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<LoadOutcome> {
         timeout: options.timeout,
     });
 
-    let mut goose_scenario = goose::goose::Scenario::new(&options.scenario.name);
-    let start_shared = shared.clone();
-    goose_scenario = goose_scenario.register_transaction(
-        Transaction::new(Arc::new(move |user: &mut GooseUser| {
-            let shared = start_shared.clone();
-            Box::pin(async move { start_user(user, &shared).await })
-        }))
-        .set_name("start")
-        .set_on_start(),
-    );
-    for (index, spec) in options.scenario.requests.iter().enumerate() {
-        let shared = shared.clone();
-        let transaction = Transaction::new(Arc::new(move |user: &mut GooseUser| {
-            let shared = shared.clone();
-            Box::pin(async move { send(user, &shared, index).await })
-        }))
-        .set_name(&spec.name)
-        .set_weight(spec.weight as usize)
-        .map_err(|e| LoadError::Goose(e.to_string()))?;
-        goose_scenario = goose_scenario.register_transaction(transaction);
-    }
-
-    let config = goose_config(&host, &options);
-    let mut attack = GooseAttack::initialize_with_config(config)
-        .map_err(|e| LoadError::Goose(e.to_string()))?
-        .register_scenario(goose_scenario)
-        .set_scheduler(GooseScheduler::Random);
-    if let Some(test_plan) = options
-        .plan
-        .as_ref()
-        .and_then(plan::TestPlan::goose_test_plan)
-    {
-        attack = attack
-            .set_default(GooseDefault::TestPlan, test_plan.as_str())
-            .map_err(|e| LoadError::Goose(e.to_string()))
-            .map(|boxed| *boxed)?;
-    }
+    let attack = attack(&host, &options, &shared)?;
 
     let ramp_end = Instant::now() + options.ramp_up;
     let controller = match &options.plan {
@@ -488,6 +452,54 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<LoadOutcome> {
         rate,
         uncorrected: recorder.uncorrected(),
     })
+}
+
+/// The goose attack: a `start` transaction per user, then the scenario's requests by
+/// weight, with the plan's shape when there is one.
+fn attack(
+    host: &str,
+    options: &LoadOptions,
+    shared: &Arc<Shared>,
+) -> Result<GooseAttack, LoadError> {
+    let mut goose_scenario = goose::goose::Scenario::new(&options.scenario.name);
+    let start_shared = shared.clone();
+    goose_scenario = goose_scenario.register_transaction(
+        Transaction::new(Arc::new(move |user: &mut GooseUser| {
+            let shared = start_shared.clone();
+            Box::pin(async move { start_user(user, &shared).await })
+        }))
+        .set_name("start")
+        .set_on_start(),
+    );
+    for (index, spec) in options.scenario.requests.iter().enumerate() {
+        let shared = shared.clone();
+        let transaction = Transaction::new(Arc::new(move |user: &mut GooseUser| {
+            let shared = shared.clone();
+            Box::pin(async move { send(user, &shared, index).await })
+        }))
+        .set_name(&spec.name)
+        .set_weight(spec.weight as usize)
+        .map_err(|e| LoadError::Goose(e.to_string()))?;
+        goose_scenario = goose_scenario.register_transaction(transaction);
+    }
+
+    let config = goose_config(host, options);
+    let mut attack = GooseAttack::initialize_with_config(config)
+        .map_err(|e| LoadError::Goose(e.to_string()))?
+        .register_scenario(goose_scenario)
+        .set_scheduler(GooseScheduler::Random);
+    if let Some(test_plan) = options
+        .plan
+        .as_ref()
+        .and_then(plan::TestPlan::goose_test_plan)
+    {
+        attack = attack
+            .set_default(GooseDefault::TestPlan, test_plan.as_str())
+            .map_err(|e| LoadError::Goose(e.to_string()))
+            .map(|boxed| *boxed)?;
+    }
+
+    Ok(attack)
 }
 
 /// Closes an interval every second of the run, on the run's clock, and shows progress
@@ -1035,6 +1047,39 @@ fn render(
     }
 }
 
+/// Rate mode: waits for this request's slot and returns it (its latency counts from
+/// it); None when the user sends nothing now (the plan asks for no more requests, or
+/// the run is stopping).
+async fn wait_for_slot(schedule: &schedule::Schedule) -> Option<Instant> {
+    let Some(slot) = schedule.claim(Instant::now()) else {
+        // The plan asks for no more requests: idle until goose stops the user.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        return None;
+    };
+    // In short sleeps, so that a stopping run does not wait on a far slot.
+    while Instant::now() < slot {
+        if goose::is_killswitch_triggered() {
+            // goose calls the next transaction until it stops the user: yield
+            // rather than spin.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            return None;
+        }
+        let left = slot.saturating_duration_since(Instant::now());
+        tokio::time::sleep(left.min(Duration::from_millis(100))).await;
+    }
+    Some(slot)
+}
+
+fn http_method(method: scenario::Method) -> reqwest::Method {
+    match method {
+        scenario::Method::Get => reqwest::Method::GET,
+        scenario::Method::Post => reqwest::Method::POST,
+        scenario::Method::Put => reqwest::Method::PUT,
+        scenario::Method::Patch => reqwest::Method::PATCH,
+        scenario::Method::Delete => reqwest::Method::DELETE,
+    }
+}
+
 /// One request of kind `index`: render, send, time (body included), record; on a 401
 /// log in again and retry once (KoproGo's access tokens expire after 15 minutes).
 async fn send(user: &mut GooseUser, shared: &Shared, index: usize) -> TransactionResult {
@@ -1042,25 +1087,10 @@ async fn send(user: &mut GooseUser, shared: &Shared, index: usize) -> Transactio
     shared.recorder.note_user(vu(user).number);
     // Rate mode: wait for this request's slot; its latency counts from the slot.
     let intended = match &shared.schedule {
-        Some(schedule) => {
-            let Some(slot) = schedule.claim(Instant::now()) else {
-                // The plan asks for no more requests: idle until goose stops the user.
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                return Ok(());
-            };
-            // In short sleeps, so that a stopping run does not wait on a far slot.
-            while Instant::now() < slot {
-                if goose::is_killswitch_triggered() {
-                    // goose calls the next transaction until it stops the user: yield
-                    // rather than spin.
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    return Ok(());
-                }
-                let left = slot.saturating_duration_since(Instant::now());
-                tokio::time::sleep(left.min(Duration::from_millis(100))).await;
-            }
-            Some(slot)
-        }
+        Some(schedule) => match wait_for_slot(schedule).await {
+            Some(slot) => Some(slot),
+            None => return Ok(()),
+        },
         None => None,
     };
     for attempt in 0..2 {
@@ -1105,13 +1135,7 @@ async fn send(user: &mut GooseUser, shared: &Shared, index: usize) -> Transactio
             + body.as_ref().map_or(0, String::len)
             + token.as_ref().map_or(0, |t| t.len() + 22)
             + 100) as u64;
-        let method = match spec.method {
-            scenario::Method::Get => reqwest::Method::GET,
-            scenario::Method::Post => reqwest::Method::POST,
-            scenario::Method::Put => reqwest::Method::PUT,
-            scenario::Method::Patch => reqwest::Method::PATCH,
-            scenario::Method::Delete => reqwest::Method::DELETE,
-        };
+        let method = http_method(spec.method);
         // The user's own client, straight: goose's request path would parse the URL
         // twice and copy it into per-request metrics that are switched off anyway.
         let url = match &shared.fixed_urls[index] {

@@ -179,7 +179,6 @@ pub fn render(
     }
     let verdict = run.effective_verdict();
     warnings.extend(verdict.warnings.iter().cloned());
-    let error_rate = run.totals.error_rate;
     let page = Page {
         title: format!(
             "koprogo-perf: {} against {}",
@@ -189,32 +188,7 @@ pub fn render(
             "{} users, {:.1} s steady state after {:.0} s ramp-up, started {}",
             run.vus, run.duration_s, run.ramp_up_s, run.started_at
         ),
-        cards: vec![
-            Card {
-                label: "requests",
-                value: run.totals.requests.to_string(),
-            },
-            Card {
-                label: "req/s",
-                value: format!("{:.1}", run.totals.rps),
-            },
-            Card {
-                label: "p50",
-                value: format_us(run.totals.latency_us.p50 as f64),
-            },
-            Card {
-                label: "p99",
-                value: format_us(run.totals.latency_us.p99 as f64),
-            },
-            Card {
-                label: "errors",
-                value: format!("{} ({:.2}%)", run.totals.errors, error_rate * 100.0),
-            },
-            Card {
-                label: "targets",
-                value: targets_card(run),
-            },
-        ],
+        cards: run_cards(run),
         failed: crate::report::verdict::headline(&verdict),
         warnings,
         blocks,
@@ -282,6 +256,37 @@ pub fn comparison(
         footer: head.footer,
     };
     render_page(&page)
+}
+
+/// The figures at the top of a run's page.
+fn run_cards(run: &RunReport) -> Vec<Card> {
+    let error_rate = run.totals.error_rate;
+    vec![
+        Card {
+            label: "requests",
+            value: run.totals.requests.to_string(),
+        },
+        Card {
+            label: "req/s",
+            value: format!("{:.1}", run.totals.rps),
+        },
+        Card {
+            label: "p50",
+            value: format_us(run.totals.latency_us.p50 as f64),
+        },
+        Card {
+            label: "p99",
+            value: format_us(run.totals.latency_us.p99 as f64),
+        },
+        Card {
+            label: "errors",
+            value: format!("{} ({:.2}%)", run.totals.errors, error_rate * 100.0),
+        },
+        Card {
+            label: "targets",
+            value: targets_card(run),
+        },
+    ]
 }
 
 fn render_page(page: &Page) -> anyhow::Result<String> {

@@ -8,7 +8,15 @@ use std::path::Path;
 /// layer (and itself). `main.rs` and `lib.rs` only wire and are not checked.
 const LAYERS: &[&[&str]] = &[
     // Leaves every stage uses.
-    &["units", "latency", "error", "redact", "interrupt", "assets"],
+    &[
+        "units",
+        "latency",
+        "error",
+        "diagnostic",
+        "redact",
+        "interrupt",
+        "assets",
+    ],
     &["pg"],
     &["server", "tune"],
     &["seed"],
