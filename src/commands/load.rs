@@ -270,7 +270,7 @@ fn finish(plan: &RunPlan, report: &RunReport) -> anyhow::Result<ExitCode> {
     if let Some(svg) = &report.flamegraph {
         println!("flamegraph: {}", plan.out.join(svg).display());
     }
-    crate::report::write_run(&plan.out, report)?;
+    crate::report::RunDir::new(&plan.out).write(report)?;
     println!(
         "{} requests in {:.1} s: {:.1} req/s and p99 {} of the successful ones; {} failed and {} not sent ({:.2}% error rate); wrote {} and latency.hgrm{}",
         report.totals.requests,

@@ -270,7 +270,7 @@ impl Runner {
         admin.close().await;
         let report = result?;
         dropped.with_context(|| format!("dropping database {name}"))?;
-        crate::report::write_run(&self.out.join(dir), &report)?;
+        crate::report::RunDir::new(self.out.join(dir)).write(&report)?;
         if report.totals.requests == 0 && !report.interrupted {
             anyhow::bail!(
                 "no request completed in the steady state (see {})",
