@@ -58,14 +58,15 @@ pub fn decode_histogram(text: &str) -> anyhow::Result<Histogram<u64>> {
         .map_err(|e| anyhow::anyhow!("histogram is not HdrHistogram V2 ({e})"))
 }
 
-/// Adds `other` into `into`; `what` names the histograms in the error.
+/// Adds `other` into `into` (exact HdrHistogram addition); `what` names the histogram
+/// in the error (when `into`'s range cannot hold `other`'s values).
 pub fn add_into(
     into: &mut Histogram<u64>,
     other: &Histogram<u64>,
     what: &str,
-) -> anyhow::Result<()> {
+) -> Result<(), String> {
     into.add(other)
-        .map_err(|e| anyhow::anyhow!("{what}: histograms cannot be added: {e:?}"))
+        .map_err(|e| format!("{what}: cannot be added: {e:?}"))
 }
 
 /// Latency summary in microseconds (from the HdrHistogram; 0 when no request).

@@ -227,8 +227,7 @@ fn add(
     dir: &str,
     what: &str,
 ) -> Result<(), MergeError> {
-    into.add(h)
-        .map_err(|e| invalid(dir, format!("{what}: cannot be added: {e:?}")))
+    crate::latency::add_into(into, h, what).map_err(|e| invalid(dir, e))
 }
 
 /// Combines `inputs` (in the order given; their first one's order of endpoints and

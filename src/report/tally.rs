@@ -164,6 +164,5 @@ fn add(
     name: &str,
     what: &str,
 ) -> Result<(), String> {
-    into.add(h)
-        .map_err(|e| format!("{name}'s {what}: cannot be added: {e:?}"))
+    crate::latency::add_into(into, h, &format!("{name}'s {what}"))
 }
