@@ -209,6 +209,16 @@ pub struct ScaleArgs {
     pub rng_seed: u64,
 }
 
+impl ScaleArgs {
+    /// The data a local stack seeds.
+    pub fn resolve(&self) -> crate::engine::stack::Scale {
+        crate::engine::stack::Scale {
+            scale: self.scale,
+            rng_seed: self.rng_seed,
+        }
+    }
+}
+
 /// `seed`.
 #[derive(Debug, Args)]
 pub struct SeedArgs {
@@ -317,13 +327,7 @@ pub struct RunArgs {
     pub server_bin: Option<PathBuf>,
 }
 
-/// The flamegraph's sampler.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Profiler {
-    Auto,
-    Perf,
-    Builtin,
-}
+pub use crate::measure::Profiler;
 
 fn parse_error_rate(text: &str) -> Result<f64, String> {
     let (number, scale) = match text.trim().strip_suffix('%') {

@@ -66,3 +66,14 @@ pub async fn wait() {
 #[derive(Debug, thiserror::Error)]
 #[error("interrupted by Ctrl-C / SIGTERM")]
 pub struct Interrupted;
+
+/// Runs `work` until it finishes or Ctrl-C arrives; on Ctrl-C the future is dropped
+/// (which stops what it started) and [`Interrupted`] is returned.
+pub async fn interruptible<T>(
+    work: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    tokio::select! {
+        result = work => result,
+        _ = wait() => Err(Interrupted.into()),
+    }
+}

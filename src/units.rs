@@ -54,6 +54,33 @@ pub fn parse_positive_whole_seconds(text: &str) -> Result<Duration, String> {
     }
 }
 
+/// A latency in microseconds, in the unit that reads best.
+pub fn format_us(us: f64) -> String {
+    if us >= 1e6 {
+        format!("{:.2}s", us / 1e6)
+    } else if us >= 1e3 {
+        format!("{:.2}ms", us / 1e3)
+    } else {
+        format!("{us:.0}µs")
+    }
+}
+
+/// Grams in the unit that reads best: `0.120 g`, `1.18 µg`.
+pub fn format_grams(g: f64) -> String {
+    if g == 0.0 || g >= 0.1 {
+        format!("{g:.3} g")
+    } else if g >= 1e-4 {
+        format!("{:.3} mg", g * 1e3)
+    } else {
+        format!("{:.3} µg", g * 1e6)
+    }
+}
+
+/// Rounds to three decimals, as run.json's rates and seconds are written.
+pub fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -636,11 +636,6 @@ const CLIENT_ERROR: usize = 3;
 const TIMEOUT: usize = 4;
 const TRANSPORT: usize = 5;
 
-fn latency_histogram() -> Histogram<u64> {
-    // Microseconds, 1 µs to an hour, 3 significant digits.
-    Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid histogram bounds")
-}
-
 /// Sends the burst: `burst.clients` tasks, each its own connection, each sending as
 /// soon as its previous answer is in, until `burst.duration` is over. Lasts at most
 /// `duration + timeout`. The tasks are aborted if the future is dropped (Ctrl-C).
@@ -667,7 +662,7 @@ pub async fn run_burst(
         tasks.spawn(async move {
             let mut tally = Tally {
                 counts: [0; 6],
-                latencies: latency_histogram(),
+                latencies: crate::latency::new_histogram(),
             };
             while Instant::now() < deadline {
                 let began = Instant::now();
@@ -701,7 +696,7 @@ pub async fn run_burst(
     }
     let mut total = Tally {
         counts: [0; 6],
-        latencies: latency_histogram(),
+        latencies: crate::latency::new_histogram(),
     };
     while let Some(joined) = tasks.join_next().await {
         let tally = joined.map_err(|e| format!("a burst client failed: {e}"))?;

@@ -364,7 +364,7 @@ pub async fn run(options: &AuditOptions) -> Result<AuditReport, CannotAudit> {
     ))
 }
 
-pub(crate) use crate::load::root_cause;
+pub(crate) use crate::error::root_cause;
 
 /// `12345` → `12,345`, for sizes and counts in the evidence.
 pub(crate) fn thousands(n: u64) -> String {

@@ -257,7 +257,8 @@ async fn make_runs(n: u32, command: &[String]) -> anyhow::Result<Vec<LoadedRun>>
         // A run that failed its own verdict still wrote its report: it is a candidate
         // the gate fails (exit 1), not a gate that could not decide.
         let failed_run = || {
-            RunReport::read(&out.join("run.json"))
+            crate::report::RunDir::new(&out)
+                .read()
                 .ok()
                 .is_some_and(|r| r.effective_verdict().failed)
         };

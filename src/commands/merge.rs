@@ -6,12 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Context;
-
 use crate::cli::MergeArgs;
-use crate::report::RunReport;
-use crate::report::hlog::FILE_NAME as HLOG;
-use crate::report::merge::{Input, MergeError, parse_interval_log};
+use crate::report::RunDir;
+use crate::report::merge::{Input, MergeError};
 
 /// `koprogo-perf merge`.
 pub async fn merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
@@ -26,13 +23,13 @@ pub async fn merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
     for note in &merged.notes {
         eprintln!("note: {note}");
     }
-    write(&args.out, &report)?;
+    RunDir::new(&args.out).replace(&report)?;
     println!(
         "merged {} runs: {} requests, {:.1} req/s, p99 {}, {} errors; wrote {}, latency.hgrm{}",
         report.merged_from.len(),
         report.totals.requests,
         report.totals.rps,
-        crate::report::targets::format_us(report.totals.latency_us.p99 as f64),
+        crate::units::format_us(report.totals.latency_us.p99 as f64),
         report.totals.errors,
         args.out.join("run.json").display(),
         if report.hlog.is_some() {
@@ -93,18 +90,9 @@ fn read_inputs(args: &MergeArgs) -> anyhow::Result<Vec<Input>> {
         .iter()
         .zip(names)
         .map(|(dir, name)| {
-            let report = RunReport::read(&dir.join("run.json"))?;
-            let hlog_path = dir.join(HLOG);
-            let hlog = match std::fs::read_to_string(&hlog_path) {
-                Ok(text) => Some(
-                    parse_interval_log(&text)
-                        .with_context(|| format!("reading {}", hlog_path.display()))?,
-                ),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-                Err(e) => {
-                    return Err(e).with_context(|| format!("reading {}", hlog_path.display()));
-                }
-            };
+            let run = RunDir::new(dir);
+            let report = run.read()?;
+            let hlog = run.read_hlog()?;
             Ok(Input {
                 dir: name,
                 report,
@@ -117,30 +105,4 @@ fn read_inputs(args: &MergeArgs) -> anyhow::Result<Vec<Input>> {
 /// The path with symlinks and `..` resolved; `None` when it does not exist.
 fn canonical(path: &Path) -> Option<PathBuf> {
     std::fs::canonicalize(path).ok()
-}
-
-/// Writes run.json, latency.hgrm and latency.hlog as `load` does; without a merged
-/// interval log, removes a stale one that --force would otherwise leave beside the new
-/// run.json.
-fn write(out: &Path, report: &RunReport) -> anyhow::Result<()> {
-    // An old run's report.html and flamegraph would describe another run.
-    for stale in ["report.html", "flamegraph.svg"] {
-        let path = out.join(stale);
-        match std::fs::remove_file(&path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(e).with_context(|| format!("removing the stale {}", path.display()));
-            }
-            _ => {}
-        }
-    }
-    if report.hlog.is_none() {
-        let path = out.join(HLOG);
-        match std::fs::remove_file(&path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(e).with_context(|| format!("removing the stale {}", path.display()));
-            }
-            _ => {}
-        }
-    }
-    crate::report::write_run(out, report)
 }

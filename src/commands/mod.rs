@@ -17,7 +17,8 @@ use std::process::ExitCode;
 use crate::cli::{Cli, Command};
 use crate::interrupt::Interrupted;
 
-pub use load::LocalStack;
+pub use crate::engine::LocalStack;
+pub use crate::interrupt::interruptible;
 
 /// Runs a parsed command line. `Ok(code)` for the process's exit code.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -33,17 +34,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report(args) => report::report(args),
         Command::Gate(args) => gate::gate(args).await,
         Command::Audit(args) => audit::audit(args).await,
-    }
-}
-
-/// Runs `work` until it finishes or Ctrl-C arrives; on Ctrl-C the future is dropped
-/// (which stops what it started) and [`Interrupted`] is returned.
-pub async fn interruptible<T>(
-    work: impl std::future::Future<Output = anyhow::Result<T>>,
-) -> anyhow::Result<T> {
-    tokio::select! {
-        result = work => result,
-        _ = crate::interrupt::wait() => Err(Interrupted.into()),
     }
 }
 

@@ -75,10 +75,10 @@ fn experiment(args: &ReportArgs, file: &Path) -> anyhow::Result<ExitCode> {
     })?;
     let dir = file.parent().unwrap_or(Path::new("."));
     let text = match args.format {
-        ReportFormat::Table => crate::report::experiment::table(&x),
-        ReportFormat::Markdown => crate::report::experiment::markdown(&x),
+        ReportFormat::Table => crate::experiment::render::table(&x),
+        ReportFormat::Markdown => crate::experiment::render::markdown(&x),
         ReportFormat::Json => serde_json::to_string_pretty(&x)? + "\n",
-        ReportFormat::Html => crate::report::experiment::html(&x, dir)?,
+        ReportFormat::Html => crate::experiment::render::html(&x, dir)?,
     };
     let out = match (&args.out, args.format) {
         (Some(out), _) => Some(out.clone()),

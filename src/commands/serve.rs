@@ -15,7 +15,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let config = args.server.resolve().context("server settings")?;
     let mut stack = super::interruptible(super::LocalStack::start_quiet(
         args.db.database_url.as_deref(),
-        &args.scale,
+        &args.scale.resolve(),
         config,
         args.child,
     ))
@@ -41,6 +41,26 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     // Written without println!: a closed stdout (a parent that stopped reading) must
     // not kill the server.
     let mut out = std::io::stdout();
+    if args.child {
+        // The parent reads the address from this one line.
+        let line = crate::engine::stack::Announcement { addr: stack.addr }.line();
+        let _ = writeln!(out, "{line}");
+    } else {
+        announce(&mut out, &stack);
+    }
+    if args.db.keep_db {
+        stack.db.keep();
+    }
+    crate::interrupt::wait().await;
+    if !args.child {
+        eprintln!("stopping the server…");
+    }
+    stack.stop().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The address, the database and a login to try, for whoever started `serve`.
+fn announce(out: &mut impl Write, stack: &crate::engine::LocalStack) {
     let _ = writeln!(
         out,
         "serving the reference KoproGo API on {}/api/v1 (database {}, pool {} connections); Ctrl-C stops it",
@@ -57,13 +77,4 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             login.password
         );
     }
-    if args.db.keep_db {
-        stack.db.keep();
-    }
-    crate::interrupt::wait().await;
-    if !args.child {
-        eprintln!("stopping the server…");
-    }
-    stack.stop().await;
-    Ok(ExitCode::SUCCESS)
 }

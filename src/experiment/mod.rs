@@ -9,14 +9,15 @@
 //! intervals over the repeats, and the statements each arm removed or sped up. The
 //! command (`commands/experiment.rs`) runs the arms; `report` renders experiment.json.
 
+pub mod render;
 pub mod statements;
 
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
+use crate::latency::Latency;
 use crate::report::RunReport;
-use crate::report::run::Latency;
 use crate::server::{Optimization, Preset, ServerArgs};
 
 pub use statements::{Change, StatementChange};

@@ -23,6 +23,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 
+use crate::error::root_cause;
 pub use record::{
     Answer, DiscoveryStats, EndpointStats, IntervalRecord, LoginStats, PhaseOutcome, Recorder,
     TransportError,
@@ -166,7 +167,7 @@ pub struct LoadOptions {
     pub rate: Option<schedule::RateCurve>,
     /// A test plan: its steps replace `vus`/`ramp_up`/`duration` (a rate plan keeps
     /// `vus` as the maximum concurrency).
-    pub plan: Option<plan::Plan>,
+    pub plan: Option<plan::TestPlan>,
     /// No live progress on stderr.
     pub quiet: bool,
 }
@@ -337,7 +338,7 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<LoadOutcome> {
         .map(|r| r.name.clone())
         .collect();
     let rate_mode =
-        options.rate.is_some() || options.plan.as_ref().is_some_and(plan::Plan::is_rate);
+        options.rate.is_some() || options.plan.as_ref().is_some_and(plan::TestPlan::is_rate);
     let recorder = Arc::new(Recorder::with_mode(names, rate_mode));
     let base = reqwest::Url::parse(&format!("{host}/"))
         .map_err(|e| LoadError::Goose(format!("--host {}: {e}", crate::redact::redact(&host))))?;
@@ -372,7 +373,7 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<LoadOutcome> {
         schedule: options
             .plan
             .as_ref()
-            .and_then(plan::Plan::rate_points)
+            .and_then(plan::TestPlan::rate_points)
             .map(schedule::RateCurve::from_points)
             .or_else(|| options.rate.clone())
             .map(|curve| schedule::Schedule::new(curve, recorder.t0())),
@@ -381,39 +382,7 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<LoadOutcome> {
         timeout: options.timeout,
     });
 
-    let mut goose_scenario = goose::goose::Scenario::new(&options.scenario.name);
-    let start_shared = shared.clone();
-    goose_scenario = goose_scenario.register_transaction(
-        Transaction::new(Arc::new(move |user: &mut GooseUser| {
-            let shared = start_shared.clone();
-            Box::pin(async move { start_user(user, &shared).await })
-        }))
-        .set_name("start")
-        .set_on_start(),
-    );
-    for (index, spec) in options.scenario.requests.iter().enumerate() {
-        let shared = shared.clone();
-        let transaction = Transaction::new(Arc::new(move |user: &mut GooseUser| {
-            let shared = shared.clone();
-            Box::pin(async move { send(user, &shared, index).await })
-        }))
-        .set_name(&spec.name)
-        .set_weight(spec.weight as usize)
-        .map_err(|e| LoadError::Goose(e.to_string()))?;
-        goose_scenario = goose_scenario.register_transaction(transaction);
-    }
-
-    let config = goose_config(&host, &options);
-    let mut attack = GooseAttack::initialize_with_config(config)
-        .map_err(|e| LoadError::Goose(e.to_string()))?
-        .register_scenario(goose_scenario)
-        .set_scheduler(GooseScheduler::Random);
-    if let Some(test_plan) = options.plan.as_ref().and_then(plan::Plan::goose_test_plan) {
-        attack = attack
-            .set_default(GooseDefault::TestPlan, test_plan.as_str())
-            .map_err(|e| LoadError::Goose(e.to_string()))
-            .map(|boxed| *boxed)?;
-    }
+    let attack = attack(&host, &options, &shared)?;
 
     let ramp_end = Instant::now() + options.ramp_up;
     let controller = match &options.plan {
@@ -433,7 +402,7 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<LoadOutcome> {
     let planned = options
         .plan
         .as_ref()
-        .map_or(options.ramp_up + options.duration, plan::Plan::total);
+        .map_or(options.ramp_up + options.duration, plan::TestPlan::total);
     let progress = progress::Progress::new(planned, options.quiet);
     let ticker = tokio::spawn(tick(recorder.clone(), progress));
     let result = attack.execute().await;
@@ -483,6 +452,54 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<LoadOutcome> {
         rate,
         uncorrected: recorder.uncorrected(),
     })
+}
+
+/// The goose attack: a `start` transaction per user, then the scenario's requests by
+/// weight, with the plan's shape when there is one.
+fn attack(
+    host: &str,
+    options: &LoadOptions,
+    shared: &Arc<Shared>,
+) -> Result<GooseAttack, LoadError> {
+    let mut goose_scenario = goose::goose::Scenario::new(&options.scenario.name);
+    let start_shared = shared.clone();
+    goose_scenario = goose_scenario.register_transaction(
+        Transaction::new(Arc::new(move |user: &mut GooseUser| {
+            let shared = start_shared.clone();
+            Box::pin(async move { start_user(user, &shared).await })
+        }))
+        .set_name("start")
+        .set_on_start(),
+    );
+    for (index, spec) in options.scenario.requests.iter().enumerate() {
+        let shared = shared.clone();
+        let transaction = Transaction::new(Arc::new(move |user: &mut GooseUser| {
+            let shared = shared.clone();
+            Box::pin(async move { send(user, &shared, index).await })
+        }))
+        .set_name(&spec.name)
+        .set_weight(spec.weight as usize)
+        .map_err(|e| LoadError::Goose(e.to_string()))?;
+        goose_scenario = goose_scenario.register_transaction(transaction);
+    }
+
+    let config = goose_config(host, options);
+    let mut attack = GooseAttack::initialize_with_config(config)
+        .map_err(|e| LoadError::Goose(e.to_string()))?
+        .register_scenario(goose_scenario)
+        .set_scheduler(GooseScheduler::Random);
+    if let Some(test_plan) = options
+        .plan
+        .as_ref()
+        .and_then(plan::TestPlan::goose_test_plan)
+    {
+        attack = attack
+            .set_default(GooseDefault::TestPlan, test_plan.as_str())
+            .map_err(|e| LoadError::Goose(e.to_string()))
+            .map(|boxed| *boxed)?;
+    }
+
+    Ok(attack)
 }
 
 /// Closes an interval every second of the run, on the run's clock, and shows progress
@@ -569,16 +586,6 @@ pub async fn post_login(
     let status = response.status();
     let body: Value = response.json().await.unwrap_or(Value::Null);
     Ok((status, token_of(&body)))
-}
-
-/// The innermost cause of an error (e.g. "Connection refused (os error 111)"):
-/// reqwest's and sqlx's outer layers only repeat the URL or the operation.
-pub fn root_cause(e: &dyn std::error::Error) -> String {
-    let mut cause = e;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    cause.to_string()
 }
 
 /// How long after the ramp-up the steady state waits for the last logins.
@@ -1040,6 +1047,39 @@ fn render(
     }
 }
 
+/// Rate mode: waits for this request's slot and returns it (its latency counts from
+/// it); None when the user sends nothing now (the plan asks for no more requests, or
+/// the run is stopping).
+async fn wait_for_slot(schedule: &schedule::Schedule) -> Option<Instant> {
+    let Some(slot) = schedule.claim(Instant::now()) else {
+        // The plan asks for no more requests: idle until goose stops the user.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        return None;
+    };
+    // In short sleeps, so that a stopping run does not wait on a far slot.
+    while Instant::now() < slot {
+        if goose::is_killswitch_triggered() {
+            // goose calls the next transaction until it stops the user: yield
+            // rather than spin.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            return None;
+        }
+        let left = slot.saturating_duration_since(Instant::now());
+        tokio::time::sleep(left.min(Duration::from_millis(100))).await;
+    }
+    Some(slot)
+}
+
+fn http_method(method: scenario::Method) -> reqwest::Method {
+    match method {
+        scenario::Method::Get => reqwest::Method::GET,
+        scenario::Method::Post => reqwest::Method::POST,
+        scenario::Method::Put => reqwest::Method::PUT,
+        scenario::Method::Patch => reqwest::Method::PATCH,
+        scenario::Method::Delete => reqwest::Method::DELETE,
+    }
+}
+
 /// One request of kind `index`: render, send, time (body included), record; on a 401
 /// log in again and retry once (KoproGo's access tokens expire after 15 minutes).
 async fn send(user: &mut GooseUser, shared: &Shared, index: usize) -> TransactionResult {
@@ -1047,25 +1087,10 @@ async fn send(user: &mut GooseUser, shared: &Shared, index: usize) -> Transactio
     shared.recorder.note_user(vu(user).number);
     // Rate mode: wait for this request's slot; its latency counts from the slot.
     let intended = match &shared.schedule {
-        Some(schedule) => {
-            let Some(slot) = schedule.claim(Instant::now()) else {
-                // The plan asks for no more requests: idle until goose stops the user.
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                return Ok(());
-            };
-            // In short sleeps, so that a stopping run does not wait on a far slot.
-            while Instant::now() < slot {
-                if goose::is_killswitch_triggered() {
-                    // goose calls the next transaction until it stops the user: yield
-                    // rather than spin.
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    return Ok(());
-                }
-                let left = slot.saturating_duration_since(Instant::now());
-                tokio::time::sleep(left.min(Duration::from_millis(100))).await;
-            }
-            Some(slot)
-        }
+        Some(schedule) => match wait_for_slot(schedule).await {
+            Some(slot) => Some(slot),
+            None => return Ok(()),
+        },
         None => None,
     };
     for attempt in 0..2 {
@@ -1110,13 +1135,7 @@ async fn send(user: &mut GooseUser, shared: &Shared, index: usize) -> Transactio
             + body.as_ref().map_or(0, String::len)
             + token.as_ref().map_or(0, |t| t.len() + 22)
             + 100) as u64;
-        let method = match spec.method {
-            scenario::Method::Get => reqwest::Method::GET,
-            scenario::Method::Post => reqwest::Method::POST,
-            scenario::Method::Put => reqwest::Method::PUT,
-            scenario::Method::Patch => reqwest::Method::PATCH,
-            scenario::Method::Delete => reqwest::Method::DELETE,
-        };
+        let method = http_method(spec.method);
         // The user's own client, straight: goose's request path would parse the URL
         // twice and copy it into per-request metrics that are switched off anyway.
         let url = match &shared.fixed_urls[index] {
@@ -1218,7 +1237,7 @@ fn judge(
         return Answer::of(outcome);
     };
     let expected = if spec.expect.is_empty() {
-        record::is_success(status)
+        crate::latency::is_success(status)
     } else {
         spec.expect.contains(&status)
     };

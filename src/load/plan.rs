@@ -37,7 +37,7 @@ pub struct Step {
 
 /// A whole plan.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Plan {
+pub struct TestPlan {
     /// The preset's name, or `custom`.
     pub name: String,
     pub steps: Vec<Step>,
@@ -60,12 +60,12 @@ pub struct PhaseSpec {
 /// The presets' names, for help and errors.
 pub const PRESETS: [&str; 6] = ["warmup", "light", "medium", "heavy", "soak", "spike"];
 
-impl Plan {
+impl TestPlan {
     /// Parses `--plan`: a preset name, or steps `LEVEL,DURATION;…` where LEVEL is a
     /// number of users (`50`) or a rate (`500/s`) and DURATION as for --duration
     /// (`30s`, `2m`). `ramp` is the ramp before each preset's holds; `hold` replaces
     /// the presets' hold durations (--duration).
-    pub fn parse(text: &str, ramp: Duration, hold: Option<Duration>) -> Result<Plan, String> {
+    pub fn parse(text: &str, ramp: Duration, hold: Option<Duration>) -> Result<TestPlan, String> {
         let text = text.trim();
         if let Some(plan) = preset(text, ramp, hold) {
             return Ok(plan);
@@ -131,7 +131,7 @@ impl Plan {
         }) {
             return Err("--plan never has a user or a request: give a step a level above 0".into());
         }
-        Ok(Plan {
+        Ok(TestPlan {
             name: "custom".into(),
             steps,
             thresholds: Vec::new(),
@@ -236,7 +236,7 @@ impl Plan {
 
 /// KoproGo's load-test presets: users held for a time after a ramp of `ramp`, with
 /// each script's expectations as thresholds.
-fn preset(name: &str, ramp: Duration, hold: Option<Duration>) -> Option<Plan> {
+fn preset(name: &str, ramp: Duration, hold: Option<Duration>) -> Option<TestPlan> {
     let secs = Duration::from_secs;
     let (levels, hold_default, thresholds, scenario): (&[usize], Duration, &[&str], _) = match name
     {
@@ -266,7 +266,7 @@ fn preset(name: &str, ramp: Duration, hold: Option<Duration>) -> Option<Plan> {
             duration: hold,
         });
     }
-    Some(Plan {
+    Some(TestPlan {
         name: name.to_string(),
         steps,
         thresholds: thresholds.iter().map(|s| s.to_string()).collect(),
@@ -282,7 +282,7 @@ mod tests {
 
     #[test]
     fn steps_parse_into_ramps_and_holds() {
-        let p = Plan::parse("10,5s; 10,30s; 50,10s; 50,1m; 0,5s", S(5), None).unwrap();
+        let p = TestPlan::parse("10,5s; 10,30s; 50,10s; 50,1m; 0,5s", S(5), None).unwrap();
         let phases = p.phases();
         let names: Vec<&str> = phases.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(
@@ -304,7 +304,7 @@ mod tests {
 
     #[test]
     fn rate_steps_make_a_curve_from_zero() {
-        let p = Plan::parse("100/s,10s;100/s,20s;300/s,10s", S(5), None).unwrap();
+        let p = TestPlan::parse("100/s,10s;100/s,20s;300/s,10s", S(5), None).unwrap();
         assert!(p.is_rate());
         assert_eq!(
             p.rate_points().unwrap(),
@@ -317,7 +317,7 @@ mod tests {
 
     #[test]
     fn presets_follow_koprogos_scripts() {
-        let spike = Plan::parse("spike", S(5), Some(S(20))).unwrap();
+        let spike = TestPlan::parse("spike", S(5), Some(S(20))).unwrap();
         let holds: Vec<Level> = spike
             .phases()
             .iter()
@@ -327,11 +327,11 @@ mod tests {
         let users = [10, 50, 200, 50, 10].map(Level::Users);
         assert_eq!(holds, users);
         assert_eq!(spike.total(), S(5 * 25));
-        let light = Plan::parse("light", S(5), None).unwrap();
+        let light = TestPlan::parse("light", S(5), None).unwrap();
         assert_eq!(light.thresholds, ["p99 < 50ms", "rps > 100"]);
         assert_eq!(light.total(), S(125));
         assert_eq!(
-            Plan::parse("warmup", S(5), None).unwrap().scenario,
+            TestPlan::parse("warmup", S(5), None).unwrap().scenario,
             Some("health")
         );
     }
@@ -345,11 +345,11 @@ mod tests {
             ("10,5s;100/s,5s", "mixes users and rates"),
             ("0,5s", "above 0"),
         ] {
-            let e = Plan::parse(text, S(5), None).unwrap_err();
+            let e = TestPlan::parse(text, S(5), None).unwrap_err();
             assert!(e.contains(needle), "{text}: {e}");
         }
         assert!(
-            Plan::parse("10,5s", S(5), Some(S(9)))
+            TestPlan::parse("10,5s", S(5), Some(S(9)))
                 .unwrap_err()
                 .contains("--duration")
         );

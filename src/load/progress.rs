@@ -66,14 +66,14 @@ impl Progress {
                 self.recent.pop_front();
             }
         }
-        let mut merged = super::record::new_histogram();
+        let mut merged = crate::latency::new_histogram();
         for h in &self.recent {
             let _ = merged.add(h);
         }
         let p99 = if merged.is_empty() {
             "-".to_string()
         } else {
-            crate::report::targets::format_us(merged.value_at_quantile(0.99) as f64)
+            crate::units::format_us(merged.value_at_quantile(0.99) as f64)
         };
         let rps = interval.requests as f64 / interval.length.as_secs_f64().max(1e-3);
         let message = format!(

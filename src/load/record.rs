@@ -11,13 +11,10 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-/// Highest latency a histogram can hold: one hour, in microseconds.
-pub const MAX_LATENCY_US: u64 = 3_600_000_000;
-
-/// A new latency histogram: 1 µs to one hour, 3 significant digits.
-pub fn new_histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("static histogram bounds are valid")
-}
+pub use crate::latency::IntervalRecord;
+use crate::latency::{
+    MAX_LATENCY_US, encode_bytes as encode, interval_histogram, is_success, new_histogram,
+};
 
 /// How a request ended, when it got no HTTP response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -215,45 +212,6 @@ struct Interval {
     errors: u64,
     /// Users that sent a request in the interval.
     users: std::collections::HashSet<usize>,
-}
-
-/// One closed interval: its histograms (HdrHistogram V2-deflate bytes) and summary.
-#[derive(Debug, Clone)]
-pub struct IntervalRecord {
-    /// Since the run's start.
-    pub start: Duration,
-    pub length: Duration,
-    /// The phase at the interval's start.
-    pub phase: String,
-    /// Requests that ended in the interval, failed ones included.
-    pub requests: u64,
-    pub errors: u64,
-    pub p50_us: u64,
-    pub p99_us: u64,
-    /// Distinct users that sent a request in the interval.
-    pub users: usize,
-    /// All endpoints together.
-    pub all: Vec<u8>,
-    /// `(endpoint index, histogram)` for the endpoints with requests in the interval.
-    pub per_endpoint: Vec<(usize, Vec<u8>)>,
-}
-
-/// A small histogram that grows as needed: one per interval and endpoint, so a second
-/// of fast requests costs kilobytes, not the fixed one-hour range's 200 KB.
-/// (Record into it with `record`: `saturating_record` clamps instead of growing.)
-pub fn interval_histogram() -> Histogram<u64> {
-    let mut h = Histogram::new(3).expect("3 significant digits is valid");
-    h.auto(true);
-    h
-}
-
-fn encode(h: &Histogram<u64>) -> Vec<u8> {
-    use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
-    let mut bytes = Vec::new();
-    V2DeflateSerializer::new()
-        .serialize(h, &mut bytes)
-        .expect("serializing a histogram into memory cannot fail");
-    bytes
 }
 
 impl Recorder {
@@ -716,11 +674,6 @@ impl Recorder {
     pub fn relogins(&self) -> u64 {
         *lock(&self.relogins)
     }
-}
-
-/// A 2xx or a 3xx (a 304 answers the client's `If-None-Match`: its copy is current).
-pub fn is_success(code: u16) -> bool {
-    (200..400).contains(&code)
 }
 
 fn micros(d: Duration) -> u64 {

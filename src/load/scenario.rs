@@ -9,6 +9,7 @@ use std::fmt;
 use std::path::Path;
 
 use crate::assets::Found;
+use crate::diagnostic::{line_of, one_line, toml_error};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -358,12 +359,11 @@ pub fn parse(text: &str, file: &str, default_name: &str) -> Result<Scenario, Sce
     let err = |offset: usize, message: String| ScenarioError::Invalid {
         file: file.to_string(),
         line: line_of(text, offset),
-        // One line, whatever of the file it quotes.
-        message: message.replace('\n', "\\n"),
+        message: one_line(&message),
     };
     let raw: RawScenario = toml::from_str(text).map_err(|e| {
-        let offset = e.span().map(|s| s.start).unwrap_or(0);
-        err(offset, e.message().trim_end().replace('\n', "; "))
+        let (offset, message) = toml_error(&e);
+        err(offset, message)
     })?;
     if raw.requests.is_empty() {
         return Err(err(0, "no [[request]] entries".into()));
@@ -504,10 +504,6 @@ pub fn origin_relative(path: &str) -> Result<(), &'static str> {
         return Err("holds whitespace or a control character");
     }
     Ok(())
-}
-
-fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
 #[cfg(test)]

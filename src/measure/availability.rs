@@ -84,7 +84,7 @@ async fn probe(
             *connection = Some(
                 sqlx::PgConnection::connect(url)
                     .await
-                    .map_err(|e| crate::load::root_cause(&e))?,
+                    .map_err(|e| crate::error::root_cause(&e))?,
             );
         }
         let c = connection.as_mut().expect("connected above");
@@ -92,7 +92,7 @@ async fn probe(
             .execute(c)
             .await
             .map(|_| ())
-            .map_err(|e| crate::load::root_cause(&e))
+            .map_err(|e| crate::error::root_cause(&e))
     };
     match tokio::time::timeout(Duration::from_secs(2), attempt).await {
         Ok(Ok(())) => Ok(()),

@@ -28,6 +28,8 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
+use crate::diagnostic::{line_of, one_line, toml_error};
+
 /// The model shipped with the tool, used when `./profiles/carbon.toml` is absent.
 pub const BUILTIN: &str = include_str!("../../profiles/carbon.toml");
 
@@ -117,12 +119,11 @@ impl Model {
         let invalid = |offset: usize, message: String| CarbonError::Invalid {
             file: file.to_string(),
             line: line_of(text, offset),
-            // One line, whatever of the file it quotes.
-            message: message.replace('\n', "\\n"),
+            message: one_line(&message),
         };
         let raw: RawModel = toml::from_str(text).map_err(|e| {
-            let offset = e.span().map(|s| s.start).unwrap_or(0);
-            invalid(offset, e.message().trim_end().replace('\n', "; "))
+            let (offset, message) = toml_error(&e);
+            invalid(offset, message)
         })?;
         let mut errors = Vec::new();
         // A number that must be finite and at least `min`.
@@ -574,10 +575,6 @@ fn is_region_name(s: &str) -> bool {
 }
 
 /// 1-based line of a byte offset.
-fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].matches('\n').count() + 1
-}
-
 /// `profiles/carbon.toml` as written, before checking.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -8,3 +8,11 @@ pub mod flamegraph;
 pub mod pgss;
 pub mod resources;
 pub mod sampler;
+
+/// The flamegraph's sampler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Profiler {
+    Auto,
+    Perf,
+    Builtin,
+}

@@ -4,6 +4,7 @@
 //! Statements of the reference server carry a `/* METHOD /route */` tag, which
 //! attributes them to endpoints.
 
+use crate::units::round3;
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
@@ -181,10 +182,6 @@ pub fn route_tag(query: &str) -> Option<String> {
     let (method, path) = tag.split_once(' ')?;
     (matches!(method, "GET" | "POST" | "PUT" | "PATCH" | "DELETE") && path.starts_with('/'))
         .then(|| tag.to_string())
-}
-
-fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
 }
 
 #[cfg(test)]

@@ -43,7 +43,7 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> 
             anyhow::anyhow!(
                 "cannot connect to the database at {}: {}; check that it runs and the URL is right",
                 redact_url(url),
-                crate::load::root_cause(&e)
+                crate::error::root_cause(&e)
             )
         })
 }
@@ -51,18 +51,18 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> 
 /// Parses a PostgreSQL URL; anything else (`mysql://…`, a key=value string, a password
 /// with a raw `?` or `/`) is refused as input, without the parser's text (it may quote
 /// the URL, password included).
-pub fn connect_options(url: &str) -> Result<PgConnectOptions, crate::report::InputError> {
+pub fn connect_options(url: &str) -> Result<PgConnectOptions, crate::error::InputError> {
     let shown = redact_url(url);
     let scheme_ok = ["postgres://", "postgresql://"]
         .iter()
         .any(|s| url.len() >= s.len() && url[..s.len()].eq_ignore_ascii_case(s));
     if !scheme_ok {
-        return Err(crate::report::InputError::msg(format!(
+        return Err(crate::error::InputError::msg(format!(
             "{shown} is not a PostgreSQL URL: give postgres://USER:PASSWORD@HOST:PORT/DATABASE"
         )));
     }
     url.parse().map_err(|_| {
-        crate::report::InputError::msg(format!(
+        crate::error::InputError::msg(format!(
             "{shown} is not a valid PostgreSQL URL: give postgres://USER:PASSWORD@HOST:PORT/DATABASE, \
              with @ : / ? # in the password percent-encoded (%40 %3A %2F %3F %23)"
         ))
@@ -77,7 +77,7 @@ pub async fn probe(options: &PgConnectOptions) -> Result<(), String> {
             let _ = conn.close().await;
             Ok(())
         }
-        Ok(Err(e)) => Err(crate::load::root_cause(&e)),
+        Ok(Err(e)) => Err(crate::error::root_cause(&e)),
         Err(_) => Err("no answer within 10 s".into()),
     }
 }

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::measure::resources::ProcessStats;
 use crate::report::run::{Latency, RunReport};
-use crate::report::targets::{format_grams, format_us};
+use crate::units::{format_grams, format_us};
 
 /// What a metric's numbers are, for formatting and for which direction is worse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

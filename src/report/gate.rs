@@ -11,7 +11,8 @@ use serde::Serialize;
 use crate::report::run::RunReport;
 use crate::report::sections::Grid;
 use crate::report::stats::{mann_whitney_greater, median, smallest_p};
-use crate::report::targets::{Threshold, format_us};
+use crate::report::targets::Threshold;
+use crate::units::format_us;
 
 /// How regressions are decided.
 #[derive(Debug, Clone, Copy)]

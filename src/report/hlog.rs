@@ -14,7 +14,7 @@ use hdrhistogram::serialization::interval_log::{
 };
 use hdrhistogram::serialization::{Deserializer, V2DeflateSerializer};
 
-use crate::load::IntervalRecord;
+use crate::latency::IntervalRecord;
 
 /// The file name in a run directory.
 pub const FILE_NAME: &str = "latency.hlog";
@@ -128,73 +128,4 @@ pub fn parse(text: &str) -> anyhow::Result<(Option<Duration>, Vec<Entry>)> {
         }
     }
     Ok((start_time, entries))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::load::{Recorder, TransportError};
-
-    #[test]
-    fn the_interval_log_parses_back_into_the_same_histograms() {
-        let names = vec![
-            "GET /api/v1/health".to_string(),
-            "POST /api/v1/units".to_string(),
-        ];
-        let recorder = Recorder::new(names.clone());
-        let t0 = recorder.t0();
-        let mut all = crate::load::record::new_histogram();
-        let mut units = crate::load::record::new_histogram();
-        for second in 0..3u64 {
-            for k in 0..50u64 {
-                let latency = Duration::from_micros(100 + k * 37 + second * 5_000);
-                let index = (k % 2) as usize;
-                let at = t0 + Duration::from_millis(second * 1000 + k);
-                let outcome = if k == 7 {
-                    Err(TransportError::Timeout)
-                } else {
-                    Ok(200)
-                };
-                recorder.record(index, at, latency, outcome);
-                // The interval histograms hold the successful responses only.
-                if outcome.is_err() {
-                    continue;
-                }
-                all.record(latency.as_micros() as u64).unwrap();
-                if index == 1 {
-                    units.record(latency.as_micros() as u64).unwrap();
-                }
-            }
-            recorder.flush(t0 + Duration::from_secs(second + 1));
-        }
-        let intervals = recorder.intervals();
-        assert_eq!(intervals.len(), 3);
-        assert!(intervals.iter().all(|i| i.requests == 50 && i.errors == 1));
-
-        let started = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-        let text = render(started, &names, &intervals).unwrap();
-        assert!(text.contains("#[StartTime: 1800000000.000"), "{text}");
-        let (start, entries) = parse(&text).unwrap();
-        assert_eq!(start, Some(Duration::from_secs(1_800_000_000)));
-        let mut back_all = crate::load::record::new_histogram();
-        let mut back_units = crate::load::record::new_histogram();
-        for e in &entries {
-            match e.tag.as_deref() {
-                None => back_all.add(&e.histogram).unwrap(),
-                Some("POST_/api/v1/units") => back_units.add(&e.histogram).unwrap(),
-                Some("GET_/api/v1/health") => {}
-                Some(other) => panic!("unexpected tag {other}"),
-            }
-        }
-        assert_eq!(back_all, all);
-        assert_eq!(back_units, units);
-        // Interval starts follow the flushes, one second apart.
-        let starts: Vec<u64> = entries
-            .iter()
-            .filter(|e| e.tag.is_none())
-            .map(|e| e.start.as_secs_f64().round() as u64)
-            .collect();
-        assert_eq!(starts, vec![0, 1, 2]);
-        assert!(parse("Tag=x,not,a,log\n").is_err());
-    }
 }

@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::report::charts::{self, Curve, ResourceKind};
 use crate::report::run::RunReport;
 use crate::report::sections::{Grid, Section};
-use crate::report::targets::format_us;
+use crate::units::format_us;
 
 const TEMPLATE: &str = include_str!("../../templates/report.html");
 
@@ -179,7 +179,6 @@ pub fn render(
     }
     let verdict = run.effective_verdict();
     warnings.extend(verdict.warnings.iter().cloned());
-    let error_rate = run.totals.error_rate;
     let page = Page {
         title: format!(
             "koprogo-perf: {} against {}",
@@ -189,32 +188,7 @@ pub fn render(
             "{} users, {:.1} s steady state after {:.0} s ramp-up, started {}",
             run.vus, run.duration_s, run.ramp_up_s, run.started_at
         ),
-        cards: vec![
-            Card {
-                label: "requests",
-                value: run.totals.requests.to_string(),
-            },
-            Card {
-                label: "req/s",
-                value: format!("{:.1}", run.totals.rps),
-            },
-            Card {
-                label: "p50",
-                value: format_us(run.totals.latency_us.p50 as f64),
-            },
-            Card {
-                label: "p99",
-                value: format_us(run.totals.latency_us.p99 as f64),
-            },
-            Card {
-                label: "errors",
-                value: format!("{} ({:.2}%)", run.totals.errors, error_rate * 100.0),
-            },
-            Card {
-                label: "targets",
-                value: targets_card(run),
-            },
-        ],
+        cards: run_cards(run),
         failed: crate::report::verdict::headline(&verdict),
         warnings,
         blocks,
@@ -223,10 +197,20 @@ pub fn render(
     render_page(&page)
 }
 
-/// An experiment's page: its sections, with the latency spectrum of every arm (all of
-/// an arm's requests together; baseline dashed) after the arms table.
-pub fn experiment(
-    x: &crate::experiment::ExperimentReport,
+/// A page of several runs compared (an experiment): what it says above its sections.
+pub struct ComparisonPage {
+    pub title: String,
+    pub subtitle: String,
+    /// `(label, value)` figures shown as cards.
+    pub cards: Vec<(&'static str, String)>,
+    pub warnings: Vec<String>,
+    pub footer: String,
+}
+
+/// A comparison's page: its sections, with the latency spectrum of every arm (all of
+/// an arm's requests together; baseline dashed) after the section `arms`.
+pub fn comparison(
+    head: ComparisonPage,
     sections: Vec<Section>,
     histograms: &[(String, hdrhistogram::Histogram<u64>)],
 ) -> anyhow::Result<String> {
@@ -258,40 +242,51 @@ pub fn experiment(
             image: None,
         });
     }
-    let mut cards = vec![
-        Card {
-            label: "arms",
-            value: x.arms.len().to_string(),
-        },
-        Card {
-            label: "runs",
-            value: x.runs.len().to_string(),
-        },
-    ];
-    if let Some(a) = x.arms.iter().find(|a| a.name == "tuned") {
-        cards.push(Card {
-            label: "tuned req/s vs baseline",
-            value: format!("×{:.2}", a.rps_ratio_to_baseline),
-        });
-        cards.push(Card {
-            label: "tuned p99 vs baseline",
-            value: format!("×{:.2}", a.p99_ratio_to_baseline),
-        });
-    }
     let page = Page {
-        title: format!("koprogo-perf experiment: {}", x.setup.scenario),
-        subtitle: crate::report::experiment::headline(x),
-        cards,
+        title: head.title,
+        subtitle: head.subtitle,
+        cards: head
+            .cards
+            .into_iter()
+            .map(|(label, value)| Card { label, value })
+            .collect(),
         failed: None,
-        warnings: if x.setup.interrupted {
-            vec!["Interrupted by Ctrl-C: the figures cover the runs that ended.".into()]
-        } else {
-            Vec::new()
-        },
+        warnings: head.warnings,
         blocks,
-        footer: x.tool.clone(),
+        footer: head.footer,
     };
     render_page(&page)
+}
+
+/// The figures at the top of a run's page.
+fn run_cards(run: &RunReport) -> Vec<Card> {
+    let error_rate = run.totals.error_rate;
+    vec![
+        Card {
+            label: "requests",
+            value: run.totals.requests.to_string(),
+        },
+        Card {
+            label: "req/s",
+            value: format!("{:.1}", run.totals.rps),
+        },
+        Card {
+            label: "p50",
+            value: format_us(run.totals.latency_us.p50 as f64),
+        },
+        Card {
+            label: "p99",
+            value: format_us(run.totals.latency_us.p99 as f64),
+        },
+        Card {
+            label: "errors",
+            value: format!("{} ({:.2}%)", run.totals.errors, error_rate * 100.0),
+        },
+        Card {
+            label: "targets",
+            value: targets_card(run),
+        },
+    ]
 }
 
 fn render_page(page: &Page) -> anyhow::Result<String> {

@@ -74,7 +74,7 @@ pub fn headline(run: &RunReport) -> String {
     format!(
         "{failed}## koprogo-perf run: {} req/s, p99 {}, {} errors{unsent}{verdict}\n\n{} · {} users · {:.0} s steady · started {} · {}\n\n",
         format_args!("{:.1}", run.totals.rps),
-        crate::report::targets::format_us(run.totals.latency_us.p99 as f64),
+        crate::units::format_us(run.totals.latency_us.p99 as f64),
         run.totals.errors,
         run.scenario.name,
         run.vus,

@@ -15,14 +15,14 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use hdrhistogram::Histogram;
 
-use crate::load::record::new_histogram;
 use crate::measure::pgss::PostgresReport;
 use crate::measure::resources::{ProcessStats, Resources};
 use crate::report::run::{
-    DiscoveryReport, EndpointReport, Latency, LoginReport, PhaseReport, RateInfo, RunReport,
-    SCHEMA_VERSION, SeriesPoint, Totals, TransportErrors, add_map, decode_histogram,
-    encode_histogram,
+    DiscoveryReport, Latency, LoginReport, PhaseReport, RateInfo, RunReport, SCHEMA_VERSION,
+    SeriesPoint, Totals, TransportErrors, add_map, encode_histogram,
 };
+use crate::report::tally::Tally;
+use crate::units::round3;
 
 /// One run to merge.
 #[derive(Debug)]
@@ -221,18 +221,13 @@ pub fn check_overlap(runs: &[(&str, i64, i64)]) -> Result<(), MergeError> {
     })
 }
 
-fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
-}
-
 fn add(
     into: &mut Histogram<u64>,
     h: &Histogram<u64>,
     dir: &str,
     what: &str,
 ) -> Result<(), MergeError> {
-    into.add(h)
-        .map_err(|e| invalid(dir, format!("{what}: cannot be added: {e:?}")))
+    crate::latency::add_into(into, h, what).map_err(|e| invalid(dir, e))
 }
 
 /// Combines `inputs` (in the order given; their first one's order of endpoints and
@@ -240,6 +235,199 @@ fn add(
 /// ran at the same time, a mix of constant-rate and closed-loop runs, runs against an
 /// embedded server, and histograms that do not match their counts.
 pub fn merge(inputs: &[Input]) -> Result<Merged, MergeError> {
+    check_inputs(inputs)?;
+    let first = &inputs[0].report;
+    let (starts, earliest, merged_start) = clocks(inputs)?;
+    let offsets: Vec<i64> = starts.iter().map(|s| s - merged_start).collect();
+    let mut notes = Vec::new();
+
+    // The requests: histograms added, counts summed, endpoints matched by name.
+    let mut tally = Tally::default();
+    for i in inputs {
+        let run = Tally::of(&i.report).map_err(|e| invalid(&i.dir, e))?;
+        tally.add(&run).map_err(|e| invalid(&i.dir, e))?;
+    }
+    // The runs ran side by side: their rates add.
+    let endpoints = tally.endpoint_reports(|e| round3(e.counts.rps), true);
+    note_uncorrected(inputs, &mut notes);
+    let (all_hlogs, grid) = merge_hlogs(inputs, &starts, &offsets, &mut notes)?;
+
+    let series = merge_series(inputs, &offsets, &grid);
+
+    let phases = merge_phases(inputs, &offsets, &tally.ok, &mut notes);
+
+    let rate = merge_rate(inputs);
+
+    let n = inputs.len();
+    let resources = unmerged_resources(inputs, &mut notes);
+    let sum = |f: fn(&RunReport) -> u64| inputs.iter().map(|i| f(&i.report)).sum::<u64>();
+    let mut report = RunReport {
+        schema_version: SCHEMA_VERSION,
+        tool: format!("koprogo-perf {}", env!("CARGO_PKG_VERSION")),
+        started_at: inputs[earliest].report.started_at.clone(),
+        duration_s: inputs
+            .iter()
+            .map(|i| i.report.duration_s)
+            .fold(0.0, f64::max),
+        ramp_up_s: inputs
+            .iter()
+            .map(|i| i.report.ramp_up_s)
+            .fold(0.0, f64::max),
+        vus: inputs.iter().map(|i| i.report.vus).sum(),
+        scenario: first.scenario.clone(),
+        target: first.target.clone(),
+        interrupted: inputs.iter().any(|i| i.report.interrupted),
+        host_down: inputs.iter().any(|i| i.report.host_down),
+        warmup_requests: sum(|r| r.warmup_requests),
+        relogins: sum(|r| r.relogins),
+        skipped_requests: sum(|r| r.skipped_requests),
+        unsent: {
+            let mut unsent = BTreeMap::new();
+            for i in inputs {
+                add_map(&mut unsent, &i.report.unsent);
+            }
+            unsent
+        },
+        logins: merge_logins(inputs, &mut notes),
+        discovery: merge_discovery(inputs),
+        host_down_at_s: inputs
+            .iter()
+            .filter_map(|i| i.report.host_down_at_s)
+            .reduce(f64::min),
+        database_unavailable: None,
+        verdict: None,
+        totals: Totals {
+            requests: tally.requests(),
+            errors: sum(|r| r.totals.errors),
+            error_rate: 0.0,
+            rps: round3(inputs.iter().map(|i| i.report.totals.rps).sum()),
+            status_codes: BTreeMap::new(),
+            transport_errors: TransportErrors::default(),
+            checks_failed: 0,
+            latency_us: tally.latency().0,
+            failed_latency_us: tally.latency().1,
+            latency_uncorrected_us: None,
+        },
+        endpoints,
+        histogram: encode_histogram(&tally.ok),
+        targets: Vec::new(),
+        network_bytes: sum(|r| r.network_bytes),
+        postgres: PostgresReport::not_measured(format!(
+            "a merge of {n} runs: each machine's pg_stat_statements delta covers the whole \
+             server's statements, so they cannot be added; see each run.json"
+        )),
+        resources: Some(resources),
+        carbon: None,
+        flamegraph: None,
+        flamegraph_skipped_reason: Some(format!(
+            "a merge of {n} runs has no flamegraph of its own; see each run directory"
+        )),
+        flamegraph_sampler: None,
+        plan: inputs[0].report.plan.clone(),
+        series,
+        phases,
+        rate,
+        merged_from: inputs.iter().map(|i| i.dir.clone()).collect(),
+        hlog: None,
+    }
+    .with_totals_counted();
+    // The merged run is judged on its sums, with the first run's limit.
+    let max_error_rate = inputs[0].report.effective_verdict().max_error_rate;
+    report.verdict = Some(crate::report::verdict::judge(&report, max_error_rate));
+    report.hlog = all_hlogs.then(|| {
+        write_interval_log(
+            DateTime::<Utc>::from_timestamp_millis(merged_start).unwrap_or_default(),
+            &grid,
+            &format!(
+                "koprogo-perf merge of {} (latencies in microseconds)",
+                report.merged_from.join(" ")
+            ),
+        )
+    });
+    Ok(Merged { report, notes })
+}
+
+/// Each run's start (ms since the epoch), checked to overlap; the earliest run and
+/// its start.
+fn clocks(inputs: &[Input]) -> Result<(Vec<i64>, usize, i64), MergeError> {
+    let starts = inputs
+        .iter()
+        .map(|i| epoch_ms(&i.report.started_at).map_err(|e| invalid(&i.dir, e)))
+        .collect::<Result<Vec<i64>, _>>()?;
+    let spans: Vec<(&str, i64, i64)> = inputs
+        .iter()
+        .zip(&starts)
+        .map(|(i, s)| (i.dir.as_str(), *s, span_ms(&i.report)))
+        .collect();
+    check_overlap(&spans)?;
+    let (earliest, merged_start) = starts
+        .iter()
+        .enumerate()
+        .min_by_key(|(_, s)| **s)
+        .map(|(k, s)| (k, *s))
+        .expect("at least two inputs");
+    Ok((starts, earliest, merged_start))
+}
+
+/// The uncorrected latencies keep only percentiles: say they are not merged.
+fn note_uncorrected(inputs: &[Input], notes: &mut Vec<String>) {
+    if inputs.iter().any(|i| {
+        i.report.totals.latency_uncorrected_us.is_some()
+            || i.report
+                .endpoints
+                .iter()
+                .any(|e| e.latency_uncorrected_us.is_some())
+    }) {
+        notes.push(
+            "latency_uncorrected_us is not merged: run.json keeps only its percentiles, which \
+             cannot be added (the corrected latencies are merged exactly)"
+                .into(),
+        );
+    }
+}
+
+/// What belongs to one machine is not merged: the resources say so (and notes, about
+/// the URLs too).
+fn unmerged_resources(inputs: &[Input], notes: &mut Vec<String>) -> Resources {
+    let n = inputs.len();
+    let machine_note = format!(
+        "not measured: a merge of {n} runs from separate load machines; each one's figures are \
+         in its own run.json"
+    );
+    let unmeasured = ProcessStats::unmeasured(&machine_note);
+    // The machine figure is only context for CPU %, which is not measured here; the first
+    // run's machine (or this one) keeps the section's shape.
+    let machine = inputs
+        .iter()
+        .find_map(|i| i.report.resources.as_ref().map(|r| r.machine.clone()))
+        .unwrap_or_else(crate::measure::resources::Machine::current);
+    notes.push(format!(
+        "resources, pg_stat_statements, CO2 and the flamegraph belong to one machine and are \
+         not merged; see each of the {n} run directories"
+    ));
+
+    let hosts: Vec<&str> = inputs
+        .iter()
+        .map(|i| i.report.target.host.as_str())
+        .collect();
+    if hosts.iter().any(|h| *h != hosts[0]) {
+        notes.push(format!(
+            "the runs loaded different URLs ({}); the merged run names the first",
+            hosts.join(", ")
+        ));
+    }
+
+    Resources {
+        server: unmeasured.clone(),
+        postgres: unmeasured.clone(),
+        generator: unmeasured,
+        machine,
+    }
+}
+
+/// Refuses what cannot be merged: fewer than two runs, another schema, different
+/// scenarios, constant-rate with closed-loop runs, runs against their own stacks.
+fn check_inputs(inputs: &[Input]) -> Result<(), MergeError> {
     if inputs.len() < 2 {
         return Err(MergeError::TooFew(match inputs.first() {
             Some(i) => format!("only {}", i.dir),
@@ -285,140 +473,22 @@ pub fn merge(inputs: &[Input]) -> Result<Merged, MergeError> {
             host: i.report.target.host.clone(),
         });
     }
-    let starts = inputs
-        .iter()
-        .map(|i| epoch_ms(&i.report.started_at).map_err(|e| invalid(&i.dir, e)))
-        .collect::<Result<Vec<i64>, _>>()?;
-    let spans: Vec<(&str, i64, i64)> = inputs
-        .iter()
-        .zip(&starts)
-        .map(|(i, s)| (i.dir.as_str(), *s, span_ms(&i.report)))
-        .collect();
-    check_overlap(&spans)?;
-    let (earliest, merged_start) = starts
-        .iter()
-        .enumerate()
-        .min_by_key(|(_, s)| **s)
-        .map(|(k, s)| (k, *s))
-        .expect("at least two inputs");
-    let offsets: Vec<i64> = starts.iter().map(|s| s - merged_start).collect();
-    let mut notes = Vec::new();
+    Ok(())
+}
 
-    // The overall histogram and the endpoints, matched by name.
-    let mut overall = new_histogram();
-    let mut overall_failed = new_histogram();
-    let mut endpoints: Vec<(EndpointReport, Histogram<u64>, Histogram<u64>)> = Vec::new();
-    for i in inputs {
-        let h = decode_histogram(&i.report.histogram)
-            .map_err(|e| invalid(&i.dir, format!("the overall histogram: {e:#}")))?;
-        add(&mut overall, &h, &i.dir, "the overall histogram")?;
-        let mut failed_in_run = 0;
-        for e in &i.report.endpoints {
-            let h = decode_histogram(&e.histogram)
-                .map_err(|err| invalid(&i.dir, format!("{}'s histogram: {err:#}", e.name)))?;
-            // Runs written before failed requests had their own histogram hold every
-            // request in `histogram`.
-            let failed = match &e.failed_histogram {
-                Some(text) => decode_histogram(text).map_err(|err| {
-                    invalid(&i.dir, format!("{}'s failed histogram: {err:#}", e.name))
-                })?,
-                None => new_histogram(),
-            };
-            failed_in_run += failed.len();
-            if h.len() + failed.len() != e.requests {
-                return Err(invalid(
-                    &i.dir,
-                    format!(
-                        "{}'s histograms hold {} requests, its count says {}",
-                        e.name,
-                        h.len() + failed.len(),
-                        e.requests
-                    ),
-                ));
-            }
-            let k = match endpoints.iter().position(|(m, _, _)| m.name == e.name) {
-                Some(k) => k,
-                None => {
-                    endpoints.push((
-                        EndpointReport {
-                            name: e.name.clone(),
-                            requests: 0,
-                            errors: 0,
-                            rps: 0.0,
-                            status_codes: BTreeMap::new(),
-                            transport_errors: TransportErrors::default(),
-                            checks_failed: 0,
-                            unsent: BTreeMap::new(),
-                            latency_us: Latency::of(&new_histogram()),
-                            latency_uncorrected_us: None,
-                            failed_latency_us: None,
-                            histogram: String::new(),
-                            failed_histogram: None,
-                        },
-                        new_histogram(),
-                        new_histogram(),
-                    ));
-                    endpoints.len() - 1
-                }
-            };
-            let (m, mh, mf) = &mut endpoints[k];
-            m.add_counts(e);
-            m.rps += e.rps;
-            add(mh, &h, &i.dir, &format!("{}'s histogram", e.name))?;
-            add(
-                mf,
-                &failed,
-                &i.dir,
-                &format!("{}'s failed histogram", e.name),
-            )?;
-            add(
-                &mut overall_failed,
-                &failed,
-                &i.dir,
-                &format!("{}'s failed histogram", e.name),
-            )?;
-        }
-        if h.len() + failed_in_run != i.report.totals.requests {
-            return Err(invalid(
-                &i.dir,
-                format!(
-                    "the overall histogram holds {} requests, totals.requests says {}",
-                    h.len() + failed_in_run,
-                    i.report.totals.requests
-                ),
-            ));
-        }
-    }
-    let endpoints: Vec<EndpointReport> = endpoints
-        .into_iter()
-        .map(|(mut m, h, f)| {
-            m.rps = round3(m.rps);
-            m.latency_us = Latency::of(&h);
-            m.histogram = encode_histogram(&h);
-            m.failed_latency_us = (!f.is_empty()).then(|| Latency::of(&f));
-            m.failed_histogram = (!f.is_empty()).then(|| encode_histogram(&f));
-            m
-        })
-        .collect();
-    if inputs.iter().any(|i| {
-        i.report.totals.latency_uncorrected_us.is_some()
-            || i.report
-                .endpoints
-                .iter()
-                .any(|e| e.latency_uncorrected_us.is_some())
-    }) {
-        notes.push(
-            "latency_uncorrected_us is not merged: run.json keeps only its percentiles, which \
-             cannot be added (the corrected latencies are merged exactly)"
-                .into(),
-        );
-    }
-
+/// The interval logs on the merged run's seconds, when every run has one (the first
+/// value says so); otherwise a note.
+fn merge_hlogs(
+    inputs: &[Input],
+    starts: &[i64],
+    offsets: &[i64],
+    notes: &mut Vec<String>,
+) -> Result<(bool, Grid), MergeError> {
     // The interval logs, on the merged run's seconds.
     let all_hlogs = inputs.iter().all(|i| i.hlog.is_some());
     let mut grid: Grid = BTreeMap::new();
     if all_hlogs {
-        for ((i, start), offset) in inputs.iter().zip(&starts).zip(&offsets) {
+        for ((i, start), offset) in inputs.iter().zip(starts).zip(offsets) {
             for iv in &i.hlog.as_ref().expect("checked").intervals {
                 // The run's own second first (its StartTime and started_at may differ by
                 // a millisecond of rounding), then the same mapping as its series point.
@@ -426,7 +496,7 @@ pub fn merge(inputs: &[Input]) -> Result<Merged, MergeError> {
                 let second = second_of(offset + own * 1000);
                 let (duration_ms, h) = grid
                     .entry((second, iv.tag.clone()))
-                    .or_insert_with(|| (0, crate::load::record::interval_histogram()));
+                    .or_insert_with(|| (0, crate::latency::interval_histogram()));
                 *duration_ms = (*duration_ms).max(iv.duration_ms);
                 add(h, &iv.histogram, &i.dir, "latency.hlog")?;
             }
@@ -444,9 +514,15 @@ pub fn merge(inputs: &[Input]) -> Result<Merged, MergeError> {
         ));
     }
 
+    Ok((all_hlogs, grid))
+}
+
+/// The series, summed per wall-clock second; the p50/p99 from the interval logs when
+/// there are any.
+fn merge_series(inputs: &[Input], offsets: &[i64], grid: &Grid) -> Vec<SeriesPoint> {
     // The series, summed per wall-clock second.
     let mut seconds: BTreeMap<u64, SeriesPoint> = BTreeMap::new();
-    for (i, off) in inputs.iter().zip(&offsets) {
+    for (i, off) in inputs.iter().zip(offsets) {
         for p in &i.report.series {
             let second = second_of(off + p.t as i64 * 1000);
             let m = seconds.entry(second).or_insert_with(|| SeriesPoint {
@@ -468,7 +544,7 @@ pub fn merge(inputs: &[Input]) -> Result<Merged, MergeError> {
             m.p99_us = m.p99_us.max(p.p99_us);
         }
     }
-    let series: Vec<SeriesPoint> = seconds
+    seconds
         .into_values()
         .map(|mut p| {
             p.rps = round3(p.rps);
@@ -479,11 +555,12 @@ pub fn merge(inputs: &[Input]) -> Result<Merged, MergeError> {
             }
             p
         })
-        .collect();
+        .collect()
+}
 
-    let phases = merge_phases(inputs, &offsets, &overall, &mut notes);
-
-    let rate = if inputs.iter().all(|i| i.report.rate.is_some()) {
+/// Constant-rate runs side by side: the rates add.
+fn merge_rate(inputs: &[Input]) -> Option<RateInfo> {
+    if inputs.iter().all(|i| i.report.rate.is_some()) {
         let rates: Vec<&RateInfo> = inputs
             .iter()
             .filter_map(|i| i.report.rate.as_ref())
@@ -496,139 +573,25 @@ pub fn merge(inputs: &[Input]) -> Result<Merged, MergeError> {
         })
     } else {
         None
-    };
-
-    let n = inputs.len();
-    let machine_note = format!(
-        "not measured: a merge of {n} runs from separate load machines; each one's figures are \
-         in its own run.json"
-    );
-    let unmeasured = ProcessStats::unmeasured(&machine_note);
-    // The machine figure is only context for CPU %, which is not measured here; the first
-    // run's machine (or this one) keeps the section's shape.
-    let machine = inputs
-        .iter()
-        .find_map(|i| i.report.resources.as_ref().map(|r| r.machine.clone()))
-        .unwrap_or_else(crate::measure::resources::Machine::current);
-    notes.push(format!(
-        "resources, pg_stat_statements, CO2 and the flamegraph belong to one machine and are \
-         not merged; see each of the {n} run directories"
-    ));
-
-    let hosts: Vec<&str> = inputs
-        .iter()
-        .map(|i| i.report.target.host.as_str())
-        .collect();
-    if hosts.iter().any(|h| *h != hosts[0]) {
-        notes.push(format!(
-            "the runs loaded different URLs ({}); the merged run names the first",
-            hosts.join(", ")
-        ));
     }
+}
 
-    let sum = |f: fn(&RunReport) -> u64| inputs.iter().map(|i| f(&i.report)).sum::<u64>();
-    let mut report = RunReport {
-        schema_version: SCHEMA_VERSION,
-        tool: format!("koprogo-perf {}", env!("CARGO_PKG_VERSION")),
-        started_at: inputs[earliest].report.started_at.clone(),
-        duration_s: inputs
-            .iter()
-            .map(|i| i.report.duration_s)
-            .fold(0.0, f64::max),
-        ramp_up_s: inputs
-            .iter()
-            .map(|i| i.report.ramp_up_s)
-            .fold(0.0, f64::max),
-        vus: inputs.iter().map(|i| i.report.vus).sum(),
-        scenario: first.scenario.clone(),
-        target: first.target.clone(),
-        interrupted: inputs.iter().any(|i| i.report.interrupted),
-        host_down: inputs.iter().any(|i| i.report.host_down),
-        warmup_requests: sum(|r| r.warmup_requests),
-        relogins: sum(|r| r.relogins),
-        skipped_requests: sum(|r| r.skipped_requests),
-        unsent: {
-            let mut unsent = BTreeMap::new();
-            for i in inputs {
-                add_map(&mut unsent, &i.report.unsent);
-            }
-            unsent
-        },
-        logins: merge_logins(inputs, &mut notes),
-        discovery: inputs
-            .iter()
-            .filter_map(|i| i.report.discovery.as_ref())
-            .fold(None, |acc: Option<DiscoveryReport>, d| {
-                let mut m = acc.unwrap_or(DiscoveryReport {
-                    requests: 0,
-                    failures: 0,
-                    retries: 0,
-                });
-                m.requests += d.requests;
-                m.failures += d.failures;
-                m.retries += d.retries;
-                Some(m)
-            }),
-        host_down_at_s: inputs
-            .iter()
-            .filter_map(|i| i.report.host_down_at_s)
-            .reduce(f64::min),
-        database_unavailable: None,
-        verdict: None,
-        totals: Totals {
-            requests: overall.len() + overall_failed.len(),
-            errors: sum(|r| r.totals.errors),
-            error_rate: 0.0,
-            rps: round3(inputs.iter().map(|i| i.report.totals.rps).sum()),
-            status_codes: BTreeMap::new(),
-            transport_errors: TransportErrors::default(),
-            checks_failed: 0,
-            latency_us: Latency::of(&overall),
-            failed_latency_us: (!overall_failed.is_empty()).then(|| Latency::of(&overall_failed)),
-            latency_uncorrected_us: None,
-        },
-        endpoints,
-        histogram: encode_histogram(&overall),
-        targets: Vec::new(),
-        network_bytes: sum(|r| r.network_bytes),
-        postgres: PostgresReport::not_measured(format!(
-            "a merge of {n} runs: each machine's pg_stat_statements delta covers the whole \
-             server's statements, so they cannot be added; see each run.json"
-        )),
-        resources: Some(Resources {
-            server: unmeasured.clone(),
-            postgres: unmeasured.clone(),
-            generator: unmeasured,
-            machine,
-        }),
-        carbon: None,
-        flamegraph: None,
-        flamegraph_skipped_reason: Some(format!(
-            "a merge of {n} runs has no flamegraph of its own; see each run directory"
-        )),
-        flamegraph_sampler: None,
-        plan: inputs[0].report.plan.clone(),
-        series,
-        phases,
-        rate,
-        merged_from: inputs.iter().map(|i| i.dir.clone()).collect(),
-        hlog: None,
-    }
-    .with_totals_counted();
-    // The merged run is judged on its sums, with the first run's limit.
-    let max_error_rate = inputs[0].report.effective_verdict().max_error_rate;
-    report.verdict = Some(crate::report::verdict::judge(&report, max_error_rate));
-    report.hlog = all_hlogs.then(|| {
-        write_interval_log(
-            DateTime::<Utc>::from_timestamp_millis(merged_start).unwrap_or_default(),
-            &grid,
-            &format!(
-                "koprogo-perf merge of {} (latencies in microseconds)",
-                report.merged_from.join(" ")
-            ),
-        )
-    });
-    Ok(Merged { report, notes })
+/// The users' discovery, counted over every run.
+fn merge_discovery(inputs: &[Input]) -> Option<DiscoveryReport> {
+    inputs
+        .iter()
+        .filter_map(|i| i.report.discovery.as_ref())
+        .fold(None, |acc: Option<DiscoveryReport>, d| {
+            let mut m = acc.unwrap_or(DiscoveryReport {
+                requests: 0,
+                failures: 0,
+                retries: 0,
+            });
+            m.requests += d.requests;
+            m.failures += d.failures;
+            m.retries += d.retries;
+            Some(m)
+        })
 }
 
 /// The runs' logins: counts summed exactly; the latency percentiles are the highest of
@@ -795,7 +758,8 @@ fn merge_phases(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::run::{ScenarioInfo, TargetInfo};
+    use crate::latency::new_histogram;
+    use crate::report::run::{EndpointReport, ScenarioInfo, TargetInfo, decode_histogram};
 
     const T0: &str = "2025-03-01T12:00:00.000Z";
 

@@ -7,7 +7,6 @@
 
 pub mod charts;
 pub mod compare;
-pub mod experiment;
 pub mod gate;
 pub mod hgrm;
 pub mod hlog;
@@ -15,45 +14,29 @@ pub mod html;
 pub mod markdown;
 pub mod merge;
 pub mod run;
+pub mod run_dir;
 pub mod runs;
 pub mod sections;
 pub mod stats;
 pub mod tables;
+pub mod tally;
 pub mod targets;
 pub mod verdict;
 
 use std::path::Path;
 
-use anyhow::Context;
-
+pub use crate::error::InputError;
 pub use run::RunReport;
-
-/// Writes `run.json`, `latency.hgrm` and (when the run has intervals) `latency.hlog` into `dir` (created if needed).
-pub fn write_run(dir: &Path, report: &RunReport) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("creating the output directory {}", dir.display()))?;
-    let json = serde_json::to_string_pretty(report).context("serializing run.json")?;
-    let path = dir.join("run.json");
-    std::fs::write(&path, json + "\n").with_context(|| format!("writing {}", path.display()))?;
-    let histogram = report.overall_histogram()?;
-    let path = dir.join("latency.hgrm");
-    std::fs::write(&path, hgrm::percentile_distribution(&histogram, 1000.0))
-        .with_context(|| format!("writing {}", path.display()))?;
-    if let Some(hlog) = &report.hlog {
-        let path = dir.join(hlog::FILE_NAME);
-        std::fs::write(&path, hlog).with_context(|| format!("writing {}", path.display()))?;
-    }
-    Ok(())
-}
+pub use run_dir::RunDir;
 
 /// The files a run directory holds (what `load`, `report --format html`, `merge` and an
 /// experiment write there), removed by `--force` so that nothing of the old run stays
 /// beside the new one.
 pub const RUN_FILES: &[&str] = &[
-    "run.json",
-    "latency.hgrm",
+    run_dir::RUN_JSON,
+    run_dir::HGRM,
     hlog::FILE_NAME,
-    "report.html",
+    run_dir::REPORT_HTML,
     "flamegraph.svg",
     "experiment.json",
 ];
@@ -169,19 +152,6 @@ pub fn check_out_file(path: &Path, flag: &str) -> Result<(), InputError> {
         )));
     }
     Ok(())
-}
-
-/// Something the user gave (a file, a flag's value) cannot be used: the command exits
-/// with code 2, as for a usage error.
-#[derive(Debug, thiserror::Error)]
-#[error(transparent)]
-pub struct InputError(#[from] pub anyhow::Error);
-
-impl InputError {
-    /// An input error with this message.
-    pub fn msg(message: impl std::fmt::Display) -> InputError {
-        InputError(anyhow::anyhow!("{message}"))
-    }
 }
 
 #[cfg(test)]

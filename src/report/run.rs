@@ -6,12 +6,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::Context;
-use base64::Engine;
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
 use serde::{Deserialize, Serialize};
 
-use crate::load::{EndpointStats, LoadOutcome};
+pub use crate::latency::{Latency, decode_histogram, encode_histogram};
 use crate::measure::carbon::Carbon;
 use crate::measure::pgss::PostgresReport;
 use crate::measure::resources::Resources;
@@ -310,44 +308,6 @@ pub struct Totals {
     pub latency_uncorrected_us: Option<Latency>,
 }
 
-/// Latency summary in microseconds (from the HdrHistogram; 0 when no request).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Latency {
-    pub p50: u64,
-    pub p90: u64,
-    pub p95: u64,
-    pub p99: u64,
-    pub p999: u64,
-    pub max: u64,
-    pub mean: f64,
-}
-
-impl Latency {
-    /// Summarizes a histogram.
-    pub fn of(h: &Histogram<u64>) -> Latency {
-        if h.is_empty() {
-            return Latency {
-                p50: 0,
-                p90: 0,
-                p95: 0,
-                p99: 0,
-                p999: 0,
-                max: 0,
-                mean: 0.0,
-            };
-        }
-        Latency {
-            p50: h.value_at_quantile(0.50),
-            p90: h.value_at_quantile(0.90),
-            p95: h.value_at_quantile(0.95),
-            p99: h.value_at_quantile(0.99),
-            p999: h.value_at_quantile(0.999),
-            max: h.max(),
-            mean: (h.mean() * 10.0).round() / 10.0,
-        }
-    }
-}
-
 /// One endpoint's results.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EndpointReport {
@@ -432,7 +392,7 @@ pub fn failure_kinds(
         .iter()
         .filter(|(code, _)| {
             code.parse::<u16>()
-                .is_ok_and(|c| !crate::load::record::is_success(c))
+                .is_ok_and(|c| !crate::latency::is_success(c))
         })
         .map(|(code, n)| (code.clone(), *n))
         .collect();
@@ -493,144 +453,20 @@ impl TransportErrors {
     }
 }
 
-/// Encodes a histogram as HdrHistogram V2-compressed (deflate) bytes in base64.
-pub fn encode_histogram(h: &Histogram<u64>) -> String {
-    let mut bytes = Vec::new();
-    V2DeflateSerializer::new()
-        .serialize(h, &mut bytes)
-        .expect("serializing a histogram into memory cannot fail");
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
+/// `--max-error-rate`'s default: 1 %.
+pub const DEFAULT_MAX_ERROR_RATE: f64 = 0.01;
 
-/// Decodes what [`encode_histogram`] wrote.
-pub fn decode_histogram(text: &str) -> anyhow::Result<Histogram<u64>> {
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(text)
-        .context("histogram is not base64")?;
-    Deserializer::new()
-        .deserialize(&mut bytes.as_slice())
-        .map_err(|e| anyhow::anyhow!("histogram is not HdrHistogram V2 ({e})"))
-}
-
-/// Everything a report needs besides what `load` measured.
-#[derive(Debug, Clone)]
-pub struct RunContext {
-    pub vus: usize,
-    pub ramp_up_s: f64,
-    pub scenario: ScenarioInfo,
-    pub target: TargetInfo,
+/// (errors + unsent) ÷ (requests + unsent); 0 when nothing was tried.
+pub fn error_rate(requests: u64, errors: u64, unsent: u64) -> f64 {
+    let tried = requests + unsent;
+    if tried == 0 {
+        0.0
+    } else {
+        (errors + unsent) as f64 / tried as f64
+    }
 }
 
 impl RunReport {
-    /// Builds the report of a run; `targets` is filled by the caller once checked.
-    pub fn build(outcome: &LoadOutcome, context: RunContext) -> RunReport {
-        let secs = outcome.duration.as_secs_f64().max(1e-9);
-        let mut all = crate::load::record::new_histogram();
-        let mut failed = crate::load::record::new_histogram();
-        let endpoints: Vec<EndpointReport> = outcome
-            .endpoints
-            .iter()
-            .enumerate()
-            .map(|(i, (name, stats))| {
-                all.add(&stats.histogram).expect("histograms share bounds");
-                failed
-                    .add(&stats.failed_histogram)
-                    .expect("histograms share bounds");
-                let mut report = endpoint_report(name, stats, secs);
-                report.latency_uncorrected_us =
-                    outcome.uncorrected.as_ref().map(|raw| Latency::of(&raw[i]));
-                report
-            })
-            .collect();
-        RunReport {
-            schema_version: SCHEMA_VERSION,
-            tool: format!("koprogo-perf {}", env!("CARGO_PKG_VERSION")),
-            started_at: outcome
-                .started_at
-                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            duration_s: round3(outcome.duration.as_secs_f64()),
-            ramp_up_s: context.ramp_up_s,
-            vus: context.vus,
-            scenario: context.scenario,
-            target: context.target,
-            interrupted: outcome.interrupted,
-            host_down: outcome.host_down,
-            warmup_requests: outcome.warmup_requests,
-            relogins: outcome.relogins,
-            skipped_requests: outcome.skipped_requests,
-            unsent: {
-                let mut unsent = BTreeMap::new();
-                for e in &endpoints {
-                    add_map(&mut unsent, &e.unsent);
-                }
-                unsent
-            },
-            logins: outcome.logins.as_ref().map(|l| LoginReport {
-                attempts: l.attempts,
-                successes: l.successes,
-                failures: l.failures.clone(),
-                refreshes: l.refreshes,
-                refresh_failures: l.refresh_failures,
-                users_logged_in: l.users.len() as u64,
-                latency_us: Latency::of(&l.histogram),
-            }),
-            discovery: Some(DiscoveryReport {
-                requests: outcome.discovery.requests,
-                failures: outcome.discovery.failures,
-                retries: outcome.discovery.retries,
-            }),
-            host_down_at_s: outcome.host_down_at.map(|d| round3(d.as_secs_f64())),
-            database_unavailable: None,
-            verdict: None,
-            totals: Totals {
-                requests: all.len() + failed.len(),
-                errors: failed.len(),
-                error_rate: 0.0,
-                rps: round3(all.len() as f64 / secs),
-                status_codes: BTreeMap::new(),
-                transport_errors: TransportErrors::default(),
-                checks_failed: 0,
-                latency_us: Latency::of(&all),
-                failed_latency_us: (!failed.is_empty()).then(|| Latency::of(&failed)),
-                latency_uncorrected_us: outcome.uncorrected.as_ref().map(|raw| {
-                    let mut h = crate::load::record::new_histogram();
-                    for e in raw {
-                        h.add(e).expect("histograms share bounds");
-                    }
-                    Latency::of(&h)
-                }),
-            },
-            endpoints,
-            histogram: encode_histogram(&all),
-            targets: Vec::new(),
-            network_bytes: outcome.network_bytes,
-            postgres: PostgresReport::not_measured("not collected"),
-            resources: None,
-            carbon: None,
-            flamegraph: None,
-            flamegraph_skipped_reason: None,
-            flamegraph_sampler: None,
-            series: outcome.intervals.iter().map(series_point).collect(),
-            phases: outcome.phases.iter().map(phase_report).collect(),
-            rate: outcome.rate.as_ref().map(|r| RateInfo {
-                requested: r.requested,
-                achieved: round3((all.len() + failed.len()) as f64 / secs),
-                missed: r.missed,
-                late: r.late,
-            }),
-            merged_from: Vec::new(),
-            plan: None,
-            hlog: crate::report::hlog::render(
-                outcome.started_at.into(),
-                &outcome.names,
-                &outcome.intervals,
-            )
-            .map_err(|e| eprintln!("no latency.hlog: {e:#}"))
-            .ok(),
-        }
-        .with_totals_counted()
-    }
-
     /// Fills the totals' counts (statuses, transport errors, checks, error rate) from
     /// the endpoints.
     pub fn with_totals_counted(mut self) -> RunReport {
@@ -676,19 +512,6 @@ impl RunReport {
     }
 }
 
-/// `--max-error-rate`'s default: 1 %.
-pub const DEFAULT_MAX_ERROR_RATE: f64 = 0.01;
-
-/// (errors + unsent) ÷ (requests + unsent); 0 when nothing was tried.
-pub fn error_rate(requests: u64, errors: u64, unsent: u64) -> f64 {
-    let tried = requests + unsent;
-    if tried == 0 {
-        0.0
-    } else {
-        (errors + unsent) as f64 / tried as f64
-    }
-}
-
 impl RunReport {
     /// Reads a run.json.
     pub fn read(path: &Path) -> anyhow::Result<RunReport> {
@@ -703,75 +526,13 @@ impl RunReport {
     }
 }
 
-fn endpoint_report(name: &str, stats: &EndpointStats, secs: f64) -> EndpointReport {
-    let failed = &stats.failed_histogram;
-    EndpointReport {
-        name: name.to_string(),
-        requests: stats.requests(),
-        errors: stats.errors(),
-        rps: round3(stats.histogram.len() as f64 / secs),
-        status_codes: stats
-            .status_codes
-            .iter()
-            .map(|(code, n)| (code.to_string(), *n))
-            .collect(),
-        transport_errors: TransportErrors {
-            timeout: stats.timeouts,
-            connect: stats.connect_errors,
-            reset: stats.resets,
-            other: stats.other_errors,
-        },
-        checks_failed: stats.checks_failed,
-        unsent: stats.unsent.clone(),
-        latency_us: Latency::of(&stats.histogram),
-        latency_uncorrected_us: None,
-        failed_latency_us: (!failed.is_empty()).then(|| Latency::of(failed)),
-        histogram: encode_histogram(&stats.histogram),
-        failed_histogram: (!failed.is_empty()).then(|| encode_histogram(failed)),
-    }
-}
-
-fn series_point(i: &crate::load::IntervalRecord) -> SeriesPoint {
-    SeriesPoint {
-        t: i.start.as_secs_f64().round() as u64,
-        phase: i.phase.clone(),
-        requests: i.requests,
-        errors: i.errors,
-        rps: round3(
-            (i.requests - i.errors.min(i.requests)) as f64 / i.length.as_secs_f64().max(1e-3),
-        ),
-        p50_us: i.p50_us,
-        p99_us: i.p99_us,
-        users: i.users,
-    }
-}
-
-fn phase_report(p: &crate::load::PhaseOutcome) -> PhaseReport {
-    PhaseReport {
-        name: p.name.clone(),
-        steady: p.steady,
-        start_s: round3(p.start.as_secs_f64()),
-        duration_s: round3(p.length.as_secs_f64()),
-        users: p.users,
-        rate: p.rate,
-        requests: p.histogram.len() + p.errors,
-        errors: p.errors,
-        rps: round3(p.histogram.len() as f64 / p.length.as_secs_f64().max(1e-3)),
-        latency_us: Latency::of(&p.histogram),
-    }
-}
-
-fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn histograms_round_trip_through_base64() {
-        let mut h = crate::load::record::new_histogram();
+        let mut h = crate::latency::new_histogram();
         for v in [120, 450, 450, 9_000, 2_000_000] {
             h.record(v).unwrap();
         }

@@ -5,10 +5,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::report::InputError;
-use crate::report::run::{
-    EndpointReport, Latency, RunReport, SCHEMA_VERSION, decode_histogram, encode_histogram,
-};
+use crate::error::InputError;
+use crate::report::run::{Latency, RunReport, SCHEMA_VERSION, decode_histogram, encode_histogram};
+use crate::report::tally::Tally;
 
 /// One run.json, read.
 #[derive(Debug, Clone)]
@@ -169,20 +168,23 @@ pub fn pool(runs: &[LoadedRun]) -> anyhow::Result<RunReport> {
         }
     };
 
-    let mut all = first.report.overall_histogram()?;
-    for run in &runs[1..] {
-        all.add(run.report.overall_histogram()?).map_err(|e| {
-            anyhow::anyhow!("{}: histogram cannot be merged: {e:?}", run.path.display())
-        })?;
+    let mut tally = Tally::default();
+    for run in runs {
+        let one = Tally::decode(&run.report)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", run.path.display()))?;
+        tally
+            .add(&one)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", run.path.display()))?;
     }
+    let all = &tally.ok;
     let requests: u64 = runs.iter().map(|r| r.report.totals.requests).sum();
     pooled.totals.requests = requests;
     pooled.totals.errors = runs.iter().map(|r| r.report.totals.errors).sum();
     // Throughput of the successful responses, like each run's.
     pooled.totals.rps = rate(all.len());
-    pooled.totals.latency_us = Latency::of(&all);
+    pooled.totals.latency_us = Latency::of(all);
     pooled.totals.latency_uncorrected_us = None;
-    pooled.histogram = encode_histogram(&all);
+    pooled.histogram = encode_histogram(all);
     pooled.duration_s = duration;
     pooled.warmup_requests = runs.iter().map(|r| r.report.warmup_requests).sum();
     pooled.skipped_requests = runs.iter().map(|r| r.report.skipped_requests).sum();
@@ -196,45 +198,9 @@ pub fn pool(runs: &[LoadedRun]) -> anyhow::Result<RunReport> {
     pooled.host_down = runs.iter().any(|r| r.report.host_down);
     pooled.merged_from = runs.iter().map(|r| r.dir().display().to_string()).collect();
 
-    // Endpoints by name, in the order they first appear.
-    let mut order: Vec<String> = Vec::new();
-    let mut merged: BTreeMap<String, EndpointReport> = BTreeMap::new();
-    let mut histograms = BTreeMap::new();
-    for run in runs {
-        for e in &run.report.endpoints {
-            let h = decode_histogram(&e.histogram)?;
-            match merged.get_mut(&e.name) {
-                None => {
-                    order.push(e.name.clone());
-                    merged.insert(e.name.clone(), e.clone());
-                    histograms.insert(e.name.clone(), h);
-                }
-                Some(m) => {
-                    m.add_counts(e);
-                    histograms
-                        .get_mut(&e.name)
-                        .expect("inserted with the endpoint")
-                        .add(h)
-                        .map_err(|e| anyhow::anyhow!("histograms cannot be merged: {e:?}"))?;
-                }
-            }
-        }
-    }
-    pooled.endpoints = order
-        .iter()
-        .map(|name| {
-            let mut e = merged.remove(name).expect("every name was merged");
-            let h = &histograms[name];
-            e.rps = rate(h.len());
-            e.latency_us = Latency::of(h);
-            e.latency_uncorrected_us = None;
-            e.histogram = encode_histogram(h);
-            // The pooled failed latencies are not kept (the gate does not compare them).
-            e.failed_latency_us = None;
-            e.failed_histogram = None;
-            e
-        })
-        .collect();
+    // Rates over the summed durations; the pooled failed latencies are not kept (the
+    // gate does not compare them).
+    pooled.endpoints = tally.endpoint_reports(|e| rate(e.ok.len()), false);
     pooled.totals.failed_latency_us = None;
     Ok(pooled.with_totals_counted())
 }

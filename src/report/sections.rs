@@ -7,7 +7,8 @@ use serde::Serialize;
 
 use crate::report::compare::Comparison;
 use crate::report::run::{Latency, RunReport, describe_kinds};
-use crate::report::targets::{TargetResult, format_us};
+use crate::report::targets::TargetResult;
+use crate::units::format_us;
 
 /// Rows of text cells under a header.
 #[derive(Debug, Clone, Serialize)]
@@ -116,31 +117,7 @@ pub fn sections(run: &RunReport, comparison: Option<&Comparison>) -> Vec<Section
             Some("over the whole run, ramp-up included; not in the endpoint figures".into()),
         ));
     }
-    if let Some(rate) = &run.rate {
-        let mut g = Grid::new(
-            &[
-                "requested req/s",
-                "achieved req/s",
-                "late sends",
-                "missed sends",
-                "p50 / p99 from intended send",
-                "p50 / p99 from actual send",
-            ],
-            &[0, 1, 2, 3],
-        );
-        let pair =
-            |l: &Latency| format!("{} / {}", format_us(l.p50 as f64), format_us(l.p99 as f64));
-        g.rows.push(vec![
-            format!("{:.1}", rate.requested),
-            format!("{:.1}", rate.achieved),
-            rate.late.to_string(),
-            rate.missed.to_string(),
-            pair(&run.totals.latency_us),
-            run.totals
-                .latency_uncorrected_us
-                .as_ref()
-                .map_or("–".into(), pair),
-        ]);
+    if let Some(g) = rate_grid(run) {
         out.push(section(
             "rate",
             "Constant arrival rate",
@@ -212,6 +189,35 @@ pub fn sections(run: &RunReport, comparison: Option<&Comparison>) -> Vec<Section
         }),
     ));
     out
+}
+
+/// A constant-rate run: the rate asked for and achieved, and both latencies.
+fn rate_grid(run: &RunReport) -> Option<Grid> {
+    let rate = run.rate.as_ref()?;
+    let mut g = Grid::new(
+        &[
+            "requested req/s",
+            "achieved req/s",
+            "late sends",
+            "missed sends",
+            "p50 / p99 from intended send",
+            "p50 / p99 from actual send",
+        ],
+        &[0, 1, 2, 3],
+    );
+    let pair = |l: &Latency| format!("{} / {}", format_us(l.p50 as f64), format_us(l.p99 as f64));
+    g.rows.push(vec![
+        format!("{:.1}", rate.requested),
+        format!("{:.1}", rate.achieved),
+        rate.late.to_string(),
+        rate.missed.to_string(),
+        pair(&run.totals.latency_us),
+        run.totals
+            .latency_uncorrected_us
+            .as_ref()
+            .map_or("–".into(), pair),
+    ]);
+    Some(g)
 }
 
 fn steady_note(run: &RunReport) -> String {

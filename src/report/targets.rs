@@ -9,6 +9,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::report::run::RunReport;
+use crate::units::{format_grams, format_us};
 
 /// The guide's targets, shipped in the binary (used when `profiles/targets.toml` is not
 /// in the current directory).
@@ -474,28 +475,6 @@ impl Threshold {
             Metric::ServerRss => format!("{:.1} MB", v / 1e6),
             Metric::Co2PerRequest => format_grams(v),
         }
-    }
-}
-
-/// A latency in microseconds, in the unit that reads best.
-pub fn format_us(us: f64) -> String {
-    if us >= 1e6 {
-        format!("{:.2}s", us / 1e6)
-    } else if us >= 1e3 {
-        format!("{:.2}ms", us / 1e3)
-    } else {
-        format!("{us:.0}µs")
-    }
-}
-
-/// Grams in the unit that reads best: `0.120 g`, `1.18 µg`.
-pub fn format_grams(g: f64) -> String {
-    if g == 0.0 || g >= 0.1 {
-        format!("{g:.3} g")
-    } else if g >= 1e-4 {
-        format!("{:.3} mg", g * 1e3)
-    } else {
-        format!("{:.3} µg", g * 1e6)
     }
 }
 

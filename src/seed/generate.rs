@@ -242,13 +242,13 @@ pub struct Batch {
 
 /// The random material a seed run starts from: password salts and per-organization
 /// seeds, drawn in that order from the `--rng-seed` stream.
-pub struct Plan {
+pub struct SeedMaterial {
     /// One 16-byte salt per entry of [`DEMO_USERS`].
     pub salts: [[u8; 16]; DEMO_USERS.len()],
     org_seeds: Vec<[u8; 32]>,
 }
 
-impl Plan {
+impl SeedMaterial {
     pub fn new(scale: u32, rng_seed: u64) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(rng_seed);
         let salts = std::array::from_fn(|_| rng.random());
@@ -944,7 +944,7 @@ mod tests {
     use std::collections::{HashMap, HashSet};
 
     fn scale_one() -> Batch {
-        Plan::new(1, 42).batch(0..3)
+        SeedMaterial::new(1, 42).batch(0..3)
     }
 
     #[test]
@@ -975,19 +975,25 @@ mod tests {
     #[test]
     fn the_same_seed_gives_the_same_rows_and_another_does_not() {
         assert_eq!(scale_one(), scale_one());
-        let other = Plan::new(1, 43).batch(0..3);
+        let other = SeedMaterial::new(1, 43).batch(0..3);
         assert_ne!(other.expenses.id, scale_one().expenses.id);
         assert_ne!(
             other.expenses.amount_cents,
             scale_one().expenses.amount_cents
         );
-        assert_eq!(Plan::new(1, 42).salts, Plan::new(1, 42).salts);
-        assert_ne!(Plan::new(1, 42).salts[0], Plan::new(1, 42).salts[1]);
+        assert_eq!(
+            SeedMaterial::new(1, 42).salts,
+            SeedMaterial::new(1, 42).salts
+        );
+        assert_ne!(
+            SeedMaterial::new(1, 42).salts[0],
+            SeedMaterial::new(1, 42).salts[1]
+        );
     }
 
     #[test]
     fn a_larger_scale_starts_with_the_smaller_one() {
-        let plan = Plan::new(3, 42);
+        let plan = SeedMaterial::new(3, 42);
         assert_eq!(plan.organizations(), 9);
         assert_eq!(plan.batch(0..3), scale_one());
         let later = plan.batch(3..9);
@@ -998,7 +1004,7 @@ mod tests {
 
     #[test]
     fn batches_do_not_change_the_rows() {
-        let plan = Plan::new(2, 7);
+        let plan = SeedMaterial::new(2, 7);
         let whole = plan.batch(0..6);
         let (a, b) = (plan.batch(0..4), plan.batch(4..6));
         let mut ids = a.expenses.id.clone();
@@ -1008,7 +1014,7 @@ mod tests {
 
     #[test]
     fn units_fit_their_building() {
-        let b = Plan::new(2, 1).batch(0..6);
+        let b = SeedMaterial::new(2, 1).batch(0..6);
         for (i, building) in b.buildings.id.iter().enumerate() {
             let units: Vec<usize> = (0..b.units.id.len())
                 .filter(|&u| b.units.building_id[u] == *building)
@@ -1031,7 +1037,7 @@ mod tests {
 
     #[test]
     fn every_unit_has_current_owners_within_one_share() {
-        let b = Plan::new(2, 3).batch(0..6);
+        let b = SeedMaterial::new(2, 3).batch(0..6);
         let uo = &b.unit_owners;
         let mut current: HashMap<Uuid, i32> = HashMap::new();
         let mut past = 0;
@@ -1064,7 +1070,7 @@ mod tests {
 
     #[test]
     fn expenses_look_like_a_syndics_invoices() {
-        let b = Plan::new(4, 42).batch(0..12);
+        let b = SeedMaterial::new(4, 42).batch(0..12);
         let e = &b.expenses;
         let n = e.id.len();
         let share =
@@ -1108,7 +1114,7 @@ mod tests {
 
     #[test]
     fn users_are_unique_and_the_syndic_comes_first() {
-        let b = Plan::new(3, 42).batch(0..9);
+        let b = SeedMaterial::new(3, 42).batch(0..9);
         let emails: HashSet<_> = b.users.email.iter().collect();
         assert_eq!(emails.len(), b.users.email.len());
         assert_eq!(b.users.email[0], "syndic@grandplace.be");

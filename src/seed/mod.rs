@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use sqlx::PgPool;
 
-use generate::{DEMO_USERS, Plan};
+use generate::{DEMO_USERS, SeedMaterial};
 
 /// The largest `--scale`: 30,000 organizations, 11.5 million invoices.
 pub const MAX_SCALE: u32 = 10_000;
@@ -139,7 +139,7 @@ pub async fn seed(pool: &PgPool, opts: &SeedOptions) -> Result<SeedSummary, Seed
     }
     crate::pg::migrate(pool).await?;
 
-    let plan = Plan::new(opts.scale, opts.rng_seed);
+    let plan = SeedMaterial::new(opts.scale, opts.rng_seed);
     let mut tx = pool.begin().await?;
     let existing: i64 = sqlx::query_scalar("SELECT count(*) FROM organizations")
         .fetch_one(&mut *tx)
@@ -254,7 +254,7 @@ mod tests {
 
     #[test]
     fn demo_logins_are_the_generated_syndics() {
-        let batch = Plan::new(2, 9).batch(0..6);
+        let batch = SeedMaterial::new(2, 9).batch(0..6);
         let syndics: Vec<_> = (0..batch.users.id.len())
             .filter(|&i| batch.users.role[i] == "syndic")
             .map(|i| (batch.users.email[i].clone(), batch.users.password[i]))

@@ -70,7 +70,7 @@ impl AppState {
             .map_err(|e| {
                 anyhow::anyhow!(
                     "cannot connect the server's pool to {shown}: {}",
-                    crate::load::root_cause(&e)
+                    crate::error::root_cause(&e)
                 )
             })?;
         Ok(Self::new(pool, config))

@@ -118,7 +118,7 @@ async fn a_two_second_api_load_run_hits_every_endpoint_and_writes_a_valid_run_js
     let hlog = std::fs::read_to_string(out_dir.join("latency.hlog")).unwrap();
     let (start, entries) = koprogo_perf::report::hlog::parse(&hlog).unwrap();
     assert!(start.is_some());
-    let mut whole = koprogo_perf::load::record::new_histogram();
+    let mut whole = koprogo_perf::latency::new_histogram();
     for e in entries.iter().filter(|e| e.tag.is_none()) {
         whole.add(&e.histogram).unwrap();
     }

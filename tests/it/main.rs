@@ -19,5 +19,6 @@ mod report;
 mod secrets;
 mod seed;
 mod server;
+mod structure;
 mod tune;
 mod tune_schema;

@@ -42,7 +42,7 @@ fn stderr(output: &std::process::Output) -> String {
 /// Untagged interval histograms of a latency.hlog, added up.
 fn hlog_total(path: &Path) -> Histogram<u64> {
     let bytes = std::fs::read(path).unwrap();
-    let mut total = koprogo_perf::load::record::new_histogram();
+    let mut total = koprogo_perf::latency::new_histogram();
     for entry in IntervalLogIterator::new(&bytes) {
         if let LogEntry::Interval(iv) = entry.unwrap()
             && iv.tag().is_none()
@@ -144,7 +144,7 @@ fn three_concurrent_load_processes_merge_into_exact_totals_percentiles_and_serie
     );
 
     // Percentiles are those of one histogram holding every part's samples.
-    let mut all = koprogo_perf::load::record::new_histogram();
+    let mut all = koprogo_perf::latency::new_histogram();
     for p in &parts {
         all.add(p.overall_histogram().unwrap()).unwrap();
     }
@@ -171,7 +171,7 @@ fn three_concurrent_load_processes_merge_into_exact_totals_percentiles_and_serie
             e.status_codes["200"],
             same.iter().map(|x| x.status_codes["200"]).sum::<u64>()
         );
-        let mut h = koprogo_perf::load::record::new_histogram();
+        let mut h = koprogo_perf::latency::new_histogram();
         for x in &same {
             h.add(decode_histogram(&x.histogram).unwrap()).unwrap();
         }
@@ -196,7 +196,7 @@ fn three_concurrent_load_processes_merge_into_exact_totals_percentiles_and_serie
     assert_eq!(got, expected);
 
     // The interval log holds every part's samples, and the hgrm the merged count.
-    let mut logged = koprogo_perf::load::record::new_histogram();
+    let mut logged = koprogo_perf::latency::new_histogram();
     for dir in &refs {
         logged.add(hlog_total(&dir.join("latency.hlog"))).unwrap();
     }
@@ -232,7 +232,7 @@ fn constant_rate_runs_merge_with_summed_rates() {
     assert_eq!(rate.late, rates.iter().map(|r| r.late).sum::<u64>());
     let achieved: f64 = rates.iter().map(|r| r.achieved).sum();
     assert!((rate.achieved - achieved).abs() < 0.01);
-    let mut all = koprogo_perf::load::record::new_histogram();
+    let mut all = koprogo_perf::latency::new_histogram();
     for p in &parts {
         all.add(p.overall_histogram().unwrap()).unwrap();
     }
@@ -243,7 +243,7 @@ fn constant_rate_runs_merge_with_summed_rates() {
 
 /// A run.json of three health requests, started at `started_at`.
 fn fixture(dir: &Path, started_at: &str, scenario: &str) {
-    let mut h = koprogo_perf::load::record::new_histogram();
+    let mut h = koprogo_perf::latency::new_histogram();
     for v in [120, 340, 5_000] {
         h.record(v).unwrap();
     }

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use koprogo_perf::load::plan::Plan;
+use koprogo_perf::load::plan::TestPlan;
 use proptest::prelude::*;
 
 const SCENARIO: &str = include_str!("../../scenarios/api-load.toml");
@@ -100,7 +100,7 @@ proptest! {
         ],
         hold in proptest::option::of(0u64..1_000_000),
     ) {
-        one_line(Plan::parse(&text, Duration::from_secs(5), hold.map(Duration::from_secs)))?;
+        one_line(TestPlan::parse(&text, Duration::from_secs(5), hold.map(Duration::from_secs)))?;
     }
 
     #[test]

@@ -305,7 +305,7 @@ fn constructed(dir: &Path, latency: f64, throughput: f64) -> PathBuf {
     let mut report = RunReport::read(&fixtures().join("baseline/run.json")).unwrap();
     let scale = |encoded: &str| -> (String, Latency) {
         let h = decode_histogram(encoded).unwrap();
-        let mut scaled = koprogo_perf::load::record::new_histogram();
+        let mut scaled = koprogo_perf::latency::new_histogram();
         for v in h.iter_recorded() {
             let value = ((v.value_iterated_to() as f64) * latency).round().max(1.0) as u64;
             scaled.record_n(value, v.count_at_value()).unwrap();
@@ -657,4 +657,41 @@ fn gate_runs_the_load_itself_and_pools_the_runs() {
         "{:?}",
         common::leftovers(tmp.path())
     );
+}
+
+/// The two committed fixture runs, made to look like two machines loading one shared
+/// server at the same time (the second began 2.5 s after the first), merged in memory:
+/// the merged run.json is pinned, so that a change in how runs are summed shows here.
+#[test]
+fn merging_the_fixture_runs_is_pinned() {
+    use koprogo_perf::report::merge::{Input, merge};
+    let read = |name: &str| RunReport::read(&fixtures().join(name).join("run.json")).unwrap();
+    let mut first = read("run");
+    let mut second = read("baseline");
+    for (r, host) in [(&mut first, "10.0.0.1"), (&mut second, "10.0.0.2")] {
+        r.target.host = "http://127.0.0.1:8080".into();
+        r.target.embedded = false;
+        r.tool = format!("koprogo-perf fixture from {host}");
+    }
+    second.started_at = "2026-11-27T09:37:35.943Z".into();
+    let inputs = [
+        Input {
+            dir: "machine-a".into(),
+            report: first,
+            hlog: None,
+        },
+        Input {
+            dir: "machine-b".into(),
+            report: second,
+            hlog: None,
+        },
+    ];
+    let merged = merge(&inputs).expect("the fixture runs merge");
+    let mut text = serde_json::to_string_pretty(&merged.report).unwrap();
+    text.push_str("\n\nnotes:\n");
+    for note in &merged.notes {
+        text.push_str(note);
+        text.push('\n');
+    }
+    snapshot("merged-fixtures.json.txt", &text);
 }

@@ -7,8 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use koprogo_perf::cli::ScaleArgs;
-use koprogo_perf::commands::LocalStack;
+use koprogo_perf::engine::stack::{LocalStack, Scale};
 use koprogo_perf::pg::Database;
 use koprogo_perf::server::{AppState, ServerArgs};
 use serde_json::Value;
@@ -30,7 +29,7 @@ pub async fn stack(scale: u32) -> LocalStack {
     config.bind = SocketAddr::from(([127, 0, 0, 1], 0));
     LocalStack::start(
         None,
-        &ScaleArgs {
+        &Scale {
             scale,
             rng_seed: RNG_SEED,
         },

@@ -7,8 +7,9 @@ use std::fmt::Write;
 use std::path::Path;
 
 use crate::experiment::ExperimentReport;
+use crate::report::html::ComparisonPage;
 use crate::report::sections::{Grid, Section, section};
-use crate::report::targets::{format_grams, format_us};
+use crate::units::{format_grams, format_us};
 
 /// Statements shown per arm (experiment.json has them all).
 const STATEMENTS_PER_ARM: usize = 4;
@@ -267,7 +268,32 @@ pub fn html(x: &ExperimentReport, dir: &Path) -> anyhow::Result<String> {
             histograms.push((arm.name.clone(), h));
         }
     }
-    crate::report::html::experiment(x, sections(x), &histograms)
+    let mut cards = vec![
+        ("arms", x.arms.len().to_string()),
+        ("runs", x.runs.len().to_string()),
+    ];
+    if let Some(a) = x.arms.iter().find(|a| a.name == "tuned") {
+        cards.push((
+            "tuned req/s vs baseline",
+            format!("×{:.2}", a.rps_ratio_to_baseline),
+        ));
+        cards.push((
+            "tuned p99 vs baseline",
+            format!("×{:.2}", a.p99_ratio_to_baseline),
+        ));
+    }
+    let head = ComparisonPage {
+        title: format!("koprogo-perf experiment: {}", x.setup.scenario),
+        subtitle: headline(x),
+        cards,
+        warnings: if x.setup.interrupted {
+            vec!["Interrupted by Ctrl-C: the figures cover the runs that ended.".into()]
+        } else {
+            Vec::new()
+        },
+        footer: x.tool.clone(),
+    };
+    crate::report::html::comparison(head, sections(x), &histograms)
 }
 
 #[cfg(test)]
