@@ -4,16 +4,13 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use comfy_table::Table;
-use comfy_table::presets::UTF8_FULL_CONDENSED;
 
 use crate::cli::TuneDbArgs;
 use crate::pg::Database;
 use crate::tune::apply::{self, Event, Restarter};
-use crate::tune::catalog::{self, Waste};
-use crate::tune::explain::PlanSummary;
 use crate::tune::profile::{self, AutoInputs};
-use crate::tune::{self as engine, ProfileDiff, RollbackFile};
+use crate::tune::render;
+use crate::tune::{self as engine, RollbackFile};
 
 pub async fn tune_db(args: TuneDbArgs) -> anyhow::Result<ExitCode> {
     // Everything that can be checked without the database is checked first.
@@ -102,7 +99,7 @@ async fn advise(args: &TuneDbArgs) -> anyhow::Result<ExitCode> {
         };
         let advice = advise::advise(&pool, statements, args.top).await?;
         pool.close().await;
-        print_advice(&advice, &source);
+        print!("{}", render::advice(&advice, &source));
         if let Some(out) = &args.out {
             match advice.profile_toml(&source) {
                 Some(text) => {
@@ -122,50 +119,6 @@ async fn advise(args: &TuneDbArgs) -> anyhow::Result<ExitCode> {
     .await;
     db.close().await;
     result
-}
-
-fn print_advice(advice: &crate::tune::advise::Advice, source: &str) {
-    println!(
-        "{} statements from {source}; hypopg: {}",
-        advice.statements.len(),
-        match &advice.hypopg {
-            Ok(v) => format!("{v} (hypothetical indexes, rolled back)"),
-            Err(why) => why.clone(),
-        }
-    );
-    for (i, e) in &advice.errors {
-        let q: String = advice.statements[*i].query.chars().take(100).collect();
-        println!("  not planned: {q}…: {e}");
-    }
-    let cost = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.0}"));
-    let mut t = table(&[
-        "table",
-        "columns",
-        "where",
-        "statements",
-        "saved",
-        "writes",
-        "score",
-        "verdict",
-    ]);
-    for c in &advice.candidates {
-        t.add_row(vec![
-            c.table.clone(),
-            c.columns.join(", "),
-            c.predicate.clone().unwrap_or_default(),
-            c.statements.len().to_string(),
-            cost(c.saved),
-            cost(c.write_cost),
-            cost(c.score()),
-            match (&c.skip, c.advised(), c.score()) {
-                (Some(why), _, _) => why.clone(),
-                (None, true, _) => "ADVISED".into(),
-                (None, false, None) => "candidate (no cost without hypopg)".into(),
-                (None, false, Some(_)) => "not worth it".into(),
-            },
-        ]);
-    }
-    println!("{t}");
 }
 
 async fn run(
@@ -192,7 +145,7 @@ async fn run(
     } else {
         0
     };
-    print_plan(&diff);
+    print!("{}", render::plan(&diff));
     if let Some(error) = impossible {
         if !args.skip_invalid {
             pool.close().await;
@@ -207,7 +160,10 @@ async fn run(
     let to_build = diff.indexes_to_build().count();
     if !args.apply {
         if args.explain {
-            print_explain(&crate::tune::explain::hot_queries(&pool).await?, None);
+            print!(
+                "{}",
+                render::explain(&crate::tune::explain::hot_queries(&pool).await?, None)
+            );
         }
         println!(
             "dry run: {changed} of {} settings and {to_build} of {} indexes would change; nothing was changed (apply with --apply)",
@@ -225,12 +181,12 @@ async fn run(
         &mut print_event,
     )
     .await?;
-    print_verified(&applied.verified);
+    print!("{}", render::verified(&applied.verified));
     for e in &applied.file_errors {
         eprintln!("configuration file error: {e}");
     }
     if let Some((before, after)) = &applied.explain {
-        print_explain(before, Some(after));
+        print!("{}", render::explain(before, Some(after)));
     }
     let Some(path) = &applied.rollback_file else {
         println!(
@@ -336,7 +292,7 @@ fn print_event(event: Event<'_>) {
 
 /// The rollback's table and verdict.
 fn rolled_back(done: &apply::RolledBack, path: &Path) -> anyhow::Result<ExitCode> {
-    let mut table = table(&["setting", "restored", "in effect", "state"]);
+    let mut table = render::table(&["setting", "restored", "in effect", "state"]);
     let mut wrong = Vec::new();
     for s in &done.settings {
         let state = if s.ok {
@@ -369,191 +325,6 @@ fn rolled_back(done: &apply::RolledBack, path: &Path) -> anyhow::Result<ExitCode
         path.display()
     );
     Ok(ExitCode::SUCCESS)
-}
-
-fn table(header: &[&str]) -> Table {
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED)
-        .set_header(header.to_vec());
-    t
-}
-
-fn print_plan(plan: &ProfileDiff) {
-    println!("profile {} ({})", plan.profile.name, plan.profile.source);
-    let mut t = table(&[
-        "setting", "current", "source", "target", "unit", "needs", "change",
-    ]);
-    for s in &plan.settings {
-        t.add_row(vec![
-            s.name.clone(),
-            s.current.clone(),
-            s.source.clone(),
-            s.target.clone(),
-            s.unit.clone(),
-            s.needs.label().to_string(),
-            if s.changes { "yes".into() } else { "no".into() },
-        ]);
-    }
-    println!("{t}");
-    let mut t = table(&["index", "table", "state", "from", "definition"]);
-    for i in &plan.indexes {
-        t.add_row(vec![
-            i.name.clone(),
-            i.table.clone(),
-            i.step.label(),
-            i.origin.clone(),
-            i.definition.clone(),
-        ]);
-    }
-    println!("{t}");
-    if !plan.unindexed.is_empty() {
-        println!(
-            "foreign keys that no valid, non-partial index leads with ({}; --fk-indexes builds them):",
-            plan.unindexed.len()
-        );
-        for fk in &plan.unindexed {
-            println!(
-                "  {} ({}) — {}",
-                fk.table_name, fk.columns, fk.constraint_name
-            );
-        }
-    }
-    print_waste(plan);
-}
-
-/// Duplicate, prefix and unused indexes already in the database, with their sizes.
-fn print_waste(plan: &ProfileDiff) {
-    let total = |kind: Waste| {
-        let found: Vec<&catalog::Finding> = plan.waste.iter().filter(|f| f.kind == kind).collect();
-        let bytes: i64 = found.iter().map(|f| f.size_bytes).sum();
-        (found, bytes)
-    };
-    let (redundant, bytes): (Vec<&catalog::Finding>, i64) = {
-        let (mut d, a) = total(Waste::Duplicate);
-        let (p, b) = total(Waste::Prefix);
-        d.extend(p);
-        (d, a + b)
-    };
-    if !redundant.is_empty() {
-        println!(
-            "indexes already there that another makes redundant ({}, {}):",
-            redundant.len(),
-            catalog::size_text(bytes)
-        );
-        for f in &redundant {
-            println!(
-                "  {} on {} ({}): {} {}",
-                f.index,
-                f.table,
-                catalog::size_text(f.size_bytes),
-                if f.kind == Waste::Duplicate {
-                    "duplicate of"
-                } else {
-                    "prefix of"
-                },
-                f.of.as_deref().unwrap_or_default()
-            );
-        }
-    }
-    let (mut unused, bytes) = total(Waste::Unused);
-    if !unused.is_empty() {
-        const SHOWN: usize = 10;
-        unused.sort_by_key(|f| std::cmp::Reverse(f.size_bytes));
-        println!(
-            "indexes with no scan since the statistics were reset ({}; {}, {}), largest first:",
-            plan.stats_reset
-                .as_deref()
-                .map_or("never reset".to_string(), |t| format!("reset {t}")),
-            unused.len(),
-            catalog::size_text(bytes)
-        );
-        for f in unused.iter().take(SHOWN) {
-            println!(
-                "  {} on {} ({})",
-                f.index,
-                f.table,
-                catalog::size_text(f.size_bytes)
-            );
-        }
-        if unused.len() > SHOWN {
-            println!("  … and {} more", unused.len() - SHOWN);
-        }
-    }
-}
-
-fn print_verified(verified: &[engine::Verified]) {
-    let mut t = table(&["setting", "in effect", "target", "state"]);
-    for v in verified {
-        let state = if v.ok {
-            "ok"
-        } else if v.pending_restart {
-            "pending restart"
-        } else {
-            "DIFFERS"
-        };
-        t.add_row(vec![
-            v.name.clone(),
-            v.in_effect.clone(),
-            v.target.clone(),
-            state.into(),
-        ]);
-    }
-    println!("{t}");
-}
-
-fn print_explain(before: &[PlanSummary], after: Option<&[PlanSummary]>) {
-    if before.is_empty() {
-        return;
-    }
-    let mut t = match after {
-        Some(_) => table(&[
-            "query",
-            "plan before",
-            "plan after",
-            "rows",
-            "buffers before → after",
-            "mean before → after",
-        ]),
-        None => table(&["query", "plan", "rows", "buffers", "mean"]),
-    };
-    for (i, b) in before.iter().enumerate() {
-        let failed = b
-            .error
-            .as_ref()
-            .or_else(|| after.and_then(|a| a.get(i)).and_then(|a| a.error.as_ref()));
-        if let Some(error) = failed {
-            let mut row = vec![b.query.clone(), format!("ERROR: {error}")];
-            row.resize(if after.is_some() { 6 } else { 5 }, String::new());
-            t.add_row(row);
-            continue;
-        }
-        match after.and_then(|a| a.get(i)) {
-            Some(a) => t.add_row(vec![
-                b.query.clone(),
-                b.shape.clone(),
-                a.shape.clone(),
-                a.rows.to_string(),
-                format!("{} → {}", b.buffers, a.buffers),
-                format!(
-                    "{:.3} ms → {:.3} ms ({:.1}×)",
-                    b.mean_ms,
-                    a.mean_ms,
-                    b.mean_ms / a.mean_ms.max(1e-6)
-                ),
-            ]),
-            None => t.add_row(vec![
-                b.query.clone(),
-                b.shape.clone(),
-                b.rows.to_string(),
-                b.buffers.to_string(),
-                format!("{:.3} ms", b.mean_ms),
-            ]),
-        };
-    }
-    println!(
-        "EXPLAIN (ANALYZE, BUFFERS), mean of {} runs:\n{t}",
-        crate::tune::explain::RUNS
-    );
 }
 
 /// `1GB`, `512MB`, `2048kB` or a number of bytes.

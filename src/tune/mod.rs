@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod explain;
 pub mod indexes;
 pub mod profile;
+pub mod render;
 
 use std::collections::HashMap;
 use std::path::Path;
