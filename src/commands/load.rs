@@ -272,11 +272,17 @@ fn finish(plan: &RunPlan, report: &RunReport) -> anyhow::Result<ExitCode> {
     }
     crate::report::RunDir::new(&plan.out).write(report)?;
     println!(
-        "{} requests in {:.1} s: {:.1} req/s and p99 {} of the successful ones; {} failed and {} not sent ({:.2}% error rate); wrote {} and latency.hgrm{}",
+        "{} requests in {:.1} s: {}; {} failed and {} not sent ({:.2}% error rate); wrote {} and latency.hgrm{}",
         report.totals.requests,
         report.duration_s,
-        report.totals.rps,
-        crate::units::format_us(report.totals.latency_us.p99 as f64),
+        match report.totals.requests.saturating_sub(report.totals.errors) {
+            0 => "no successful response".to_string(),
+            _ => format!(
+                "{:.1} req/s and p99 {} of the successful ones",
+                report.totals.rps,
+                crate::units::format_us(report.totals.latency_us.p99 as f64)
+            ),
+        },
         report.totals.errors,
         report.skipped_requests,
         report.totals.error_rate * 100.0,

@@ -260,10 +260,15 @@ pub fn targets_grid(results: &[TargetResult]) -> Grid {
     g
 }
 
-fn latency_cells(l: &Latency) -> Vec<String> {
+/// The latency spectrum of the successful responses; "–" when there were none (a 0 µs
+/// would read as a fast endpoint).
+fn latency_cells(l: &Latency, successes: u64) -> Vec<String> {
     [l.p50, l.p90, l.p95, l.p99, l.p999, l.max]
         .iter()
-        .map(|v| format_us(*v as f64))
+        .map(|v| match successes {
+            0 => "–".to_string(),
+            _ => format_us(*v as f64),
+        })
         .collect()
 }
 
@@ -321,7 +326,7 @@ pub fn endpoints_grid(run: &RunReport, comparison: Option<&Comparison>) -> Grid 
                 describe_kinds(&kinds)
             },
         ];
-        row.extend(latency_cells(latency));
+        row.extend(latency_cells(latency, requests.saturating_sub(errors)));
         if let Some(c) = comparison {
             for metric in ["req/s", "p50", "p99"] {
                 let delta = if name == "all" {

@@ -389,6 +389,13 @@ auth = false
     assert!(post.status_codes["400"] > 0);
     assert_eq!(post.errors, post.requests, "every POST failed");
     assert_eq!(post.latency_us.p50, 0, "no successful POST");
+    // and the table shows no latency for it rather than a flattering 0 µs.
+    let row = stdout
+        .lines()
+        .find(|l| l.contains(&post.name) && l.contains('┆'))
+        .expect("the POST's row");
+    let cells: Vec<&str> = row.split('┆').map(str::trim).collect();
+    assert!(cells[5..].iter().all(|c| c.starts_with('–')), "{row}");
     assert!(post.failed_latency_us.is_some());
     let created = &run.endpoints[2];
     assert!(created.checks_failed > 0);
