@@ -6,7 +6,12 @@
 //! force_generic_plan`, `EXPLAIN EXECUTE` with NULL parameters; nothing is executed).
 //! Each scan that filters rows gives a candidate: the table, the columns it compares
 //! with `=` to a parameter or a constant (its index condition first, then its filter),
-//! and its `col IS NULL` conditions as a partial index's `where`. With hypopg each
+//! and its `col IS NULL` conditions as a partial index's `where`. Each join gives one
+//! per side: the scan's `=` columns, then its join key (an index the planner can look
+//! the other side's rows up in). Each sort of one table's rows (`ORDER BY`, a merge
+//! join's or a grouping's sort) gives one: the scan's `=` columns, then the sort keys
+//! with their direction (an index that returns the rows in order, which a `LIMIT`
+//! stops early). With hypopg each
 //! candidate is then created as a hypothetical index and the statements that gave it
 //! planned again: the score is the planner cost saved × calls, less an estimate of the
 //! write cost over the same statements: the rows the workload's own INSERT, UPDATE and
@@ -101,6 +106,8 @@ pub struct Candidate {
     pub predicate: Option<String>,
     /// Which statements (indexes into [`Advice::statements`]) gave it.
     pub statements: Vec<usize>,
+    /// Which parts of their plans asked for it.
+    pub sources: Vec<Source>,
     /// Planner cost saved × calls, over its statements (with hypopg).
     pub saved: Option<f64>,
     /// The estimated write cost (with hypopg).
@@ -224,15 +231,19 @@ async fn advise_in(
     let hypopg = hypopg(conn).await?;
     let mut errors = Vec::new();
     let mut costs: Vec<Option<f64>> = Vec::new();
-    let mut found: BTreeMap<(String, Vec<String>, Option<String>), Vec<usize>> = BTreeMap::new();
+    type Found = (Vec<usize>, Vec<Source>);
+    let mut found: BTreeMap<(String, Vec<String>, Option<String>), Found> = BTreeMap::new();
     for (i, s) in statements.iter().enumerate() {
         match generic_plan(conn, i, &s.query).await? {
             Ok(plan) => {
                 costs.push(plan["Total Cost"].as_f64());
-                for (table, columns, predicate) in scans(&plan) {
-                    let users = found.entry((table, columns, predicate)).or_default();
+                for (table, columns, predicate, source) in scans(&plan) {
+                    let (users, sources) = found.entry((table, columns, predicate)).or_default();
                     if !users.contains(&i) {
                         users.push(i);
+                    }
+                    if !sources.contains(&source) {
+                        sources.push(source);
                     }
                 }
             }
@@ -244,15 +255,18 @@ async fn advise_in(
     }
     let mut candidates: Vec<Candidate> = found
         .into_iter()
-        .map(|((table, columns, predicate), statements)| Candidate {
-            table,
-            columns,
-            predicate,
-            statements,
-            saved: None,
-            write_cost: None,
-            skip: None,
-        })
+        .map(
+            |((table, columns, predicate), (statements, sources))| Candidate {
+                table,
+                columns,
+                predicate,
+                statements,
+                sources,
+                saved: None,
+                write_cost: None,
+                skip: None,
+            },
+        )
         .collect();
     for c in &mut candidates {
         c.skip = match crate::tune::index_step(pool, &c.spec(), existing).await? {
@@ -407,70 +421,180 @@ fn message(e: sqlx::Error) -> String {
     }
 }
 
-/// Every scan of the plan that filters rows: (table, `=` columns, `IS NULL` condition).
-fn scans(node: &Value) -> Vec<(String, Vec<String>, Option<String>)> {
+/// What a plan asks an index for: (table, key columns, `IS NULL` condition, why).
+type Want = (String, Vec<String>, Option<String>, Source);
+
+/// Which part of a plan a candidate comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Source {
+    /// A scan's `=` and `IS NULL` conditions.
+    Filter,
+    /// A join's key on this side (with the scan's own `=` conditions before it).
+    Join,
+    /// A sort over one table's rows (its `=` conditions, then the sort keys).
+    OrderBy,
+}
+
+impl Source {
+    pub fn label(self) -> &'static str {
+        match self {
+            Source::Filter => "filter",
+            Source::Join => "join",
+            Source::OrderBy => "ORDER BY",
+        }
+    }
+}
+
+/// What a scan of the plan read: its table, how the plan names it, and its conditions.
+struct ScanSeen {
+    table: String,
+    alias: String,
+    eq: Vec<String>,
+}
+
+/// Everything the plan asks an index for: each scan that filters rows, each side of a
+/// join whose key an index could look up, each sort of one table's rows.
+fn scans(node: &Value) -> Vec<Want> {
     let mut out = Vec::new();
     walk(node, &mut out);
     out
 }
 
-fn walk(node: &Value, out: &mut Vec<(String, Vec<String>, Option<String>)>) {
-    if let (Some(kind), Some(relation)) =
-        (node["Node Type"].as_str(), node["Relation Name"].as_str())
+/// Walks `node`, adding its wants to `out`; returns the scans under it.
+fn walk(node: &Value, out: &mut Vec<Want>) -> Vec<ScanSeen> {
+    let kind = node["Node Type"].as_str().unwrap_or_default();
+    if let Some(relation) = node["Relation Name"].as_str()
         && kind.contains("Scan")
     {
-        let mut columns = Vec::new();
-        let mut nulls = Vec::new();
-        for key in ["Index Cond", "Recheck Cond", "Filter"] {
-            if let Some(text) = node[key].as_str() {
-                let (eq, null) = conditions(text);
-                for c in eq {
-                    if !columns.contains(&c) {
-                        columns.push(c);
-                    }
-                }
-                for c in null {
-                    if !nulls.contains(&c) {
-                        nulls.push(c);
-                    }
-                }
-            }
-        }
-        let schema = node["Schema"].as_str().unwrap_or("public");
-        let table = if schema == "public" {
-            relation.to_string()
-        } else {
-            format!("{schema}.{relation}")
-        };
-        // Without a condition on a filtered column, an index is no better than the
-        // scan; one on the table's rows by a `=` key is what the workload asks for.
-        let filtered = node["Filter"].is_string() || kind != "Seq Scan";
-        if !columns.is_empty() && filtered {
-            out.push((table.clone(), columns.clone(), None));
-            if !nulls.is_empty() {
-                let predicate = nulls
-                    .iter()
-                    .map(|c| format!("{c} IS NULL"))
-                    .collect::<Vec<_>>()
-                    .join(" AND ");
-                out.push((table, columns, Some(predicate)));
-            }
-        }
+        return vec![scan(node, kind, relation, out)];
     }
+    let mut seen = Vec::new();
     if let Some(children) = node["Plans"].as_array() {
         for child in children {
-            walk(child, out);
+            seen.extend(walk(child, out));
         }
     }
+    for key in ["Hash Cond", "Merge Cond", "Join Filter"] {
+        if let Some(text) = node[key].as_str() {
+            for (alias, column) in join_keys(text) {
+                if let Some(s) = seen.iter().find(|s| s.alias == alias) {
+                    out.push((s.table.clone(), keys(&s.eq, [column]), None, Source::Join));
+                }
+            }
+        }
+    }
+    if kind.ends_with("Sort")
+        && let Some(sort) = node["Sort Key"].as_array()
+        && let Some((s, columns)) = sort_keys(sort, &seen)
+    {
+        out.push((s.table.clone(), keys(&s.eq, columns), None, Source::OrderBy));
+    }
+    seen
+}
+
+/// A scan's filter candidates (added to `out`), and what it read.
+fn scan(node: &Value, kind: &str, relation: &str, out: &mut Vec<Want>) -> ScanSeen {
+    let mut columns = Vec::new();
+    let mut nulls = Vec::new();
+    for key in ["Index Cond", "Recheck Cond", "Filter"] {
+        if let Some(text) = node[key].as_str() {
+            let (eq, null) = conditions(text);
+            columns = keys(&columns, eq);
+            nulls = keys(&nulls, null);
+        }
+    }
+    let schema = node["Schema"].as_str().unwrap_or("public");
+    let table = if schema == "public" {
+        relation.to_string()
+    } else {
+        format!("{schema}.{relation}")
+    };
+    // Without a condition on a filtered column, an index is no better than the
+    // scan; one on the table's rows by a `=` key is what the workload asks for.
+    let filtered = node["Filter"].is_string() || kind != "Seq Scan";
+    if !columns.is_empty() && filtered {
+        out.push((table.clone(), columns.clone(), None, Source::Filter));
+        if !nulls.is_empty() {
+            let predicate = nulls
+                .iter()
+                .map(|c| format!("{c} IS NULL"))
+                .collect::<Vec<_>>()
+                .join(" AND ");
+            out.push((
+                table.clone(),
+                columns.clone(),
+                Some(predicate),
+                Source::Filter,
+            ));
+        }
+    }
+    ScanSeen {
+        alias: node["Alias"].as_str().unwrap_or(relation).to_string(),
+        table,
+        eq: columns,
+    }
+}
+
+/// `first`, then each of `more` not already in it.
+fn keys(first: &[String], more: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut all = first.to_vec();
+    for c in more {
+        if !all.contains(&c) {
+            all.push(c);
+        }
+    }
+    all
+}
+
+/// Both sides of each equality between two tables' columns in a join condition, as
+/// EXPLAIN prints it (`(uo.owner_id = o.id)`): (alias, column).
+fn join_keys(text: &str) -> Vec<(String, String)> {
+    let re = Regex::new(
+        r"\(?([a-z_][a-z0-9_]*)\.([a-z_][a-z0-9_]*)\)?(?:::[a-z][a-z ]*?)? = \(?([a-z_][a-z0-9_]*)\.([a-z_][a-z0-9_]*)",
+    )
+    .expect("a valid regex");
+    re.captures_iter(text)
+        .flat_map(|c| {
+            [
+                (c[1].to_string(), c[2].to_string()),
+                (c[3].to_string(), c[4].to_string()),
+            ]
+        })
+        .collect()
+}
+
+/// The scan a sort orders and its keys as index columns (`expense_date DESC`), when
+/// every key is a plain column of that one table, in an order an index can give (ASC
+/// with NULLS LAST or DESC with NULLS FIRST, PostgreSQL's defaults).
+fn sort_keys<'a>(sort: &[Value], seen: &'a [ScanSeen]) -> Option<(&'a ScanSeen, Vec<String>)> {
+    let re = Regex::new(r"^(?:([a-z_][a-z0-9_]*)\.)?([a-z_][a-z0-9_]*)( DESC)?$")
+        .expect("a valid regex");
+    let mut table: Option<&ScanSeen> = None;
+    let mut columns = Vec::new();
+    for key in sort {
+        let c = re.captures(key.as_str()?)?;
+        let s = match c.get(1) {
+            Some(alias) => seen.iter().find(|s| s.alias == alias.as_str())?,
+            None if seen.len() == 1 => &seen[0],
+            None => return None,
+        };
+        if table.is_some_and(|t| !std::ptr::eq(t, s)) {
+            return None;
+        }
+        table = Some(s);
+        columns.push(format!("{}{}", &c[2], c.get(3).map_or("", |d| d.as_str())));
+    }
+    Some((table?, columns))
 }
 
 /// The columns a condition compares with `=` to a parameter or a constant, and those it
 /// requires to be NULL, as EXPLAIN prints them (`((status)::text = $2)`, `(building_id =
-/// $1)`, `(end_date IS NULL)`). Qualified names (`o.id = uo.owner_id`, a join) are not
-/// taken.
+/// $1)`, `(end_date IS NULL)`), or to the outer side's column in a nested loop's inner
+/// scan (`(owner_id = o.id)`: a lookup per outer row). A join's own condition, qualified
+/// on both sides (`o.id = uo.owner_id`), is [`join_keys`]'s.
 pub fn conditions(text: &str) -> (Vec<String>, Vec<String>) {
     let eq =
-        Regex::new(r"\(\(?([a-z_][a-z0-9_]*)\)?(?:::[a-z][a-z ]*?)? = (?:\$\d|'|-?\d|true|false)")
+        Regex::new(r"\(\(?([a-z_][a-z0-9_]*)\)?(?:::[a-z][a-z ]*?)? = (?:\$\d|'|-?\d|true|false|[a-z_][a-z0-9_]*\.)")
             .expect("a valid regex");
     let null = Regex::new(r"\(([a-z_][a-z0-9_]*) IS NULL\)").expect("a valid regex");
     let mut a: Vec<String> = Vec::new();
@@ -543,6 +667,20 @@ mod tests {
             (vec!["unit_id".to_string()], vec!["end_date".to_string()])
         );
         assert_eq!(conditions("(o.id = uo.owner_id)"), (vec![], vec![]));
+        assert_eq!(
+            conditions("(parent_id = p.id)"),
+            (vec!["parent_id".to_string()], vec![])
+        );
+        assert_eq!(
+            join_keys("((uo.owner_id = o.id) AND ((e.code)::text = (a.code)::text))"),
+            [
+                ("uo", "owner_id"),
+                ("o", "id"),
+                ("e", "code"),
+                ("a", "code")
+            ]
+            .map(|(a, c)| (a.to_string(), c.to_string()))
+        );
         assert!(plannable("/* GET /x */ SELECT 1"));
         assert!(plannable("with a as (select 1) select * from a"));
         assert!(!plannable("INSERT INTO t VALUES ($1)"));
@@ -564,5 +702,57 @@ mod tests {
             Some(("units".into(), 7))
         );
         assert_eq!(written(&s("SELECT 1")), None);
+    }
+
+    #[test]
+    fn joins_and_sorts_give_candidates() {
+        let plan = serde_json::json!({
+            "Node Type": "Limit",
+            "Plans": [{
+                "Node Type": "Sort",
+                "Sort Key": ["c.created DESC"],
+                "Plans": [{
+                    "Node Type": "Hash Join",
+                    "Hash Cond": "(c.parent_id = p.id)",
+                    "Plans": [
+                        {"Node Type": "Seq Scan", "Relation Name": "t_child", "Alias": "c",
+                         "Filter": "((kind)::text = $2)"},
+                        {"Node Type": "Hash", "Plans": [
+                            {"Node Type": "Seq Scan", "Relation Name": "t_parent", "Alias": "p",
+                             "Filter": "(name = $1)"}
+                        ]}
+                    ]
+                }]
+            }]
+        });
+        let wants: Vec<(String, String, Source)> = scans(&plan)
+            .into_iter()
+            .map(|(t, c, _, s)| (t, c.join(", "), s))
+            .collect();
+        let want = |t: &str, c: &str, s| (t.to_string(), c.to_string(), s);
+        assert_eq!(
+            wants,
+            vec![
+                want("t_child", "kind", Source::Filter),
+                want("t_parent", "name", Source::Filter),
+                want("t_child", "kind, parent_id", Source::Join),
+                want("t_parent", "name, id", Source::Join),
+                want("t_child", "kind, created DESC", Source::OrderBy),
+            ]
+        );
+        // Keys of two tables, or an expression, give no sort candidate.
+        let two = serde_json::json!({
+            "Node Type": "Sort", "Sort Key": ["c.created", "p.name"],
+            "Plans": [
+                {"Node Type": "Seq Scan", "Relation Name": "t_child", "Alias": "c"},
+                {"Node Type": "Seq Scan", "Relation Name": "t_parent", "Alias": "p"}
+            ]
+        });
+        assert!(scans(&two).is_empty());
+        let expr = serde_json::json!({
+            "Node Type": "Sort", "Sort Key": ["(count(*)) DESC"],
+            "Plans": [{"Node Type": "Seq Scan", "Relation Name": "t_child", "Alias": "t_child"}]
+        });
+        assert!(scans(&expr).is_empty());
     }
 }

@@ -32,6 +32,7 @@ pub fn advice(advice: &crate::tune::advise::Advice, source: &str) -> String {
         "table",
         "columns",
         "where",
+        "from",
         "statements",
         "saved",
         "writes",
@@ -43,6 +44,11 @@ pub fn advice(advice: &crate::tune::advise::Advice, source: &str) -> String {
             c.table.clone(),
             c.columns.join(", "),
             c.predicate.clone().unwrap_or_default(),
+            c.sources
+                .iter()
+                .map(|s| s.label())
+                .collect::<Vec<_>>()
+                .join(", "),
             c.statements.len().to_string(),
             cost(c.saved),
             cost(c.write_cost),

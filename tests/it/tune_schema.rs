@@ -381,3 +381,86 @@ async fn the_advisor_finds_the_guide_indexes_from_the_workload() {
     pool.close().await;
     db.close().await;
 }
+
+/// Beyond a scan's own conditions: the key a join looks rows up by, and an ORDER BY …
+/// LIMIT an index can return in order, each found in the workload's plans and scored.
+#[tokio::test]
+async fn the_advisor_indexes_joins_and_orderings() {
+    let (db, pool) = common::migrated_db().await;
+    sqlx::raw_sql(
+        "CREATE TABLE t_parent (id int PRIMARY KEY, name text NOT NULL); \
+         CREATE TABLE t_child (id int PRIMARY KEY, parent_id int NOT NULL, \
+                               kind text NOT NULL, created timestamptz NOT NULL); \
+         INSERT INTO t_parent SELECT g, 'p' || g FROM generate_series(1, 2000) g; \
+         INSERT INTO t_child SELECT g, 1 + g % 2000, 'k' || (g % 50), \
+                now() - g * interval '1 minute' FROM generate_series(1, 100000) g; \
+         CREATE EXTENSION IF NOT EXISTS pg_stat_statements; ANALYZE; \
+         SELECT pg_stat_statements_reset()",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    for round in 0..100 {
+        sqlx::query(
+            "SELECT c.id FROM t_parent p JOIN t_child c ON c.parent_id = p.id WHERE p.name = $1",
+        )
+        .bind(format!("p{}", round + 1))
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        sqlx::query("SELECT id FROM t_child WHERE kind = $1 ORDER BY created DESC LIMIT 20")
+            .bind(format!("k{}", round % 50))
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    }
+    let cwd = tempfile::tempdir().unwrap();
+    let out = common::bin()
+        .args(["tune-db", "--advise", "--out", "advised.toml"])
+        .args(["--database-url", db.url()])
+        .current_dir(cwd.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", all(&out));
+    let advised = std::fs::read_to_string(cwd.path().join("advised.toml"))
+        .unwrap_or_else(|_| panic!("no advised.toml: {}", all(&out)));
+    // The join's key on the big side, from the join alone (no filter names it).
+    assert!(
+        advised.contains("table = \"t_child\"\ncolumns = \"parent_id\""),
+        "{advised}\n{}",
+        all(&out)
+    );
+    // The filter's key, then the sort's, in its direction.
+    assert!(
+        advised.contains("table = \"t_child\"\ncolumns = \"kind, created DESC\""),
+        "{advised}\n{}",
+        all(&out)
+    );
+    // Not also the filter's key alone, which the longer one serves.
+    assert!(
+        !advised.contains("columns = \"kind\"\n"),
+        "{advised}\n{}",
+        all(&out)
+    );
+    assert!(stdout(&out).contains("ORDER BY"), "{}", all(&out));
+    // A profile tune-db builds as it is, and the plans then use it.
+    let out = common::bin()
+        .args(["tune-db", "--apply", "--profile", "advised.toml"])
+        .args(["--database-url", db.url()])
+        .current_dir(cwd.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", all(&out));
+    let plan: Vec<String> = sqlx::query_scalar(
+        "EXPLAIN SELECT id FROM t_child WHERE kind = 'k1' ORDER BY created DESC LIMIT 20",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert!(
+        plan.iter().all(|l| !l.contains("Sort")) && plan.iter().any(|l| l.contains("Index")),
+        "{plan:?}"
+    );
+    pool.close().await;
+    db.close().await;
+}
