@@ -494,44 +494,28 @@ fn parse_addr2line(reader: impl BufRead) -> HashMap<u64, Vec<String>> {
     out
 }
 
-/// Executable `PT_LOAD` segments of an ELF64 little-endian file: (file offset, vaddr, size).
+/// Executable `PT_LOAD` segments of an ELF64 little-endian file: (file offset, vaddr,
+/// size), read with `object` from the file header and program headers alone (a debug
+/// build's hundreds of megabytes of DWARF are never read).
 fn load_segments(exe: &Path) -> Result<Vec<(u64, u64, u64)>, String> {
-    let mut head = Vec::new();
-    File::open(exe)
-        .and_then(|f| f.take(64 * 1024).read_to_end(&mut head))
-        .map_err(|e| format!("cannot read {}: {e}", exe.display()))?;
-    let u16_at = |at: usize| Some(u16::from_le_bytes(head.get(at..at + 2)?.try_into().ok()?));
-    let u32_at = |at: usize| Some(u32::from_le_bytes(head.get(at..at + 4)?.try_into().ok()?));
-    let u64_at = |at: usize| Some(u64::from_le_bytes(head.get(at..at + 8)?.try_into().ok()?));
-    if head.get(..6) != Some(b"\x7fELF\x02\x01".as_slice()) {
-        return Err(format!(
-            "{} is not a 64-bit little-endian ELF",
-            exe.display()
-        ));
-    }
-    let not_elf = || format!("{} has no readable program headers", exe.display());
-    let phoff = usize::try_from(u64_at(0x20).ok_or_else(not_elf)?).map_err(|_| not_elf())?;
-    let phentsize = usize::from(u16_at(0x36).ok_or_else(not_elf)?);
-    let phnum = usize::from(u16_at(0x38).ok_or_else(not_elf)?);
-    let mut segments = Vec::new();
-    for i in 0..phnum {
-        let at = phoff + i * phentsize;
-        let (Some(kind), Some(flags), Some(offset), Some(vaddr), Some(size)) = (
-            u32_at(at),
-            u32_at(at + 4),
-            u64_at(at + 8),
-            u64_at(at + 16),
-            u64_at(at + 32),
-        ) else {
-            return Err(not_elf());
-        };
-        const PT_LOAD: u32 = 1;
-        const PF_X: u32 = 1;
-        if kind == PT_LOAD && flags & PF_X != 0 {
-            segments.push((offset, vaddr, size));
-        }
-    }
-    Ok(segments)
+    use object::read::elf::{FileHeader, ProgramHeader};
+    let file = File::open(exe).map_err(|e| format!("cannot read {}: {e}", exe.display()))?;
+    let data = object::ReadCache::new(file);
+    let not_elf = || format!("{} is not a 64-bit little-endian ELF", exe.display());
+    let header =
+        object::elf::FileHeader64::<object::LittleEndian>::parse(&data).map_err(|_| not_elf())?;
+    let endian = header.endian().map_err(|_| not_elf())?;
+    let headers = header
+        .program_headers(endian, &data)
+        .map_err(|_| format!("{} has no readable program headers", exe.display()))?;
+    Ok(headers
+        .iter()
+        .filter(|h| {
+            h.p_type(endian) == object::elf::PT_LOAD
+                && h.p_flags(endian).contains(object::elf::PF_X)
+        })
+        .map(|h| (h.p_offset(endian), h.p_vaddr(endian), h.p_filesz(endian)))
+        .collect())
 }
 
 fn file_offset_to_vaddr(segments: &[(u64, u64, u64)], offset: u64) -> Option<u64> {
@@ -604,6 +588,23 @@ impl<R: BufRead> Read for InlineExpander<'_, R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// This test binary's executable segment maps its own file offsets back to the
+    /// addresses it runs at; a file that is not ELF is named.
+    #[test]
+    fn the_executable_segments_of_an_elf_are_read() {
+        let exe = std::env::current_exe().unwrap();
+        let segments = load_segments(&exe).unwrap();
+        assert!(!segments.is_empty());
+        let (offset, vaddr, size) = segments[0];
+        assert!(size > 0);
+        assert_eq!(file_offset_to_vaddr(&segments, offset + 1), Some(vaddr + 1));
+        assert_eq!(file_offset_to_vaddr(&segments, offset + size), None);
+        let text = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(text.path(), "#!/bin/sh\n").unwrap();
+        let err = load_segments(text.path()).unwrap_err();
+        assert!(err.ends_with("is not a 64-bit little-endian ELF"), "{err}");
+    }
 
     /// Three samples as `perf script` prints them: two on server workers, one on a
     /// load-generator thread of the same process.
