@@ -529,20 +529,12 @@ fn merge_rate(inputs: &[Input]) -> Option<RateInfo> {
 
 /// The users' discovery, counted over every run.
 fn merge_discovery(inputs: &[Input]) -> Option<DiscoveryReport> {
-    inputs
-        .iter()
-        .filter_map(|i| i.report.discovery.as_ref())
-        .fold(None, |acc: Option<DiscoveryReport>, d| {
-            let mut m = acc.unwrap_or(DiscoveryReport {
-                requests: 0,
-                failures: 0,
-                retries: 0,
-            });
-            m.requests += d.requests;
-            m.failures += d.failures;
-            m.retries += d.retries;
-            Some(m)
-        })
+    let mut parts = inputs.iter().filter_map(|i| i.report.discovery.as_ref());
+    let mut sum = parts.next()?.clone();
+    for d in parts {
+        sum += d;
+    }
+    Some(sum)
 }
 
 /// The runs' logins: counts summed exactly; the latency percentiles are the highest of

@@ -147,6 +147,15 @@ pub struct DiscoveryReport {
     pub retries: u64,
 }
 
+impl std::ops::AddAssign<&DiscoveryReport> for DiscoveryReport {
+    /// Another run's discovery, counted in.
+    fn add_assign(&mut self, other: &DiscoveryReport) {
+        self.requests += other.requests;
+        self.failures += other.failures;
+        self.retries += other.retries;
+    }
+}
+
 /// A time the database was unavailable, in seconds since `started_at`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Outage {
