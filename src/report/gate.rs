@@ -90,8 +90,11 @@ impl Verdict {
 
 /// One side of the gate: its runs, each and pooled, and how to name them.
 pub struct Side<'a> {
+    /// `reports/x`, `reports/baseline (3 runs)`.
     pub label: String,
+    /// Each run.
     pub runs: &'a [LoadedRun],
+    /// The runs pooled (`runs::pool`).
     pub pooled: &'a RunReport,
 }
 

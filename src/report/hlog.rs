@@ -27,8 +27,11 @@ pub fn tag_of(endpoint: &str) -> String {
 /// An interval log to write: its `StartTime`, a comment, and the intervals.
 #[derive(Debug, Clone)]
 pub struct Log {
+    /// The `StartTime` header: entries' starts are relative to it.
     pub start: SystemTime,
+    /// The comment line at the top.
     pub comment: String,
+    /// The intervals, in order.
     pub entries: Vec<Entry>,
 }
 

@@ -22,6 +22,7 @@ pub struct RunDir {
 /// latency.hgrm from its histogram) and, when the run has one, its interval log.
 #[derive(Debug, Clone)]
 pub struct Run {
+    /// run.json.
     pub report: RunReport,
     /// `latency.hlog`, when written.
     pub hlog: Option<hlog::Log>,
@@ -35,10 +36,12 @@ pub const HGRM: &str = "latency.hgrm";
 pub const REPORT_HTML: &str = "report.html";
 
 impl RunDir {
+    /// The run directory at `path` (nothing is read or created yet).
     pub fn new(path: impl Into<PathBuf>) -> RunDir {
         RunDir { path: path.into() }
     }
 
+    /// Where it is.
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -20,13 +20,19 @@ use crate::units::round3;
 pub struct EndpointCounts {
     /// Method and path template.
     pub name: String,
+    /// Requests sent and ended, failed ones included.
     pub requests: u64,
+    /// Failed requests.
     pub errors: u64,
     /// The sum of the runs' rates (what runs side by side achieved together).
     pub rps: f64,
+    /// HTTP status code → count.
     pub status_codes: BTreeMap<String, u64>,
+    /// Requests that got no response, by cause.
     pub transport_errors: TransportErrors,
+    /// Responses whose body failed a check.
     pub checks_failed: u64,
+    /// Requests not sent, by reason.
     pub unsent: BTreeMap<String, u64>,
 }
 
@@ -62,6 +68,7 @@ impl EndpointCounts {
 /// One endpoint's counts and histograms.
 #[derive(Debug, Clone)]
 pub struct EndpointTally {
+    /// Its counts, summed.
     pub counts: EndpointCounts,
     /// Successful responses (auto-resizing: see [`absorbing`]).
     pub ok: Histogram<u64>,
@@ -83,13 +90,19 @@ impl EndpointTally {
 /// The counts of a run that add, beside its requests' (see [`RunReport`]).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RunCounts {
+    /// Requests of the ramp-up.
     pub warmup_requests: u64,
+    /// Logins repeated after a 401.
     pub relogins: u64,
+    /// Requests not sent.
     pub skipped_requests: u64,
+    /// `skipped_requests` by reason.
     pub unsent: BTreeMap<String, u64>,
+    /// Bytes on the wire.
     pub network_bytes: u64,
-    /// Any run interrupted, any run whose host went down.
+    /// Any run interrupted.
     pub interrupted: bool,
+    /// Any run whose host went down.
     pub host_down: bool,
 }
 
@@ -142,8 +155,9 @@ pub struct Tally {
     pub ok: Histogram<u64>,
     /// The failed requests of every endpoint.
     pub failed: Histogram<u64>,
-    /// `totals.requests` and `totals.errors`, summed.
+    /// `totals.requests`, summed.
     pub requests: u64,
+    /// `totals.errors`, summed.
     pub errors: u64,
     /// `totals.rps`, summed (what runs side by side achieved together).
     pub rps: f64,
@@ -248,7 +262,9 @@ impl Rates {
 /// The figures of a tally (see [`Tally::figures`]).
 #[derive(Debug, Clone)]
 pub struct Figures {
+    /// run.json's `totals` (its per-status counts not yet counted).
     pub totals: Totals,
+    /// run.json's `endpoints`.
     pub endpoints: Vec<EndpointReport>,
     /// run.json's overall `histogram`.
     pub histogram: Histogram<u64>,
