@@ -244,6 +244,11 @@ pub struct ServeArgs {
     /// and flamegraph are its own); exits when its parent does.
     #[arg(long, hide = true)]
     pub child: bool,
+    /// How serve says it listens: `sentence` (the URL, the database and a login to
+    /// try, for a person) or `json` (one line, `{"serving":"127.0.0.1:PORT"}`, for a
+    /// program that started it).
+    #[arg(long, value_enum, default_value = "sentence")]
+    pub announce: Announce,
     /// Internal, with --child: where the built-in CPU sampler writes its stacks when the
     /// parent signals (SIGUSR1 starts it, SIGUSR2 stops it and writes).
     #[arg(long, hide = true, requires = "child")]
@@ -466,6 +471,13 @@ pub struct TuneDbArgs {
     /// auto profile: workload kind.
     #[arg(long, value_enum, default_value = "web")]
     pub workload: crate::tune::profile::Workload,
+}
+
+/// `serve --announce`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Announce {
+    Sentence,
+    Json,
 }
 
 /// Output of `report`.

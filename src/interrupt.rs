@@ -3,39 +3,51 @@
 //! embedded cluster it started). A second one is acknowledged, but cleanup still runs:
 //! exiting at once would leave a PostgreSQL cluster behind.
 //!
+//! A signal is the process's, so the handler is installed once per process; all it does
+//! is cancel a token. [`install`] hands each command a child of that token
+//! ([`CancellationToken`], tokio-util), and every stage that must stop takes it as a
+//! parameter: nothing below reads a global flag.
+//!
 //! goose installs its own Ctrl-C handler when none is set; ours is installed first, and
 //! pulls goose's kill switch itself.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
-use tokio::sync::watch;
+pub use tokio_util::sync::CancellationToken;
 
 static SIGNALS: AtomicU32 = AtomicU32::new(0);
 static QUIET: AtomicBool = AtomicBool::new(false);
-static CHANNEL: OnceLock<watch::Sender<bool>> = OnceLock::new();
+static ROOT: OnceLock<CancellationToken> = OnceLock::new();
 
-fn channel() -> &'static watch::Sender<bool> {
-    CHANNEL.get_or_init(|| watch::channel(false).0)
+/// The token the signal handler cancels.
+fn root() -> &'static CancellationToken {
+    ROOT.get_or_init(|| {
+        let token = CancellationToken::new();
+        let on_signal = token.clone();
+        let _ = ctrlc::set_handler(move || {
+            let n = SIGNALS.fetch_add(1, Ordering::SeqCst) + 1;
+            if QUIET.load(Ordering::SeqCst) {
+                on_signal.cancel();
+            } else if n == 1 {
+                eprintln!(
+                    "\ninterrupted: stopping (the report of what was measured is kept; cleaning up)…"
+                );
+                goose::trigger_killswitch("interrupted by the user");
+                on_signal.cancel();
+            } else {
+                eprintln!("still cleaning up: stopping the server and the embedded PostgreSQL…");
+            }
+        });
+        token
+    })
 }
 
-/// Installs the handler (once per process; later calls do nothing).
-pub fn install() {
-    let _ = channel();
-    let _ = ctrlc::set_handler(|| {
-        let n = SIGNALS.fetch_add(1, Ordering::SeqCst) + 1;
-        if QUIET.load(Ordering::SeqCst) {
-            channel().send_replace(true);
-        } else if n == 1 {
-            eprintln!(
-                "\ninterrupted: stopping (the report of what was measured is kept; cleaning up)…"
-            );
-            goose::trigger_killswitch("interrupted by the user");
-            channel().send_replace(true);
-        } else {
-            eprintln!("still cleaning up: stopping the server and the embedded PostgreSQL…");
-        }
-    });
+/// Installs the handler (once per process; later calls only hand out a new token) and
+/// returns a token for one command: cancelled by Ctrl-C or SIGTERM, or by the command
+/// itself (a child server whose parent is gone).
+pub fn install() -> CancellationToken {
+    root().child_token()
 }
 
 /// Stops on a signal without a word: a child server is stopped by its parent with
@@ -45,35 +57,19 @@ pub fn quiet() {
     QUIET.store(true, Ordering::SeqCst);
 }
 
-/// Asks the running command to stop, as Ctrl-C would, without counting as one (used
-/// when a child server's parent has gone).
-pub fn request_stop() {
-    channel().send_replace(true);
-}
-
-/// True once Ctrl-C or SIGTERM arrived.
-pub fn interrupted() -> bool {
-    SIGNALS.load(Ordering::SeqCst) > 0
-}
-
-/// Resolves when Ctrl-C or SIGTERM arrives (at once if it already has).
-pub async fn wait() {
-    let mut rx = channel().subscribe();
-    let _ = rx.wait_for(|v| *v).await;
-}
-
 /// The error a command returns when it was interrupted.
 #[derive(Debug, thiserror::Error)]
 #[error("interrupted by Ctrl-C / SIGTERM")]
 pub struct Interrupted;
 
-/// Runs `work` until it finishes or Ctrl-C arrives; on Ctrl-C the future is dropped
+/// Runs `work` until it finishes or `cancel` is cancelled; then the future is dropped
 /// (which stops what it started) and [`Interrupted`] is returned.
 pub async fn interruptible<T>(
+    cancel: &CancellationToken,
     work: impl std::future::Future<Output = anyhow::Result<T>>,
 ) -> anyhow::Result<T> {
     tokio::select! {
         result = work => result,
-        _ = wait() => Err(Interrupted.into()),
+        _ = cancel.cancelled() => Err(Interrupted.into()),
     }
 }

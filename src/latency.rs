@@ -58,15 +58,71 @@ pub fn decode_histogram(text: &str) -> anyhow::Result<Histogram<u64>> {
         .map_err(|e| anyhow::anyhow!("histogram is not HdrHistogram V2 ({e})"))
 }
 
-/// Adds `other` into `into` (exact HdrHistogram addition); `what` names the histogram
-/// in the error (when `into`'s range cannot hold `other`'s values).
-pub fn add_into(
-    into: &mut Histogram<u64>,
-    other: &Histogram<u64>,
-    what: &str,
-) -> Result<(), String> {
-    into.add(other)
-        .map_err(|e| format!("{what}: cannot be added: {e:?}"))
+/// A copy of `h` that takes any other histogram's values: auto-resizing, so adding
+/// into it (`+=`) cannot fail. HdrHistogram addition fails only when the receiver's
+/// range cannot hold the other's highest value; a growing histogram widens its range
+/// instead (its figures and its V2 encoding are those of the same values in a fixed
+/// one, since the encoding holds the counts and the bounds, not the flag).
+pub fn absorbing(h: &Histogram<u64>) -> Histogram<u64> {
+    let mut h = h.clone();
+    h.auto(true);
+    h
+}
+
+/// The histograms added (exactly, into an [`absorbing`] copy of the first, so it cannot
+/// fail); `None` when there is none.
+pub fn sum<'a>(histograms: impl IntoIterator<Item = &'a Histogram<u64>>) -> Option<Histogram<u64>> {
+    let mut histograms = histograms.into_iter();
+    let mut all = absorbing(histograms.next()?);
+    for h in histograms {
+        all += h;
+    }
+    Some(all)
+}
+
+/// The serde codec of run.json's histograms: HdrHistogram V2-deflate in base64, used as
+/// `#[serde(with = "crate::latency::v2_base64")]` (and [`v2_base64::option`] for an
+/// optional one). A histogram that does not decode fails the whole run.json, with the
+/// decoder's message.
+pub mod v2_base64 {
+    use hdrhistogram::Histogram;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(h: &Histogram<u64>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::encode_histogram(h))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Histogram<u64>, D::Error> {
+        let text = String::deserialize(d)?;
+        super::decode_histogram(&text).map_err(|e| serde::de::Error::custom(format!("{e:#}")))
+    }
+
+    /// The same codec for an `Option<Histogram<u64>>` (absent or `null` is `None`).
+    pub mod option {
+        use hdrhistogram::Histogram;
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        pub fn serialize<S: Serializer>(
+            h: &Option<Histogram<u64>>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            match h {
+                Some(h) => s.serialize_some(&super::super::encode_histogram(h)),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<Histogram<u64>>, D::Error> {
+            Option::<String>::deserialize(d)?
+                .map(|text| {
+                    super::super::decode_histogram(&text)
+                        .map_err(|e| serde::de::Error::custom(format!("{e:#}")))
+                })
+                .transpose()
+        }
+    }
 }
 
 /// Latency summary in microseconds (from the HdrHistogram; 0 when no request).
@@ -103,6 +159,32 @@ impl Latency {
             p999: h.value_at_quantile(0.999),
             max: h.max(),
             mean: (h.mean() * 10.0).round() / 10.0,
+        }
+    }
+}
+
+impl Latency {
+    /// A bound on the latency of several parts' samples together, from their summaries
+    /// alone (`(summary, samples)`): each percentile the highest of the parts' (a
+    /// percentile of a mix never exceeds the highest of the parts'), the max exact, the
+    /// mean weighted by samples. Parts without a sample are left out.
+    pub fn upper_bound<'a>(parts: impl IntoIterator<Item = (&'a Latency, u64)>) -> Latency {
+        let parts: Vec<(&Latency, u64)> = parts.into_iter().filter(|(_, n)| *n > 0).collect();
+        let max = |f: fn(&Latency) -> u64| parts.iter().map(|(l, _)| f(l)).max().unwrap_or(0);
+        let samples: u64 = parts.iter().map(|(_, n)| n).sum();
+        let weighted: f64 = parts.iter().map(|(l, n)| l.mean * *n as f64).sum();
+        Latency {
+            p50: max(|l| l.p50),
+            p90: max(|l| l.p90),
+            p95: max(|l| l.p95),
+            p99: max(|l| l.p99),
+            p999: max(|l| l.p999),
+            max: max(|l| l.max),
+            mean: if samples == 0 {
+                0.0
+            } else {
+                (weighted / samples as f64 * 10.0).round() / 10.0
+            },
         }
     }
 }

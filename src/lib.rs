@@ -11,8 +11,8 @@
 //! `cli` parses, `commands` resolve, call and print.
 //!
 //! Leaves every stage uses: `units` (durations, formatting), `latency` (histograms,
-//! their run.json codec, `Latency`), `error`, `diagnostic`, `redact`, `interrupt`,
-//! `assets`. A module imports only those below it (`tests/it/structure.rs` checks it).
+//! their run.json codec, `Latency`), `error`, `diagnostic`, `redact`, `interrupt` (Ctrl-C
+//! as a cancellation token each command passes down), `assets`. A module imports only those below it (`tests/it/structure.rs` checks it).
 
 pub mod assets;
 pub mod audit;

@@ -8,21 +8,24 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use super::interruptible;
 use super::load;
 use crate::cli::ExperimentArgs;
 use crate::engine::experiment::Runner;
 use crate::experiment::{self, ExperimentReport, Setup};
+use crate::interrupt::{CancellationToken, interruptible};
 use crate::pg::Database;
 use crate::report::InputError;
 use crate::tune::profile::AutoInputs;
 
 /// `koprogo-perf experiment`.
-pub async fn experiment(args: ExperimentArgs) -> anyhow::Result<ExitCode> {
+pub async fn experiment(
+    args: ExperimentArgs,
+    cancel: CancellationToken,
+) -> anyhow::Result<ExitCode> {
     // Everything that can be refused is refused before the cluster starts.
     let (arms, added) = experiment::arms(&args.arms, args.each)
         .map_err(|e| InputError::msg(format!("--arms: {e}")))?;
-    let mut plan = load::plan(&args.run, Duration::from_secs(30))?;
+    let mut plan = load::plan(&args.run, Duration::from_secs(30), cancel)?;
     // Enough statements that one missing from an arm's list was not run at all.
     plan.pgss_top = plan.pgss_top.max(100);
     let profile = crate::tune::profile::load(&args.profile, &AutoInputs::detect())
@@ -62,7 +65,7 @@ pub async fn experiment(args: ExperimentArgs) -> anyhow::Result<ExitCode> {
         out.display()
     );
 
-    let mut db = interruptible(Database::open(None)).await?;
+    let mut db = interruptible(&plan.cancel, Database::open(None)).await?;
     let mut runner = Runner {
         plan,
         out,

@@ -10,22 +10,22 @@ use clap::Parser;
 
 use super::report::{Side, append_step_summary};
 use crate::cli::{Cli, Command, GateArgs, GateFormat};
-use crate::interrupt::Interrupted;
-use crate::report::gate::{self, Check, Kind, Options, Status, Verdict};
+use crate::interrupt::{CancellationToken, Interrupted};
+use crate::report::InputError;
+use crate::report::gate::{self, Options};
 use crate::report::runs::{self, LoadedRun};
 use crate::report::targets::Threshold;
-use crate::report::{InputError, RunReport};
 
 /// `koprogo-perf gate`. Every error is an input error (exit 2), except Ctrl-C.
-pub async fn gate(args: GateArgs) -> anyhow::Result<ExitCode> {
-    match decide(args).await {
+pub async fn gate(args: GateArgs, cancel: CancellationToken) -> anyhow::Result<ExitCode> {
+    match decide(args, cancel).await {
         Err(e) if e.is::<Interrupted>() || e.is::<InputError>() => Err(e),
         Err(e) => Err(InputError(e).into()),
         ok => ok,
     }
 }
 
-async fn decide(args: GateArgs) -> anyhow::Result<ExitCode> {
+async fn decide(args: GateArgs, cancel: CancellationToken) -> anyhow::Result<ExitCode> {
     if args.runs.is_some() && args.run.is_some() {
         bail!(
             "give RUN or --runs N, not both: --runs makes the candidate runs, RUN reads existing ones"
@@ -66,7 +66,7 @@ async fn decide(args: GateArgs) -> anyhow::Result<ExitCode> {
 
     let (candidate_label, candidate_runs, candidate) = match args.runs {
         Some(n) => {
-            let runs = make_runs(n, &args.load).await?;
+            let runs = make_runs(n, &args.load, &cancel).await?;
             let pooled = runs::pool(&runs)?;
             let label = runs
                 .first()
@@ -79,7 +79,7 @@ async fn decide(args: GateArgs) -> anyhow::Result<ExitCode> {
             (side.label(), side.runs, side.pooled)
         }
     };
-    check_endpoints(&thresholds, &candidate)?;
+    gate::check_endpoints(&thresholds, &candidate)?;
     if let Some(b) = &baseline
         && b.pooled.scenario.name != candidate.scenario.name
     {
@@ -97,60 +97,24 @@ async fn decide(args: GateArgs) -> anyhow::Result<ExitCode> {
         min_effect: args.min_effect,
         tolerance: args.tolerance,
     };
-    let mut checks = Vec::new();
-    let mut notes = Vec::new();
-    if candidate.totals.requests == 0 {
-        checks.push(Check {
-            kind: Kind::Threshold,
-            name: "requests > 0".into(),
-            status: Status::Fail,
-            baseline: None,
-            measured: Some("0".into()),
-            limit: "> 0".into(),
-            detail: "no request completed in the steady state".into(),
-        });
-    }
-    let labelled: Vec<(String, &RunReport)> = candidate_runs
-        .iter()
-        .map(|r| (r.path.display().to_string(), &r.report))
-        .collect();
-    checks.extend(gate::run_verdicts(&labelled));
-    checks.extend(gate::thresholds(
+    let verdict = gate::decide(
         &thresholds,
-        &candidate,
-        candidate_runs.len(),
-    ));
-    if let Some(b) = &baseline {
-        let base: Vec<RunReport> = b.runs.iter().map(|r| r.report.clone()).collect();
-        let cand: Vec<RunReport> = candidate_runs.iter().map(|r| r.report.clone()).collect();
-        let (regressions, note) = gate::regressions(&base, &cand, &args.metrics, &options);
-        checks.extend(regressions);
-        checks.push(gate::error_regression(&b.pooled, &candidate, &options));
-        notes.push(note);
-        notes.extend(
-            crate::report::compare::compare(&candidate, &b.pooled, &b.label(), b.runs.len()).notes,
-        );
-        notes.push(format!("baseline: {}", b.label()));
-    }
-    notes.push(format!("candidate: {candidate_label}"));
-    if candidate_runs.len() > 1 && !thresholds.is_empty() {
-        notes.push(format!(
-            "thresholds are checked on the {} candidate runs pooled (histograms merged)",
-            candidate_runs.len()
-        ));
-    }
-    let verdict = Verdict {
-        candidate: candidate_runs
-            .iter()
-            .map(|r| r.path.display().to_string())
-            .collect(),
-        baseline: baseline
-            .iter()
-            .flat_map(|b| b.runs.iter().map(|r| r.path.display().to_string()))
-            .collect(),
-        checks,
-        notes,
-    };
+        &gate::Side {
+            label: candidate_label,
+            runs: &candidate_runs,
+            pooled: &candidate,
+        },
+        baseline
+            .as_ref()
+            .map(|b| gate::Side {
+                label: b.label(),
+                runs: &b.runs,
+                pooled: &b.pooled,
+            })
+            .as_ref(),
+        &args.metrics,
+        &options,
+    );
 
     let text = match args.format {
         GateFormat::Table => gate::table(&verdict),
@@ -187,27 +151,13 @@ fn write_out(out: Option<&Path>, text: &str) -> anyhow::Result<()> {
     }
 }
 
-/// A per-endpoint threshold must name an endpoint of the run: a typo would otherwise
-/// pass as "not measured".
-fn check_endpoints(thresholds: &[Threshold], run: &RunReport) -> anyhow::Result<()> {
-    for t in thresholds {
-        if let Some(name) = &t.endpoint
-            && !run.endpoints.iter().any(|e| &e.name == name)
-        {
-            let known: Vec<&str> = run.endpoints.iter().map(|e| e.name.as_str()).collect();
-            bail!(
-                "threshold `{}`: the run has no endpoint `{name}`; its endpoints: {}",
-                t.text,
-                known.join(", ")
-            );
-        }
-    }
-    Ok(())
-}
-
 /// Runs the load `n` times with the `demo`/`load` command line `command` (default
 /// `demo`), each into its own directory, and reads the runs back.
-async fn make_runs(n: u32, command: &[String]) -> anyhow::Result<Vec<LoadedRun>> {
+async fn make_runs(
+    n: u32,
+    command: &[String],
+    cancel: &CancellationToken,
+) -> anyhow::Result<Vec<LoadedRun>> {
     let argv: Vec<String> = if command.is_empty() {
         vec!["demo".into()]
     } else {
@@ -246,11 +196,11 @@ async fn make_runs(n: u32, command: &[String]) -> anyhow::Result<Vec<LoadedRun>>
         let code = match parse()?.command {
             Command::Demo(mut a) => {
                 a.run.out = Some(out.clone());
-                super::load::demo(a).await
+                super::load::demo(a, cancel.clone()).await
             }
             Command::Load(mut a) => {
                 a.run.out = Some(out.clone());
-                super::load::load(a).await
+                super::load::load(a, cancel.clone()).await
             }
             _ => unreachable!("checked above"),
         };
@@ -269,7 +219,7 @@ async fn make_runs(n: u32, command: &[String]) -> anyhow::Result<Vec<LoadedRun>>
             }
             other => other.with_context(|| format!("run {k} of {n}"))?,
         };
-        if crate::interrupt::interrupted() {
+        if cancel.is_cancelled() {
             return Err(Interrupted.into());
         }
         if code != ExitCode::SUCCESS {

@@ -2,21 +2,24 @@
 //! the in-process stack (embedded PostgreSQL, seeded, reference server on a free port);
 //! then the tables, run.json and latency.hgrm.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
-
 use crate::cli::{DemoArgs, LoadArgs, RunArgs, ScaleArgs};
 use crate::engine::{LocalStack, Probe, RunPlan, measure};
+use crate::interrupt::{CancellationToken, interruptible};
 use crate::measure::carbon::{Model as CarbonModel, Region};
-use crate::report::run::{ServerInfo, TargetInfo};
-use crate::report::{InputError, RunReport};
+use crate::report::InputError;
+use crate::report::run::TargetInfo;
+use crate::report::run_dir::Run;
 use crate::server::ServerArgs;
 
-pub(super) fn plan(run: &RunArgs, default_duration: Duration) -> anyhow::Result<RunPlan> {
+pub(super) fn plan(
+    run: &RunArgs,
+    default_duration: Duration,
+    cancel: CancellationToken,
+) -> anyhow::Result<RunPlan> {
     let test_plan = run
         .plan
         .as_deref()
@@ -59,6 +62,7 @@ pub(super) fn plan(run: &RunArgs, default_duration: Duration) -> anyhow::Result<
         region,
         carbon,
         server_bin: run.server_bin.clone().or_else(own_binary),
+        cancel,
     })
 }
 
@@ -78,9 +82,9 @@ fn claim_run_dir(plan: &mut RunPlan, run: &RunArgs) -> anyhow::Result<()> {
 }
 
 /// `koprogo-perf demo`.
-pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
+pub async fn demo(args: DemoArgs, cancel: CancellationToken) -> anyhow::Result<ExitCode> {
     let began = Instant::now();
-    let mut plan = plan(&args.run, Duration::from_secs(30))?;
+    let mut plan = plan(&args.run, Duration::from_secs(30), cancel)?;
     claim_run_dir(&mut plan, &args.run)?;
     let code = local(plan, &args.scale, None, &ServerArgs::default(), false).await?;
     eprintln!(
@@ -91,8 +95,8 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// `koprogo-perf load`.
-pub async fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
-    let mut plan = plan(&args.run, Duration::from_secs(60))?;
+pub async fn load(args: LoadArgs, cancel: CancellationToken) -> anyhow::Result<ExitCode> {
+    let mut plan = plan(&args.run, Duration::from_secs(60), cancel)?;
     match &args.host {
         Some(host) => {
             let host = host.trim_end_matches('/').to_string();
@@ -135,23 +139,13 @@ pub async fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
                 embedded: false,
                 server: None,
             };
-            let probe = Probe {
-                database_url: args.db.database_url.clone(),
-                server_pid: args.server_pid,
-                server_note: args
-                    .server_pid
-                    .is_none()
-                    .then(|| "an external target: pass --server-pid PID when it runs on this machine".into()),
-                postgres_pid: args.postgres_pid,
-                postgres_note: args
-                    .postgres_pid
-                    .is_none()
-                    .then(|| "an external target: pass --postgres-pid PID (the postmaster) when it runs on this machine".into()),
-                sampler_file: None,
-                watch_database: false,
-            };
-            let report = measure(&plan, host, logins, target, probe).await?;
-            finish(&plan, &report)
+            let probe = Probe::external(
+                args.db.database_url.clone(),
+                args.server_pid,
+                args.postgres_pid,
+            );
+            let run = measure(&plan, host, logins, target, probe).await?;
+            finish(&plan, &run)
         }
         None => {
             claim_run_dir(&mut plan, &args.run)?;
@@ -178,62 +172,22 @@ async fn local(
 ) -> anyhow::Result<ExitCode> {
     // The server's only clients are this run's virtual users, all from 127.0.0.1.
     let server = &server.clone().for_own_load();
-    let start = async {
-        match &plan.server_bin {
-            Some(bin) => {
-                LocalStack::start_child(
-                    database_url,
-                    &scale.resolve(),
-                    server,
-                    bin,
-                    plan.flamegraph,
-                )
-                .await
-            }
-            None => {
-                let mut config = server.resolve().context("server settings")?;
-                config.bind = SocketAddr::from(([127, 0, 0, 1], 0));
-                LocalStack::start(database_url, &scale.resolve(), config).await
-            }
-        }
-    };
-    let mut stack = super::interruptible(start).await?;
+    let mut stack = interruptible(
+        &plan.cancel,
+        LocalStack::start_for_run(
+            database_url,
+            &scale.resolve(),
+            server,
+            plan.server_bin.as_deref(),
+            plan.flamegraph,
+        ),
+    )
+    .await?;
     if keep_db {
         stack.db.keep();
     }
-    eprintln!(
-        "reference server on {} (pool {} connections{})",
-        stack.base_url(),
-        stack.pool_max_connections,
-        stack
-            .server_pid()
-            .map_or(", in this process".to_string(), |p| format!(", pid {p}"))
-    );
-    let target = TargetInfo {
-        host: stack.base_url(),
-        embedded: stack.db.is_embedded(),
-        server: Some(ServerInfo {
-            scale: stack.scale,
-            pool_max_connections: stack.pool_max_connections,
-            postgres_version: stack.db.cluster().map(|c| c.version().to_string()),
-            switches: Some(stack.switches.clone()),
-        }),
-    };
-    let postgres_pid = stack.db.cluster().and_then(|c| c.postmaster_pid());
-    let probe = Probe {
-        database_url: Some(stack.db.url().to_string()),
-        server_pid: stack.server_pid(),
-        server_note: stack
-            .server_pid()
-            .is_none()
-            .then(|| "the server runs inside the load generator's process (library use)".into()),
-        postgres_pid,
-        postgres_note: postgres_pid
-            .is_none()
-            .then(|| "a database given by URL: pass it to load --host with --postgres-pid".into()),
-        sampler_file: stack.sampler_file(),
-        watch_database: true,
-    };
+    eprintln!("{}", stack.describe());
+    let (target, probe) = (stack.target(), Probe::of_stack(&stack));
     let result = measure(&plan, stack.base_url(), stack.logins.clone(), target, probe).await;
     stack.stop().await;
     finish(&plan, &result?)
@@ -242,76 +196,22 @@ async fn local(
 /// Prints the tables, writes the files, and decides the exit code: 0 when the run
 /// completed (whatever the targets say), non-zero after Ctrl-C or when the server
 /// stopped answering — with the report of what was measured written either way.
-fn finish(plan: &RunPlan, report: &RunReport) -> anyhow::Result<ExitCode> {
+fn finish(plan: &RunPlan, run: &Run) -> anyhow::Result<ExitCode> {
+    let report = &run.report;
     let verdict = report.effective_verdict();
-    // A failed run says so before any figure.
-    if let Some(line) = crate::report::verdict::headline(&verdict) {
-        println!("{line}");
-    }
-    for w in &verdict.warnings {
-        println!("warning: {w}");
-    }
-    println!("{}", crate::report::tables::endpoints(report));
-    for table in [
-        crate::report::tables::failures(report),
-        crate::report::tables::logins(report),
-        crate::report::tables::statements(report),
-        crate::report::tables::resources(report),
-        crate::report::tables::carbon(report),
-        crate::report::tables::carbon_inputs(report),
-        crate::report::tables::phases(report),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        println!("{table}");
-    }
-    println!("{}", crate::report::tables::targets(&report.targets));
+    print!("{}", crate::report::tables::run(report));
     if let Some(svg) = &report.flamegraph {
         println!("flamegraph: {}", plan.out.join(svg).display());
     }
-    crate::report::RunDir::new(&plan.out).write(report)?;
+    crate::report::RunDir::new(&plan.out).write(run)?;
     println!(
-        "{} requests in {:.1} s: {}; {} failed and {} not sent ({:.2}% error rate); wrote {} and latency.hgrm{}",
-        report.totals.requests,
-        report.duration_s,
-        match report.totals.requests.saturating_sub(report.totals.errors) {
-            0 => "no successful response".to_string(),
-            _ => format!(
-                "{:.1} req/s and p99 {} of the successful ones",
-                report.totals.rps,
-                crate::units::format_us(report.totals.latency_us.p99 as f64)
-            ),
-        },
-        report.totals.errors,
-        report.skipped_requests,
-        report.totals.error_rate * 100.0,
-        plan.out.join("run.json").display(),
-        if report.hlog.is_some() {
-            ", latency.hlog"
-        } else {
-            ""
-        }
+        "{}",
+        crate::report::tables::summary(report, &plan.out.join("run.json"), run.hlog.is_some())
     );
-    if let (Some(rate), Some(raw)) = (&report.rate, &report.totals.latency_uncorrected_us) {
-        let us = |v: u64| crate::units::format_us(v as f64);
-        println!(
-            "rate: {} req/s requested, {} achieved; {} sends late, {} slots missed (every user busy); \
-             p50/p99 from the intended send {} / {}, from the actual send {} / {}",
-            rate.requested,
-            rate.achieved,
-            rate.late,
-            rate.missed,
-            us(report.totals.latency_us.p50),
-            us(report.totals.latency_us.p99),
-            us(raw.p50),
-            us(raw.p99)
-        );
-        if rate.missed > 0 || rate.achieved < rate.requested * 0.95 {
-            eprintln!(
-                "the users could not keep up with --rate {}: raise --vus (maximum concurrency) or lower the rate",
-                rate.requested
-            );
+    if let Some((line, short)) = crate::report::tables::rate(report) {
+        println!("{line}");
+        if let Some(short) = short {
+            eprintln!("{short}");
         }
     }
     if report.interrupted {

@@ -9,21 +9,26 @@ use std::process::ExitCode;
 use crate::cli::MergeArgs;
 use crate::report::RunDir;
 use crate::report::merge::{Input, MergeError};
+use crate::report::run_dir::Run;
 
 /// `koprogo-perf merge`.
 pub async fn merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
     let inputs = read_inputs(&args)?;
     let merged = crate::report::merge::merge(&inputs)?;
-    let mut report = merged.report;
+    let mut run = Run {
+        report: merged.report,
+        hlog: merged.hlog,
+    };
     let thresholds = crate::report::targets::guide_targets()?;
-    report.targets = crate::report::targets::check_all(&thresholds, &report);
+    run.report.targets = crate::report::targets::check_all(&thresholds, &run.report);
+    let report = &run.report;
 
-    println!("{}", crate::report::tables::endpoints(&report));
+    println!("{}", crate::report::tables::endpoints(report));
     println!("{}", crate::report::tables::targets(&report.targets));
     for note in &merged.notes {
         eprintln!("note: {note}");
     }
-    RunDir::new(&args.out).replace(&report)?;
+    RunDir::new(&args.out).replace(&run)?;
     println!(
         "merged {} runs: {} requests, {:.1} req/s, p99 {}, {} errors; wrote {}, latency.hgrm{}",
         report.merged_from.len(),
@@ -32,7 +37,7 @@ pub async fn merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
         crate::units::format_us(report.totals.latency_us.p99 as f64),
         report.totals.errors,
         args.out.join("run.json").display(),
-        if report.hlog.is_some() {
+        if run.hlog.is_some() {
             " and latency.hlog"
         } else {
             ""

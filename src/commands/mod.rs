@@ -18,23 +18,31 @@ use crate::cli::{Cli, Command};
 use crate::interrupt::Interrupted;
 
 pub use crate::engine::LocalStack;
-pub use crate::interrupt::interruptible;
 
 /// Runs a parsed command line. `Ok(code)` for the process's exit code.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    crate::interrupt::install();
+    let cancel = crate::interrupt::install();
     match cli.command {
-        Command::Demo(args) => load::demo(args).await,
-        Command::Load(args) => load::load(args).await,
-        Command::Experiment(args) => experiment::experiment(args).await,
+        Command::Demo(args) => load::demo(args, cancel).await,
+        Command::Load(args) => load::load(args, cancel).await,
+        Command::Experiment(args) => experiment::experiment(args, cancel).await,
         Command::Merge(args) => merge::merge(args).await,
-        Command::Serve(args) => serve::serve(args).await,
-        Command::Seed(args) => seed::seed(args).await,
-        Command::TuneDb(args) => tune::tune_db(args).await,
+        Command::Serve(args) => serve::serve(args, cancel).await,
+        Command::Seed(args) => seed::seed(args, &cancel).await,
+        Command::TuneDb(args) => tune::tune_db(args, &cancel).await,
         Command::Report(args) => report::report(args),
-        Command::Gate(args) => gate::gate(args).await,
+        Command::Gate(args) => gate::gate(args, cancel).await,
         Command::Audit(args) => audit::audit(args).await,
     }
+}
+
+/// `work` until Ctrl-C: for `audit`, whose command takes no token (its file is another
+/// change's); every other command passes its own token to
+/// [`crate::interrupt::interruptible`].
+async fn interruptible<T>(
+    work: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    crate::interrupt::interruptible(&crate::interrupt::install(), work).await
 }
 
 /// The exit code for an error: 130 after Ctrl-C (the shell convention), 2 for input the

@@ -164,12 +164,13 @@ pub fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
         }
     };
 
-    let out = match (&args.out, args.format) {
-        (Some(out), _) => Some(out.clone()),
-        (None, ReportFormat::Html) => Some(run.dir().join("report.html")),
-        (None, _) => None,
-    };
-    emit(&text, out.as_deref(), args.format)
+    if args.out.is_none() && args.format == ReportFormat::Html {
+        // The page of a run goes beside its run.json.
+        let path = crate::report::RunDir::new(run.dir()).write_html(&text)?;
+        eprintln!("wrote {}", path.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    emit(&text, args.out.as_deref(), args.format)
 }
 
 /// Appends Markdown to the file `$GITHUB_STEP_SUMMARY` names, when it is set.

@@ -3,11 +3,12 @@
 use std::process::ExitCode;
 
 use crate::cli::SeedArgs;
+use crate::interrupt::{CancellationToken, interruptible};
 use crate::pg::Database;
 use crate::seed::SeedOptions;
 
-pub async fn seed(args: SeedArgs) -> anyhow::Result<ExitCode> {
-    let mut db = super::interruptible(Database::open(args.db.database_url.as_deref())).await?;
+pub async fn seed(args: SeedArgs, cancel: &CancellationToken) -> anyhow::Result<ExitCode> {
+    let mut db = interruptible(cancel, Database::open(args.db.database_url.as_deref())).await?;
     if db.is_embedded() && !args.db.keep_db {
         eprintln!(
             "note: seeding a throwaway embedded cluster (removed at exit); pass --database-url or --keep-db to keep the data"
@@ -19,7 +20,7 @@ pub async fn seed(args: SeedArgs) -> anyhow::Result<ExitCode> {
         reset: args.reset,
     };
     let url = db.url().to_string();
-    let summary = super::interruptible(async move {
+    let summary = interruptible(cancel, async move {
         let pool = crate::pg::connect(&url, 4).await?;
         let summary = crate::seed::seed(&pool, &options).await?;
         pool.close().await;

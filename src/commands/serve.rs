@@ -6,19 +6,24 @@ use std::io::Write;
 
 use anyhow::Context;
 
-use crate::cli::ServeArgs;
+use crate::cli::{Announce, ServeArgs};
+use crate::interrupt::{CancellationToken, interruptible};
 
-pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+/// `koprogo-perf serve`: until `cancel` (Ctrl-C, or for a child the parent's end).
+pub async fn serve(args: ServeArgs, cancel: CancellationToken) -> anyhow::Result<ExitCode> {
     if args.child {
         crate::interrupt::quiet();
     }
     let config = args.server.resolve().context("server settings")?;
-    let mut stack = super::interruptible(super::LocalStack::start_quiet(
-        args.db.database_url.as_deref(),
-        &args.scale.resolve(),
-        config,
-        args.child,
-    ))
+    let mut stack = interruptible(
+        &cancel,
+        super::LocalStack::start_quiet(
+            args.db.database_url.as_deref(),
+            &args.scale.resolve(),
+            config,
+            args.child,
+        ),
+    )
     .await?;
     if let Some(file) = args.profile_to.clone() {
         let sampler = crate::measure::sampler::install(file)
@@ -28,11 +33,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if args.child {
         // Started by load/demo: stop when the parent is gone, whatever killed it.
         let parent = nix::unistd::getppid();
+        let cancel = cancel.clone();
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(std::time::Duration::from_millis(500)).await;
                 if nix::unistd::getppid() != parent {
-                    crate::interrupt::request_stop();
+                    cancel.cancel();
                     return;
                 }
             }
@@ -41,7 +47,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     // Written without println!: a closed stdout (a parent that stopped reading) must
     // not kill the server.
     let mut out = std::io::stdout();
-    if args.child {
+    if args.child || args.announce == Announce::Json {
         // The parent reads the address from this one line.
         let line = crate::engine::stack::Announcement { addr: stack.addr }.line();
         let _ = writeln!(out, "{line}");
@@ -51,7 +57,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if args.db.keep_db {
         stack.db.keep();
     }
-    crate::interrupt::wait().await;
+    cancel.cancelled().await;
     if !args.child {
         eprintln!("stopping the server…");
     }

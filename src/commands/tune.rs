@@ -6,17 +6,19 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use crate::cli::TuneDbArgs;
+use crate::interrupt::{CancellationToken, interruptible};
 use crate::pg::Database;
 use crate::tune::apply::{self, Event, Restarter};
 use crate::tune::profile::{self, AutoInputs};
 use crate::tune::render;
 use crate::tune::{self as engine, RollbackFile};
 
-pub async fn tune_db(args: TuneDbArgs) -> anyhow::Result<ExitCode> {
+pub async fn tune_db(args: TuneDbArgs, cancel: &CancellationToken) -> anyhow::Result<ExitCode> {
     // Everything that can be checked without the database is checked first.
     let mut auto = AutoInputs::detect();
     if let Some(memory) = &args.memory {
-        auto.memory_bytes = parse_bytes(memory).with_context(|| format!("--memory `{memory}`"))?;
+        auto.memory_bytes =
+            profile::parse_bytes(memory).with_context(|| format!("--memory `{memory}`"))?;
     }
     if let Some(cpus) = args.cpus {
         auto.cpus = cpus;
@@ -25,7 +27,7 @@ pub async fn tune_db(args: TuneDbArgs) -> anyhow::Result<ExitCode> {
     auto.storage = args.storage;
     auto.workload = args.workload;
     if args.advise {
-        return advise(&args).await;
+        return advise(&args, cancel).await;
     }
     let rollback = match &args.rollback {
         Some(path) => Some((path.clone(), RollbackFile::read(path)?)),
@@ -36,7 +38,7 @@ pub async fn tune_db(args: TuneDbArgs) -> anyhow::Result<ExitCode> {
         None => Some(profile::load(&args.profile, &auto)?),
     };
 
-    let mut db = super::interruptible(Database::open(args.db.database_url.as_deref())).await?;
+    let mut db = interruptible(cancel, Database::open(args.db.database_url.as_deref())).await?;
     let result = run(&mut db, &args, profile, rollback).await;
     if args.db.keep_db {
         db.keep();
@@ -46,7 +48,7 @@ pub async fn tune_db(args: TuneDbArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// `--advise`: the statements (a run's, or the live view's), the advice, the profile.
-async fn advise(args: &TuneDbArgs) -> anyhow::Result<ExitCode> {
+async fn advise(args: &TuneDbArgs, cancel: &CancellationToken) -> anyhow::Result<ExitCode> {
     use crate::report::InputError;
     use crate::tune::advise::{self, Statement};
     if let Some(out) = &args.out
@@ -86,7 +88,7 @@ async fn advise(args: &TuneDbArgs) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
-    let db = super::interruptible(Database::open(args.db.database_url.as_deref())).await?;
+    let db = interruptible(cancel, Database::open(args.db.database_url.as_deref())).await?;
     let result = async {
         let pool = crate::pg::connect(db.url(), 2).await?;
         engine::require_superuser(&pool).await?;
@@ -195,29 +197,7 @@ async fn run(
         );
         return Ok(ExitCode::SUCCESS);
     };
-    let wrong = applied.wrong();
-    let mut problems = Vec::new();
-    if !applied.failed.is_empty() {
-        problems.push(format!(
-            "{} of {to_build} indexes failed ({}), the others were built",
-            applied.failed.len(),
-            applied
-                .failed
-                .iter()
-                .map(|(name, e)| format!("{name}: {e}"))
-                .collect::<Vec<_>>()
-                .join("; ")
-        ));
-    }
-    if !wrong.is_empty() {
-        problems.push(format!(
-            "{} do not read back as the profile says",
-            wrong.join(", ")
-        ));
-    }
-    if !applied.file_errors.is_empty() {
-        problems.push("the configuration files have errors".into());
-    }
+    let problems = applied.problems(to_build);
     if !problems.is_empty() {
         anyhow::bail!(
             "after applying, {}; apply again once fixed, or undo with --rollback {}",
@@ -225,11 +205,7 @@ async fn run(
             path.display()
         );
     }
-    let pending = applied
-        .verified
-        .iter()
-        .filter(|v| v.pending_restart)
-        .count();
+    let pending = applied.pending_restart();
     println!(
         "applied profile {}: {changed} settings changed, {} indexes built{}",
         diff.profile.name,
@@ -245,72 +221,17 @@ async fn run(
 
 /// Prints each step of apply and rollback as it happens.
 fn print_event(event: Event<'_>) {
+    let line = render::event(&event);
     match event {
-        Event::RollbackFile {
-            path,
-            first_apply: None,
-        } => println!(
-            "rollback file: {} (undo with --rollback {})",
-            path.display(),
-            path.display()
-        ),
-        Event::RollbackFile {
-            path,
-            first_apply: Some(at),
-        } => println!(
-            "rollback file: {} (kept from the first apply, {at}: it holds the state before it; \
-             undo with --rollback {})",
-            path.display(),
-            path.display()
-        ),
-        Event::Restarted {
-            how,
-            settings,
-            took,
-        } => println!(
-            "restarted {} for {} in {:.1} s",
-            if how == "--restart-cmd" {
-                "with --restart-cmd"
-            } else {
-                how
-            },
-            settings.join(", "),
-            took.as_secs_f64()
-        ),
-        Event::RestartWaiting { settings } => println!(
-            "{} take effect after a restart of PostgreSQL: restart it (e.g. `systemctl restart postgresql` \
-             or `pg_ctl restart -D DATADIR`), or pass --restart-cmd CMD next time",
-            settings.join(", ")
-        ),
-        Event::IndexBuilt { name, action, took } => {
-            println!("index {name}: {action:?} in {:.2} s", took.as_secs_f64())
-        }
-        Event::IndexFailed { name, error } => eprintln!("index {name}: FAILED: {error}"),
-        Event::IndexDropped { name } => println!("index {name}: dropped"),
+        Event::IndexFailed { .. } => eprintln!("{line}"),
+        _ => println!("{line}"),
     }
 }
 
 /// The rollback's table and verdict.
 fn rolled_back(done: &apply::RolledBack, path: &Path) -> anyhow::Result<ExitCode> {
-    let mut table = render::table(&["setting", "restored", "in effect", "state"]);
-    let mut wrong = Vec::new();
-    for s in &done.settings {
-        let state = if s.ok {
-            "ok"
-        } else if s.pending_restart {
-            "after restart"
-        } else {
-            wrong.push(s.name.as_str());
-            "DIFFERS"
-        };
-        table.add_row(vec![
-            s.name.clone(),
-            s.saved.clone(),
-            s.in_effect.clone(),
-            state.into(),
-        ]);
-    }
-    println!("{table}");
+    println!("{}", render::rolled_back(done));
+    let wrong = done.differing();
     if !wrong.is_empty() {
         anyhow::bail!(
             "rollback from {}: {} did not return to the saved values",
@@ -325,22 +246,4 @@ fn rolled_back(done: &apply::RolledBack, path: &Path) -> anyhow::Result<ExitCode
         path.display()
     );
     Ok(ExitCode::SUCCESS)
-}
-
-/// `1GB`, `512MB`, `2048kB` or a number of bytes.
-fn parse_bytes(text: &str) -> anyhow::Result<u64> {
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let n: u64 = t[..split]
-        .parse()
-        .context("expected a size such as 1GB or 512MB")?;
-    let mult = match t[split..].trim() {
-        "" | "B" => 1,
-        "kB" | "KB" | "k" => 1 << 10,
-        "MB" | "M" => 1 << 20,
-        "GB" | "G" => 1 << 30,
-        "TB" | "T" => 1 << 40,
-        other => anyhow::bail!("unknown unit `{other}` (kB, MB, GB, TB)"),
-    };
-    Ok(n * mult)
 }

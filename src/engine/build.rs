@@ -4,13 +4,14 @@
 
 use std::collections::BTreeMap;
 
-use crate::latency::{Latency, encode_histogram, new_histogram};
+use crate::latency::{Latency, new_histogram};
 use crate::load::{EndpointStats, LoadOutcome};
 use crate::measure::pgss::PostgresReport;
 use crate::report::run::{
-    DiscoveryReport, EndpointReport, LoginReport, PhaseReport, RateInfo, RunReport, SCHEMA_VERSION,
-    ScenarioInfo, SeriesPoint, TargetInfo, Totals, TransportErrors, add_map,
+    DiscoveryReport, LoginReport, PhaseReport, RateInfo, RunReport, SCHEMA_VERSION, ScenarioInfo,
+    SeriesPoint, TargetInfo, TransportErrors, add_map,
 };
+use crate::report::tally::{EndpointCounts, EndpointTally, Rates, Tally};
 use crate::units::round3;
 
 /// Everything a report needs besides what `load` measured.
@@ -26,23 +27,27 @@ impl RunReport {
     /// Builds the report of a run; `targets` is filled by the caller once checked.
     pub fn build(outcome: &LoadOutcome, context: RunContext) -> RunReport {
         let secs = outcome.duration.as_secs_f64().max(1e-9);
-        let mut all = new_histogram();
-        let mut failed = new_histogram();
-        let endpoints: Vec<EndpointReport> = outcome
-            .endpoints
-            .iter()
-            .enumerate()
-            .map(|(i, (name, stats))| {
-                all.add(&stats.histogram).expect("histograms share bounds");
-                failed
-                    .add(&stats.failed_histogram)
-                    .expect("histograms share bounds");
-                let mut report = endpoint_report(name, stats, secs);
-                report.latency_uncorrected_us =
-                    outcome.uncorrected.as_ref().map(|raw| Latency::of(&raw[i]));
-                report
-            })
-            .collect();
+        // Endpoints as the scenario lists them (not matched by name, as `+=` would).
+        let mut tally = Tally::default();
+        for (name, stats) in &outcome.endpoints {
+            tally.endpoints.push(endpoint_tally(name, stats));
+            tally.ok += &stats.histogram;
+            tally.failed += &stats.failed_histogram;
+            tally.requests += stats.requests();
+            tally.errors += stats.errors();
+        }
+        let mut figures = tally.figures(Rates::Over(secs), true);
+        if let Some(raw) = &outcome.uncorrected {
+            for (e, h) in figures.endpoints.iter_mut().zip(raw) {
+                e.latency_uncorrected_us = Some(Latency::of(h));
+            }
+            let all = crate::latency::sum(raw).unwrap_or_else(new_histogram);
+            figures.totals.latency_uncorrected_us = Some(Latency::of(&all));
+        }
+        let mut unsent = BTreeMap::new();
+        for e in &figures.endpoints {
+            add_map(&mut unsent, &e.unsent);
+        }
         RunReport {
             schema_version: SCHEMA_VERSION,
             tool: format!("koprogo-perf {}", env!("CARGO_PKG_VERSION")),
@@ -59,13 +64,7 @@ impl RunReport {
             warmup_requests: outcome.warmup_requests,
             relogins: outcome.relogins,
             skipped_requests: outcome.skipped_requests,
-            unsent: {
-                let mut unsent = BTreeMap::new();
-                for e in &endpoints {
-                    add_map(&mut unsent, &e.unsent);
-                }
-                unsent
-            },
+            unsent,
             logins: outcome.logins.as_ref().map(|l| LoginReport {
                 attempts: l.attempts,
                 successes: l.successes,
@@ -83,26 +82,9 @@ impl RunReport {
             host_down_at_s: outcome.host_down_at.map(|d| round3(d.as_secs_f64())),
             database_unavailable: None,
             verdict: None,
-            totals: Totals {
-                requests: all.len() + failed.len(),
-                errors: failed.len(),
-                error_rate: 0.0,
-                rps: round3(all.len() as f64 / secs),
-                status_codes: BTreeMap::new(),
-                transport_errors: TransportErrors::default(),
-                checks_failed: 0,
-                latency_us: Latency::of(&all),
-                failed_latency_us: (!failed.is_empty()).then(|| Latency::of(&failed)),
-                latency_uncorrected_us: outcome.uncorrected.as_ref().map(|raw| {
-                    let mut h = new_histogram();
-                    for e in raw {
-                        h.add(e).expect("histograms share bounds");
-                    }
-                    Latency::of(&h)
-                }),
-            },
-            endpoints,
-            histogram: encode_histogram(&all),
+            totals: figures.totals,
+            endpoints: figures.endpoints,
+            histogram: figures.histogram,
             targets: Vec::new(),
             network_bytes: outcome.network_bytes,
             postgres: PostgresReport::not_measured("not collected"),
@@ -115,31 +97,35 @@ impl RunReport {
             phases: outcome.phases.iter().map(phase_report).collect(),
             rate: outcome.rate.as_ref().map(|r| RateInfo {
                 requested: r.requested,
-                achieved: round3((all.len() + failed.len()) as f64 / secs),
+                achieved: round3(tally.held() as f64 / secs),
                 missed: r.missed,
                 late: r.late,
             }),
             merged_from: Vec::new(),
             plan: None,
-            hlog: crate::report::hlog::render(
-                outcome.started_at.into(),
-                &outcome.names,
-                &outcome.intervals,
-            )
-            .map_err(|e| eprintln!("no latency.hlog: {e:#}"))
-            .ok(),
         }
         .with_totals_counted()
     }
 }
 
-fn endpoint_report(name: &str, stats: &EndpointStats, secs: f64) -> EndpointReport {
-    let failed = &stats.failed_histogram;
-    EndpointReport {
+/// The interval log of a measured run (`latency.hlog`); `None`, said on standard error,
+/// when an interval's histogram does not decode.
+pub fn interval_log(outcome: &LoadOutcome) -> Option<crate::report::hlog::Log> {
+    crate::report::hlog::Log::of_intervals(
+        outcome.started_at.into(),
+        &outcome.names,
+        &outcome.intervals,
+    )
+    .map_err(|e| eprintln!("no latency.hlog: {e:#}"))
+    .ok()
+}
+
+fn endpoint_tally(name: &str, stats: &EndpointStats) -> EndpointTally {
+    let counts = EndpointCounts {
         name: name.to_string(),
         requests: stats.requests(),
         errors: stats.errors(),
-        rps: round3(stats.histogram.len() as f64 / secs),
+        rps: 0.0,
         status_codes: stats
             .status_codes
             .iter()
@@ -153,12 +139,8 @@ fn endpoint_report(name: &str, stats: &EndpointStats, secs: f64) -> EndpointRepo
         },
         checks_failed: stats.checks_failed,
         unsent: stats.unsent.clone(),
-        latency_us: Latency::of(&stats.histogram),
-        latency_uncorrected_us: None,
-        failed_latency_us: (!failed.is_empty()).then(|| Latency::of(failed)),
-        histogram: encode_histogram(&stats.histogram),
-        failed_histogram: (!failed.is_empty()).then(|| encode_histogram(failed)),
-    }
+    };
+    EndpointTally::new(counts, &stats.histogram, &stats.failed_histogram)
 }
 
 fn series_point(i: &crate::latency::IntervalRecord) -> SeriesPoint {

@@ -53,10 +53,10 @@ impl Runner {
         schedule: &[Slot],
         rng_seed: u64,
     ) -> anyhow::Result<(ExperimentReport, Duration)> {
-        interruptible(self.prepare(db, rng_seed)).await?;
+        interruptible(&self.plan.cancel.clone(), self.prepare(db, rng_seed)).await?;
         let began = Instant::now();
         for (i, slot) in schedule.iter().enumerate() {
-            if crate::interrupt::interrupted() {
+            if self.plan.cancel.is_cancelled() {
                 self.setup.interrupted = true;
                 break;
             }
@@ -194,7 +194,7 @@ impl Runner {
         dir: &str,
     ) -> anyhow::Result<RunReport> {
         let name = format!("run_{index:02}");
-        interruptible(self.set_cluster(db, arm)).await?;
+        interruptible(&self.plan.cancel.clone(), self.set_cluster(db, arm)).await?;
         let cluster = db.cluster().context("the experiment's cluster")?;
         let admin = crate::pg::connect(&cluster.url(), 1).await?;
         let template = if arm.database.indexes {
@@ -214,7 +214,7 @@ impl Runner {
             &self.server_bin,
             self.plan.flamegraph,
         );
-        let result = match interruptible(started).await {
+        let result = match interruptible(&self.plan.cancel.clone(), started).await {
             Ok(stack) => {
                 let database = match arm.database {
                     d if d.settings && d.indexes => {
@@ -268,9 +268,10 @@ impl Runner {
             .execute(&admin)
             .await;
         admin.close().await;
-        let report = result?;
+        let run = result?;
         dropped.with_context(|| format!("dropping database {name}"))?;
-        crate::report::RunDir::new(self.out.join(dir)).write(&report)?;
+        crate::report::RunDir::new(self.out.join(dir)).write(&run)?;
+        let report = run.report;
         if report.totals.requests == 0 && !report.interrupted {
             anyhow::bail!(
                 "no request completed in the steady state (see {})",

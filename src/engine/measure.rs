@@ -14,6 +14,7 @@ use crate::measure::pgss::PostgresReport;
 use crate::measure::resources::{Sampler, Watch};
 use crate::report::RunReport;
 use crate::report::run::{ScenarioInfo, TargetInfo};
+use crate::report::run_dir::Run;
 
 /// The resolved options of a run, before any I/O.
 pub struct RunPlan {
@@ -36,6 +37,8 @@ pub struct RunPlan {
     pub region: Region,
     pub carbon: CarbonModel,
     pub server_bin: Option<PathBuf>,
+    /// Cancelled by Ctrl-C: the run stops, and its report covers what was measured.
+    pub cancel: crate::interrupt::CancellationToken,
 }
 
 /// A flamegraph being sampled.
@@ -113,6 +116,51 @@ pub struct Probe {
     pub sampler_file: Option<PathBuf>,
     /// The database is the tool's own (its stack): watch that it stays up.
     pub watch_database: bool,
+}
+
+impl Probe {
+    /// What can be measured of an external target: its database when given, and the
+    /// server's and postmaster's processes when their pids are.
+    pub fn external(
+        database_url: Option<String>,
+        server_pid: Option<u32>,
+        postgres_pid: Option<u32>,
+    ) -> Probe {
+        Probe {
+            database_url,
+            server_pid,
+            server_note: server_pid.is_none().then(|| {
+                "an external target: pass --server-pid PID when it runs on this machine".into()
+            }),
+            postgres_pid,
+            postgres_note: postgres_pid.is_none().then(|| {
+                "an external target: pass --postgres-pid PID (the postmaster) when it runs on \
+                 this machine"
+                    .into()
+            }),
+            sampler_file: None,
+            watch_database: false,
+        }
+    }
+
+    /// Everything of the tool's own stack: its database (watched), the server's process
+    /// (when it is a child) and the postmaster's (when the cluster is embedded).
+    pub fn of_stack(stack: &crate::engine::LocalStack) -> Probe {
+        let postgres_pid = stack.db.cluster().and_then(|c| c.postmaster_pid());
+        Probe {
+            database_url: Some(stack.db.url().to_string()),
+            server_pid: stack.server_pid(),
+            server_note: stack.server_pid().is_none().then(|| {
+                "the server runs inside the load generator's process (library use)".into()
+            }),
+            postgres_pid,
+            postgres_note: postgres_pid.is_none().then(|| {
+                "a database given by URL: pass it to load --host with --postgres-pid".into()
+            }),
+            sampler_file: stack.sampler_file(),
+            watch_database: true,
+        }
+    }
 }
 
 /// pg_stat_statements around the run: a snapshot before, the difference after.
@@ -280,15 +328,16 @@ fn announce(plan: &RunPlan, target: &TargetInfo) {
     }
 }
 
-/// Runs the load with the measurements around it, and builds the report.
+/// Runs the load with the measurements around it, and builds the run: its report and
+/// interval log.
 pub async fn measure(
     plan: &RunPlan,
     host: String,
     logins: Vec<Login>,
     target: TargetInfo,
     probe: Probe,
-) -> anyhow::Result<RunReport> {
-    if crate::interrupt::interrupted() {
+) -> anyhow::Result<Run> {
+    if plan.cancel.is_cancelled() {
         return Err(crate::interrupt::Interrupted.into());
     }
     let logins = if plan.scenario.needs_login() {
@@ -327,6 +376,7 @@ pub async fn measure(
         rate: plan.rate.map(crate::load::schedule::RateCurve::constant),
         plan: plan.test_plan.clone(),
         quiet: plan.quiet,
+        cancel: plan.cancel.clone(),
     })
     .await;
     let resources = sampler.stop().await;
@@ -374,7 +424,10 @@ pub async fn measure(
     });
     report.targets = crate::report::targets::check_all(&thresholds(plan)?, &report);
     report.verdict = Some(crate::report::verdict::judge(&report, plan.max_error_rate));
-    Ok(report)
+    Ok(Run {
+        report,
+        hlog: crate::engine::build::interval_log(&outcome),
+    })
 }
 
 /// CO2 of the run from its requests, resources and bytes; None without a request.

@@ -18,7 +18,7 @@ mod tests {
     use std::time::{Duration, SystemTime};
 
     use crate::load::{Recorder, TransportError};
-    use crate::report::hlog::{parse, render};
+    use crate::report::hlog::{Log, parse};
 
     #[test]
     fn the_interval_log_parses_back_into_the_same_histograms() {
@@ -57,7 +57,10 @@ mod tests {
         assert!(intervals.iter().all(|i| i.requests == 50 && i.errors == 1));
 
         let started = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-        let text = render(started, &names, &intervals).unwrap();
+        let text = Log::of_intervals(started, &names, &intervals)
+            .unwrap()
+            .render()
+            .unwrap();
         assert!(text.contains("#[StartTime: 1800000000.000"), "{text}");
         let (start, entries) = parse(&text).unwrap();
         assert_eq!(start, Some(Duration::from_secs(1_800_000_000)));

@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 
 use crate::load::Login;
 use crate::pg::Database;
+use crate::report::run::{ServerInfo, TargetInfo};
 use crate::seed::{SeedOptions, SeedSummary};
 use crate::server::{AppState, ServerConfig};
 
@@ -75,6 +76,54 @@ enum Server {
     },
     /// A `koprogo-perf serve --child` process: its CPU, memory and flamegraph are its own.
     Child(tokio::process::Child),
+}
+
+impl LocalStack {
+    /// The stack of a measured run: the server as its own process of `server_bin`
+    /// (`serve --child`, so that its CPU, memory and flamegraph are its own) when there
+    /// is one, else in this process on a free loopback port. `sampler` lets the child
+    /// run the built-in CPU sampler.
+    pub async fn start_for_run(
+        database_url: Option<&str>,
+        scale: &Scale,
+        server: &crate::server::ServerArgs,
+        server_bin: Option<&Path>,
+        sampler: bool,
+    ) -> anyhow::Result<LocalStack> {
+        match server_bin {
+            Some(bin) => Self::start_child(database_url, scale, server, bin, sampler).await,
+            None => {
+                let mut config = server.resolve().context("server settings")?;
+                config.bind = SocketAddr::from(([127, 0, 0, 1], 0));
+                Self::start(database_url, scale, config).await
+            }
+        }
+    }
+
+    /// The stack as run.json's target.
+    pub fn target(&self) -> TargetInfo {
+        TargetInfo {
+            host: self.base_url(),
+            embedded: self.db.is_embedded(),
+            server: Some(ServerInfo {
+                scale: self.scale,
+                pool_max_connections: self.pool_max_connections,
+                postgres_version: self.db.cluster().map(|c| c.version().to_string()),
+                switches: Some(self.switches.clone()),
+            }),
+        }
+    }
+
+    /// One line for whoever started it: where it listens, its pool, its process.
+    pub fn describe(&self) -> String {
+        format!(
+            "reference server on {} (pool {} connections{})",
+            self.base_url(),
+            self.pool_max_connections,
+            self.server_pid()
+                .map_or(", in this process".to_string(), |p| format!(", pid {p}"))
+        )
+    }
 }
 
 impl LocalStack {

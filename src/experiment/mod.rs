@@ -389,16 +389,7 @@ fn ratio(a: f64, b: f64) -> f64 {
 fn arm_figures(arm: &Arm, runs: &[&RunReport]) -> anyhow::Result<ArmSummary> {
     let requests: u64 = runs.iter().map(|r| r.totals.requests).sum();
     let errors: u64 = runs.iter().map(|r| r.totals.errors).sum();
-    let mut all: Option<hdrhistogram::Histogram<u64>> = None;
-    for r in runs {
-        let h = r.overall_histogram()?;
-        match &mut all {
-            None => all = Some(h),
-            Some(a) => a
-                .add(h)
-                .map_err(|e| anyhow::anyhow!("histograms cannot be added: {e:?}"))?,
-        }
-    }
+    let all = crate::latency::sum(runs.iter().map(|r| &r.histogram));
     let latency = all.as_ref().map(Latency::of);
     let per_request = |total: Option<f64>| {
         total

@@ -246,24 +246,18 @@ pub fn markdown(x: &ExperimentReport) -> String {
 pub fn html(x: &ExperimentReport, dir: &Path) -> anyhow::Result<String> {
     let mut histograms = Vec::new();
     for arm in &x.arms {
-        let mut all: Option<hdrhistogram::Histogram<u64>> = None;
+        let mut loaded = Vec::new();
         for run in x
             .runs
             .iter()
             .filter(|r| r.arm == arm.name && !r.interrupted)
         {
             let path = dir.join(&run.dir).join("run.json");
-            let Ok(loaded) = crate::report::runs::load(&path, "run") else {
-                continue;
-            };
-            let h = loaded[0].report.overall_histogram()?;
-            match &mut all {
-                None => all = Some(h),
-                Some(a) => a
-                    .add(h)
-                    .map_err(|e| anyhow::anyhow!("histograms cannot be added: {e:?}"))?,
+            if let Ok(runs) = crate::report::runs::load(&path, "run") {
+                loaded.extend(runs);
             }
         }
+        let all = crate::latency::sum(loaded.iter().map(|r| &r.report.histogram));
         if let Some(h) = all {
             histograms.push((arm.name.clone(), h));
         }

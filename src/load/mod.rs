@@ -170,6 +170,8 @@ pub struct LoadOptions {
     pub plan: Option<plan::TestPlan>,
     /// No live progress on stderr.
     pub quiet: bool,
+    /// Cancelled by Ctrl-C: the statistics end then, and the users are stopped.
+    pub cancel: crate::interrupt::CancellationToken,
 }
 
 /// What a run measured.
@@ -272,6 +274,8 @@ struct Shared {
     fixed_urls: Vec<Option<reqwest::Url>>,
     /// Per-request timeout, for the users' HTTP clients.
     timeout: Duration,
+    /// The run's Ctrl-C.
+    cancel: crate::interrupt::CancellationToken,
 }
 
 /// Which ids the scenario's templates need, so users discover only those.
@@ -380,6 +384,7 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<LoadOutcome> {
         base,
         fixed_urls,
         timeout: options.timeout,
+        cancel: options.cancel.clone(),
     });
 
     let attack = attack(&host, &options, &shared)?;
@@ -420,12 +425,22 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<LoadOutcome> {
             .map_or(0, |(from, length)| s.missed(from + length)),
     });
     result.map_err(|e| LoadError::Goose(e.to_string()))?;
-    let interrupted = crate::interrupt::interrupted();
+    Ok(outcome(&recorder, &shared, started_at, rate))
+}
+
+/// What the recorder holds once the run is over.
+fn outcome(
+    recorder: &Recorder,
+    shared: &Shared,
+    started_at: chrono::DateTime<chrono::Utc>,
+    rate: Option<RateOutcome>,
+) -> LoadOutcome {
+    let interrupted = shared.cancel.is_cancelled();
     let duration = recorder
         .window()
         .map_or(Duration::ZERO, |(_, length)| length);
 
-    Ok(LoadOutcome {
+    LoadOutcome {
         started_at,
         duration,
         endpoints: recorder.snapshot(),
@@ -451,7 +466,7 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<LoadOutcome> {
         phases: recorder.phases(),
         rate,
         uncorrected: recorder.uncorrected(),
-    })
+    }
 }
 
 /// The goose attack: a `start` transaction per user, then the scenario's requests by
@@ -622,7 +637,7 @@ async fn control(
 async fn until_interrupted(shared: &Shared, clock: impl std::future::Future<Output = ()>) {
     tokio::select! {
         _ = clock => {}
-        _ = crate::interrupt::wait() => {
+        _ = shared.cancel.cancelled() => {
             // Ctrl-C: the statistics end now, not when goose has drained its users.
             shared.recorder.close_window(Instant::now());
             // goose clears its kill switch while it sets up (our handler is installed
@@ -1169,41 +1184,9 @@ async fn send(user: &mut GooseUser, shared: &Shared, index: usize) -> Transactio
                 .body(body);
         }
         let started = Instant::now();
-        let response = builder.send().await;
-        let mut response_bytes = 0u64;
-        let outcome = match response {
-            Ok(r) => {
-                let status = r.status().as_u16();
-                if is_get
-                    && let Some(tag) = r
-                        .headers()
-                        .get(reqwest::header::ETAG)
-                        .and_then(|v| v.to_str().ok())
-                {
-                    let etags = &mut vu_mut(user).etags;
-                    if etags.len() >= ETAGS_PER_USER {
-                        etags.clear();
-                    }
-                    etags.insert(path.clone(), tag.to_string());
-                }
-                // Status line and headers as they travel: "name: value\r\n" each.
-                let headers: usize = r
-                    .headers()
-                    .iter()
-                    .map(|(k, v)| k.as_str().len() + v.len() + 4)
-                    .sum();
-                match r.bytes().await {
-                    Ok(body) => {
-                        response_bytes = (17 + headers + body.len()) as u64;
-                        (Ok(status), Some(body))
-                    }
-                    Err(e) => (Err(classify(&e)), None),
-                }
-            }
-            Err(e) => (Err(classify(&e)), None),
-        };
+        let (outcome, body, response_bytes) =
+            receive(user, builder.send().await, is_get.then_some(path.as_str())).await;
         let latency = started.elapsed();
-        let (outcome, body) = outcome;
         if outcome == Ok(401) && spec.auth && attempt == 0 {
             shared.recorder.record_relogin();
             vu_mut(user).token = None;
@@ -1224,6 +1207,46 @@ async fn send(user: &mut GooseUser, shared: &Shared, index: usize) -> Transactio
         tokio::time::sleep(spec.think_time).await;
     }
     Ok(())
+}
+
+/// A response read whole: its status (or why there is none), its body, and its bytes
+/// on the wire (status line, headers, body). For a GET (`get_path`), the ETag it
+/// carries is kept for the user's next `If-None-Match`.
+async fn receive(
+    user: &mut GooseUser,
+    response: reqwest::Result<reqwest::Response>,
+    get_path: Option<&str>,
+) -> (Result<u16, TransportError>, Option<hyper::body::Bytes>, u64) {
+    let r = match response {
+        Ok(r) => r,
+        Err(e) => return (Err(classify(&e)), None, 0),
+    };
+    let status = r.status().as_u16();
+    if let Some(path) = get_path
+        && let Some(tag) = r
+            .headers()
+            .get(reqwest::header::ETAG)
+            .and_then(|v| v.to_str().ok())
+    {
+        let etags = &mut vu_mut(user).etags;
+        if etags.len() >= ETAGS_PER_USER {
+            etags.clear();
+        }
+        etags.insert(path.to_string(), tag.to_string());
+    }
+    // Status line and headers as they travel: "name: value\r\n" each.
+    let headers: usize = r
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
+    match r.bytes().await {
+        Ok(body) => {
+            let bytes = (17 + headers + body.len()) as u64;
+            (Ok(status), Some(body), bytes)
+        }
+        Err(e) => (Err(classify(&e)), None, 0),
+    }
 }
 
 /// Whether a response succeeded: its status is one the request expects (2xx and 3xx

@@ -15,12 +15,11 @@
 //!   10 s profile and 45 s for a 30 s one. Without inlining, `perf script` takes under
 //!   a second, but the handlers themselves vanish (an async handler is inlined into
 //!   axum's `Handler::call` closure). So the distinct addresses of the profiled
-//!   executable are resolved in one batch by a single `llvm-addr2line -i -f -C`
-//!   (binutils `addr2line` when LLVM's is missing: 2 s instead of 0.4 s for the 1,500
-//!   addresses of a 30 s run, and 12 s just to load a debug test binary) and their
-//!   inlined frames are spliced back into the `perf script` stream, marked
-//!   `(inlined)` exactly as perf would. `finish` then takes about 2.6 s for a 10 s
-//!   profile and 2.7 s for a 30 s one.
+//!   executable are resolved in one batch, in this process, by the `addr2line` crate
+//!   (its program headers read with `object`), and their inlined frames are spliced
+//!   back into the `perf script` stream, marked `(inlined)` exactly as perf would. (A
+//!   `llvm-addr2line -i -f -C` process did it before; in one run on 1,500 addresses of
+//!   a release build the crate took 0.3-0.4 of its time.)
 //! - `-e cpu-clock`: present on every machine, VMs included; the graph's counts are
 //!   nanoseconds of CPU.
 //!
@@ -329,7 +328,7 @@ struct Inlined {
 }
 
 /// Collects the executable's distinct addresses from a cheap `perf script` pass and
-/// resolves them all with one `addr2line` process.
+/// resolves them all from its DWARF.
 fn resolve_inlined(data: &Path, exe: &Path) -> Result<Inlined, String> {
     let dso = exe.to_string_lossy().into_owned();
     let segments = load_segments(exe)?;
@@ -363,48 +362,13 @@ fn resolve_inlined(data: &Path, exe: &Path) -> Result<Inlined, String> {
     if by_vaddr.is_empty() {
         return Ok(Inlined { dso, frames });
     }
-    // llvm-addr2line starts in a blink where binutils' reads all the DWARF first (12 s
-    // on a 270 MB debug test binary), but leaves Rust's legacy mangling half done:
-    // `tidy_rust_name` finishes it.
-    let mut addr2line = ["llvm-addr2line", "addr2line"]
-        .into_iter()
-        .find_map(|tool| {
-            Command::new(tool)
-                .args(["-i", "-f", "-C", "-a", "-e"])
-                .arg(exe)
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .ok()
-        })
-        .ok_or("neither llvm-addr2line nor addr2line can be run")?;
-    let (Some(mut stdin), Some(stdout)) = (addr2line.stdin.take(), addr2line.stdout.take()) else {
-        let _ = addr2line.kill();
-        let _ = addr2line.wait();
-        return Err("addr2line has no pipes".into());
-    };
-    // Written from another thread so that neither pipe fills up and blocks.
-    let queries: Vec<u64> = by_vaddr.keys().copied().collect();
-    let writer = std::thread::spawn(move || -> io::Result<()> {
-        let mut stdin = BufWriter::new(&mut stdin);
-        for vaddr in queries {
-            writeln!(stdin, "0x{vaddr:x}")?;
-        }
-        stdin.flush()
-    });
-    for (vaddr, names) in parse_addr2line(BufReader::new(stdout)) {
-        if let Some(offset) = by_vaddr.get(&vaddr)
-            && names.len() > 1
-            && !names.iter().any(|n| n == "??")
-        {
-            let mut names: Vec<String> = names.iter().map(|n| tidy_rust_name(n)).collect();
-            names.pop();
+    let loader = addr2line::Loader::new(exe)
+        .map_err(|e| format!("cannot read the debug info of {}: {e}", exe.display()))?;
+    for (vaddr, offset) in &by_vaddr {
+        if let Some(names) = frames_at(&loader, *vaddr) {
             frames.insert(*offset, names);
         }
     }
-    let _ = writer.join();
-    let _ = addr2line.wait();
     Ok(Inlined { dso, frames })
 }
 
@@ -470,68 +434,42 @@ fn address_and_dso(line: &str) -> Option<(u64, &str)> {
     Some((u64::from_str_radix(addr, 16).ok()?, dso))
 }
 
-/// Reads `addr2line -a -f -i` output: an `0x…` address line, then function/location
-/// line pairs, innermost inlined function first.
-fn parse_addr2line(reader: impl BufRead) -> HashMap<u64, Vec<String>> {
-    let mut out: HashMap<u64, Vec<String>> = HashMap::new();
-    let mut current: Option<u64> = None;
-    let mut expect_function = true;
-    for line in reader.lines() {
-        let Ok(line) = line else { break };
-        if expect_function
-            && let Some(hex) = line.strip_prefix("0x")
-            && let Ok(addr) = u64::from_str_radix(hex.trim(), 16)
-        {
-            current = Some(addr);
-            out.entry(addr).or_default();
-            continue;
-        }
-        if expect_function && let Some(addr) = current {
-            out.entry(addr).or_default().push(line);
-        }
-        expect_function = !expect_function;
+/// The functions inlined at `vaddr`, innermost first, without the function they are
+/// inlined into (perf names that one itself); `None` when nothing is inlined there or
+/// a frame has no name.
+fn frames_at(loader: &addr2line::Loader, vaddr: u64) -> Option<Vec<String>> {
+    let mut iter = loader.find_frames(vaddr).ok()?;
+    let mut names = Vec::new();
+    while let Ok(Some(frame)) = iter.next() {
+        let name = frame.function.as_ref()?.demangle().ok()?;
+        names.push(tidy_rust_name(&name));
     }
-    out
+    names.pop();
+    (!names.is_empty()).then_some(names)
 }
 
-/// Executable `PT_LOAD` segments of an ELF64 little-endian file: (file offset, vaddr, size).
+/// Executable `PT_LOAD` segments of an ELF64 little-endian file: (file offset, vaddr,
+/// size), read with `object` from the file header and program headers alone (a debug
+/// build's hundreds of megabytes of DWARF are never read).
 fn load_segments(exe: &Path) -> Result<Vec<(u64, u64, u64)>, String> {
-    let mut head = Vec::new();
-    File::open(exe)
-        .and_then(|f| f.take(64 * 1024).read_to_end(&mut head))
-        .map_err(|e| format!("cannot read {}: {e}", exe.display()))?;
-    let u16_at = |at: usize| Some(u16::from_le_bytes(head.get(at..at + 2)?.try_into().ok()?));
-    let u32_at = |at: usize| Some(u32::from_le_bytes(head.get(at..at + 4)?.try_into().ok()?));
-    let u64_at = |at: usize| Some(u64::from_le_bytes(head.get(at..at + 8)?.try_into().ok()?));
-    if head.get(..6) != Some(b"\x7fELF\x02\x01".as_slice()) {
-        return Err(format!(
-            "{} is not a 64-bit little-endian ELF",
-            exe.display()
-        ));
-    }
-    let not_elf = || format!("{} has no readable program headers", exe.display());
-    let phoff = usize::try_from(u64_at(0x20).ok_or_else(not_elf)?).map_err(|_| not_elf())?;
-    let phentsize = usize::from(u16_at(0x36).ok_or_else(not_elf)?);
-    let phnum = usize::from(u16_at(0x38).ok_or_else(not_elf)?);
-    let mut segments = Vec::new();
-    for i in 0..phnum {
-        let at = phoff + i * phentsize;
-        let (Some(kind), Some(flags), Some(offset), Some(vaddr), Some(size)) = (
-            u32_at(at),
-            u32_at(at + 4),
-            u64_at(at + 8),
-            u64_at(at + 16),
-            u64_at(at + 32),
-        ) else {
-            return Err(not_elf());
-        };
-        const PT_LOAD: u32 = 1;
-        const PF_X: u32 = 1;
-        if kind == PT_LOAD && flags & PF_X != 0 {
-            segments.push((offset, vaddr, size));
-        }
-    }
-    Ok(segments)
+    use object::read::elf::{FileHeader, ProgramHeader};
+    let file = File::open(exe).map_err(|e| format!("cannot read {}: {e}", exe.display()))?;
+    let data = object::ReadCache::new(file);
+    let not_elf = || format!("{} is not a 64-bit little-endian ELF", exe.display());
+    let header =
+        object::elf::FileHeader64::<object::LittleEndian>::parse(&data).map_err(|_| not_elf())?;
+    let endian = header.endian().map_err(|_| not_elf())?;
+    let headers = header
+        .program_headers(endian, &data)
+        .map_err(|_| format!("{} has no readable program headers", exe.display()))?;
+    Ok(headers
+        .iter()
+        .filter(|h| {
+            h.p_type(endian) == object::elf::PT_LOAD
+                && h.p_flags(endian).contains(object::elf::PF_X)
+        })
+        .map(|h| (h.p_offset(endian), h.p_vaddr(endian), h.p_filesz(endian)))
+        .collect())
 }
 
 fn file_offset_to_vaddr(segments: &[(u64, u64, u64)], offset: u64) -> Option<u64> {
@@ -604,6 +542,23 @@ impl<R: BufRead> Read for InlineExpander<'_, R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// This test binary's executable segment maps its own file offsets back to the
+    /// addresses it runs at; a file that is not ELF is named.
+    #[test]
+    fn the_executable_segments_of_an_elf_are_read() {
+        let exe = std::env::current_exe().unwrap();
+        let segments = load_segments(&exe).unwrap();
+        assert!(!segments.is_empty());
+        let (offset, vaddr, size) = segments[0];
+        assert!(size > 0);
+        assert_eq!(file_offset_to_vaddr(&segments, offset + 1), Some(vaddr + 1));
+        assert_eq!(file_offset_to_vaddr(&segments, offset + size), None);
+        let text = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(text.path(), "#!/bin/sh\n").unwrap();
+        let err = load_segments(text.path()).unwrap_err();
+        assert!(err.ends_with("is not a 64-bit little-endian ELF"), "{err}");
+    }
 
     /// Three samples as `perf script` prints them: two on server workers, one on a
     /// load-generator thread of the same process.
@@ -720,18 +675,6 @@ tokio-rt-worker  7800 10460.200001:    5025125 cpu-clock:ppp:
         let plain = "<F as axum::handler::Handler<(M,T1),S>>::call::{{closure}}";
         assert_eq!(tidy_rust_name(plain), plain);
         assert_eq!(tidy_rust_name("start_thread"), "start_thread");
-    }
-
-    #[test]
-    fn parses_addr2line_records() {
-        let out = "0x00000000007e120a\nfetch_all\nq.rs:145\nlist::{{closure}}\nb.rs:76\n\
-                   call::{{closure}}\nh.rs:255\n0x00000000007e60d0\npoll\nm.rs:1\n";
-        let parsed = parse_addr2line(out.as_bytes());
-        assert_eq!(
-            parsed[&0x7e120a],
-            ["fetch_all", "list::{{closure}}", "call::{{closure}}"]
-        );
-        assert_eq!(parsed[&0x7e60d0], ["poll"]);
     }
 
     const SPIN_ENV: &str = "KOPROGO_PERF_FLAME_SPIN";

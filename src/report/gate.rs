@@ -9,6 +9,7 @@ use std::fmt::Write;
 use serde::Serialize;
 
 use crate::report::run::RunReport;
+use crate::report::runs::LoadedRun;
 use crate::report::sections::Grid;
 use crate::report::stats::{mann_whitney_greater, median, smallest_p};
 use crate::report::targets::Threshold;
@@ -85,6 +86,99 @@ impl Verdict {
     fn count(&self, status: Status) -> usize {
         self.checks.iter().filter(|c| c.status == status).count()
     }
+}
+
+/// One side of the gate: its runs, each and pooled, and how to name them.
+pub struct Side<'a> {
+    /// `reports/x`, `reports/baseline (3 runs)`.
+    pub label: String,
+    /// Each run.
+    pub runs: &'a [LoadedRun],
+    /// The runs pooled (`runs::pool`).
+    pub pooled: &'a RunReport,
+}
+
+/// The gate's decision on the candidate: a failing check when it completed no request
+/// and for each of its runs that failed its own verdict, the thresholds on its runs
+/// pooled, and with a baseline the regressions (per-run figures compared) and the error
+/// rate's; with the notes that say how each was decided.
+pub fn decide(
+    thresholds: &[Threshold],
+    candidate: &Side,
+    baseline: Option<&Side>,
+    metrics: &[String],
+    options: &Options,
+) -> Verdict {
+    let pooled = candidate.pooled;
+    let mut checks = Vec::new();
+    let mut notes = Vec::new();
+    if pooled.totals.requests == 0 {
+        checks.push(Check {
+            kind: Kind::Threshold,
+            name: "requests > 0".into(),
+            status: Status::Fail,
+            baseline: None,
+            measured: Some("0".into()),
+            limit: "> 0".into(),
+            detail: "no request completed in the steady state".into(),
+        });
+    }
+    let labelled: Vec<(String, &RunReport)> = candidate
+        .runs
+        .iter()
+        .map(|r| (r.path.display().to_string(), &r.report))
+        .collect();
+    checks.extend(run_verdicts(&labelled));
+    checks.extend(self::thresholds(thresholds, pooled, candidate.runs.len()));
+    if let Some(b) = baseline {
+        let base: Vec<RunReport> = b.runs.iter().map(|r| r.report.clone()).collect();
+        let cand: Vec<RunReport> = candidate.runs.iter().map(|r| r.report.clone()).collect();
+        let (regressions, note) = regressions(&base, &cand, metrics, options);
+        checks.extend(regressions);
+        checks.push(error_regression(b.pooled, pooled, options));
+        notes.push(note);
+        notes.extend(
+            crate::report::compare::compare(pooled, b.pooled, &b.label, b.runs.len()).notes,
+        );
+        notes.push(format!("baseline: {}", b.label));
+    }
+    notes.push(format!("candidate: {}", candidate.label));
+    if candidate.runs.len() > 1 && !thresholds.is_empty() {
+        notes.push(format!(
+            "thresholds are checked on the {} candidate runs pooled (histograms merged)",
+            candidate.runs.len()
+        ));
+    }
+    let files = |side: &Side| -> Vec<String> {
+        side.runs
+            .iter()
+            .map(|r| r.path.display().to_string())
+            .collect()
+    };
+    Verdict {
+        candidate: files(candidate),
+        baseline: baseline.map(files).unwrap_or_default(),
+        checks,
+        notes,
+    }
+}
+
+/// A per-endpoint threshold must name an endpoint of the run: a typo would otherwise
+/// pass as "not measured".
+pub fn check_endpoints(thresholds: &[Threshold], run: &RunReport) -> anyhow::Result<()> {
+    for t in thresholds {
+        if let Some(name) = &t.endpoint
+            && !run.endpoints.iter().any(|e| &e.name == name)
+        {
+            let known: Vec<&str> = run.endpoints.iter().map(|e| e.name.as_str()).collect();
+            anyhow::bail!(
+                "threshold `{}`: the run has no endpoint `{name}`; its endpoints: {}",
+                t.text,
+                known.join(", ")
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Checks each threshold against the (pooled) candidate.
@@ -466,17 +560,12 @@ pub fn markdown(verdict: &Verdict) -> String {
     out
 }
 
-/// The verdict as JUnit XML: a test suite per kind of check, a test case per check.
+/// The verdict as JUnit XML (quick-junit): a test suite per kind of check, a test case
+/// per check; a failed check is a `<failure>` with its detail as the message, a skipped
+/// one `<skipped>`, and every case's figures in its text.
 pub fn junit(verdict: &Verdict) -> String {
-    use quick_xml::escape::escape;
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(
-        out,
-        "<testsuites name=\"koprogo-perf gate\" tests=\"{}\" failures=\"{}\" skipped=\"{}\">",
-        verdict.checks.len(),
-        verdict.count(Status::Fail),
-        verdict.count(Status::Skipped)
-    );
+    use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+    let mut report = Report::new("koprogo-perf gate");
     for (kind, suite) in [
         (Kind::Threshold, "thresholds"),
         (Kind::Regression, "regression"),
@@ -485,14 +574,8 @@ pub fn junit(verdict: &Verdict) -> String {
         if checks.is_empty() {
             continue;
         }
-        let count = |s: Status| checks.iter().filter(|c| c.status == s).count();
-        let _ = writeln!(
-            out,
-            "  <testsuite name=\"koprogo-perf.{suite}\" tests=\"{}\" failures=\"{}\" skipped=\"{}\">",
-            checks.len(),
-            count(Status::Fail),
-            count(Status::Skipped)
-        );
+        let classname = format!("koprogo-perf.{suite}");
+        let mut test_suite = TestSuite::new(classname.as_str());
         for c in checks {
             let summary = format!(
                 "measured {}; baseline {}; limit {}; {}",
@@ -501,40 +584,32 @@ pub fn junit(verdict: &Verdict) -> String {
                 c.limit,
                 c.detail
             );
-            let _ = write!(
-                out,
-                "    <testcase classname=\"koprogo-perf.{suite}\" name=\"{}\"",
-                escape(c.name.as_str())
-            );
-            match c.status {
-                Status::Pass => {
-                    let _ = writeln!(
-                        out,
-                        ">\n      <system-out>{}</system-out>\n    </testcase>",
-                        escape(summary.as_str())
-                    );
-                }
+            let status = match c.status {
+                Status::Pass => TestCaseStatus::success(),
                 Status::Fail => {
-                    let _ = writeln!(
-                        out,
-                        ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>",
-                        escape(c.detail.as_str()),
-                        escape(summary.as_str())
-                    );
+                    let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                    s.set_message(c.detail.as_str())
+                        .set_description(summary.as_str());
+                    s
                 }
                 Status::Skipped => {
-                    let _ = writeln!(
-                        out,
-                        ">\n      <skipped message=\"{}\"/>\n    </testcase>",
-                        escape(c.detail.as_str())
-                    );
+                    let mut s = TestCaseStatus::skipped();
+                    s.set_message(c.detail.as_str());
+                    s
                 }
+            };
+            let mut case = TestCase::new(c.name.as_str(), status);
+            case.set_classname(classname.as_str());
+            if c.status == Status::Pass {
+                case.set_system_out(summary.as_str());
             }
+            test_suite.add_test_case(case);
         }
-        out.push_str("  </testsuite>\n");
+        report.add_test_suite(test_suite);
     }
-    out.push_str("</testsuites>\n");
-    out
+    report
+        .to_string()
+        .expect("JUnit XML of strings serializes into memory")
 }
 
 #[cfg(test)]

@@ -24,69 +24,83 @@ pub fn tag_of(endpoint: &str) -> String {
     endpoint.replace([' ', ','], "_")
 }
 
-/// Renders the interval log of a run that started at `started_at`.
-pub fn render(
-    started_at: SystemTime,
-    names: &[String],
-    intervals: &[IntervalRecord],
-) -> anyhow::Result<String> {
-    let tags: Vec<String> = names.iter().map(|n| tag_of(n)).collect();
-    let mut deserializer = Deserializer::new();
-    let mut decode = |bytes: &[u8]| -> anyhow::Result<Histogram<u64>> {
-        deserializer
-            .deserialize(&mut &bytes[..])
-            .map_err(|e| anyhow::anyhow!("an interval histogram is corrupt: {e:?}"))
-    };
-    let mut entries = Vec::new();
-    for interval in intervals {
-        entries.push(Entry {
-            tag: None,
-            start: interval.start,
-            length: interval.length,
-            histogram: decode(&interval.all)?,
-        });
-        for (index, bytes) in &interval.per_endpoint {
-            entries.push(Entry {
-                tag: Some(tags[*index].clone()),
-                start: interval.start,
-                length: interval.length,
-                histogram: decode(bytes)?,
-            });
-        }
-    }
-    write(
-        started_at,
-        "koprogo-perf latency intervals (microseconds)",
-        &entries,
-    )
+/// An interval log to write: its `StartTime`, a comment, and the intervals.
+#[derive(Debug, Clone)]
+pub struct Log {
+    /// The `StartTime` header: entries' starts are relative to it.
+    pub start: SystemTime,
+    /// The comment line at the top.
+    pub comment: String,
+    /// The intervals, in order.
+    pub entries: Vec<Entry>,
 }
 
-/// Writes an interval log: the `StartTime` header, then each entry (its start relative
-/// to `started_at`) as a V2-deflate histogram.
-pub fn write(started_at: SystemTime, comment: &str, entries: &[Entry]) -> anyhow::Result<String> {
-    let mut out = Vec::new();
-    let mut serializer = V2DeflateSerializer::new();
-    let mut writer = IntervalLogWriterBuilder::new()
-        .add_comment(comment)
-        .with_start_time(started_at)
-        .begin_log_with(&mut out, &mut serializer)
-        .context("writing the interval log header")?;
-    writer
-        .write_comment("\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"")
-        .context("writing the interval log legend")?;
-    for e in entries {
-        let tag = match e.tag.as_deref() {
-            Some(t) => {
-                Some(Tag::new(t).with_context(|| format!("`{t}` cannot be an interval log tag"))?)
-            }
-            None => None,
+impl Log {
+    /// The interval log of a run that started at `started_at`, from `load`'s interval
+    /// records.
+    pub fn of_intervals(
+        started_at: SystemTime,
+        names: &[String],
+        intervals: &[IntervalRecord],
+    ) -> anyhow::Result<Log> {
+        let tags: Vec<String> = names.iter().map(|n| tag_of(n)).collect();
+        let mut deserializer = Deserializer::new();
+        let mut decode = |bytes: &[u8]| -> anyhow::Result<Histogram<u64>> {
+            deserializer
+                .deserialize(&mut &bytes[..])
+                .map_err(|e| anyhow::anyhow!("an interval histogram is corrupt: {e:?}"))
         };
-        writer
-            .write_histogram(&e.histogram, e.start, e.length, tag)
-            .map_err(|e| anyhow::anyhow!("writing the interval log: {e}"))?;
+        let mut entries = Vec::new();
+        for interval in intervals {
+            entries.push(Entry {
+                tag: None,
+                start: interval.start,
+                length: interval.length,
+                histogram: decode(&interval.all)?,
+            });
+            for (index, bytes) in &interval.per_endpoint {
+                entries.push(Entry {
+                    tag: Some(tags[*index].clone()),
+                    start: interval.start,
+                    length: interval.length,
+                    histogram: decode(bytes)?,
+                });
+            }
+        }
+        Ok(Log {
+            start: started_at,
+            comment: "koprogo-perf latency intervals (microseconds)".into(),
+            entries,
+        })
     }
-    drop(writer);
-    String::from_utf8(out).context("the interval log is not UTF-8")
+
+    /// The log's text: the `StartTime` header, then each entry (its start relative to
+    /// `start`) as a V2-deflate histogram.
+    pub fn render(&self) -> anyhow::Result<String> {
+        let mut out = Vec::new();
+        let mut serializer = V2DeflateSerializer::new();
+        let mut writer = IntervalLogWriterBuilder::new()
+            .add_comment(&self.comment)
+            .with_start_time(self.start)
+            .begin_log_with(&mut out, &mut serializer)
+            .context("writing the interval log header")?;
+        writer
+            .write_comment("\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"")
+            .context("writing the interval log legend")?;
+        for e in &self.entries {
+            let tag = match e.tag.as_deref() {
+                Some(t) => Some(
+                    Tag::new(t).with_context(|| format!("`{t}` cannot be an interval log tag"))?,
+                ),
+                None => None,
+            };
+            writer
+                .write_histogram(&e.histogram, e.start, e.length, tag)
+                .map_err(|e| anyhow::anyhow!("writing the interval log: {e}"))?;
+        }
+        drop(writer);
+        String::from_utf8(out).context("the interval log is not UTF-8")
+    }
 }
 
 /// One interval read back from a log.

@@ -75,20 +75,15 @@ pub fn render(
     baseline: Option<Baseline>,
     run_dir: &Path,
 ) -> anyhow::Result<String> {
-    let histogram = run.overall_histogram()?;
-    let base_histogram = baseline
-        .as_ref()
-        .map(|b| b.run.overall_histogram())
-        .transpose()?;
     let mut curves = vec![Curve {
         label: "this run".into(),
-        histogram: &histogram,
+        histogram: &run.histogram,
         baseline: false,
     }];
-    if let (Some(h), Some(b)) = (&base_histogram, &baseline) {
+    if let Some(b) = &baseline {
         curves.push(Curve {
             label: format!("baseline: {}", b.label),
-            histogram: h,
+            histogram: &b.run.histogram,
             baseline: true,
         });
     }
@@ -107,7 +102,6 @@ pub fn render(
             "no time series in this run (run.json `series` is empty)",
         ),
     ]);
-    let base_resources = baseline.as_ref().and_then(|b| b.run.resources.as_ref());
 
     let mut blocks = Vec::new();
     // The verdict and warnings are the page's banners, not sections.
@@ -123,36 +117,7 @@ pub fn render(
             charts: Vec::new(),
             image: None,
         };
-        match block.id {
-            "resources" => {
-                if let Some(r) = &run.resources {
-                    block.charts = vec![
-                        Chart::new(
-                            "CPU over time",
-                            charts::resources(r, base_resources, ResourceKind::Cpu)?,
-                            "no process was sampled",
-                        ),
-                        Chart::new(
-                            "Memory over time",
-                            charts::resources(r, base_resources, ResourceKind::Memory)?,
-                            "no process was sampled",
-                        ),
-                    ];
-                }
-            }
-            "carbon" => {
-                if let Some(c) = &run.carbon {
-                    let base = baseline.as_ref().and_then(|b| b.run.carbon.as_ref());
-                    block.charts = vec![Chart::new(
-                        "CO2 per request",
-                        Some(charts::carbon(c, base)?),
-                        "",
-                    )];
-                }
-            }
-            "flamegraph" => block.image = flamegraph(run, run_dir, &mut block.note),
-            _ => {}
-        }
+        charts_of(&mut block, run, baseline.as_ref(), run_dir)?;
         let after_targets = block.id == "targets";
         blocks.push(block);
         if after_targets {
@@ -195,6 +160,47 @@ pub fn render(
         footer: format!("{}; scenario source {}", run.tool, run.scenario.source),
     };
     render_page(&page)
+}
+
+/// The charts (or image) a section's block shows beside its grid.
+fn charts_of(
+    block: &mut Block,
+    run: &RunReport,
+    baseline: Option<&Baseline>,
+    run_dir: &Path,
+) -> anyhow::Result<()> {
+    let base_resources = baseline.and_then(|b| b.run.resources.as_ref());
+    match block.id {
+        "resources" => {
+            if let Some(r) = &run.resources {
+                block.charts = vec![
+                    Chart::new(
+                        "CPU over time",
+                        charts::resources(r, base_resources, ResourceKind::Cpu)?,
+                        "no process was sampled",
+                    ),
+                    Chart::new(
+                        "Memory over time",
+                        charts::resources(r, base_resources, ResourceKind::Memory)?,
+                        "no process was sampled",
+                    ),
+                ];
+            }
+        }
+        "carbon" => {
+            if let Some(c) = &run.carbon {
+                let base = baseline.and_then(|b| b.run.carbon.as_ref());
+                block.charts = vec![Chart::new(
+                    "CO2 per request",
+                    Some(charts::carbon(c, base)?),
+                    "",
+                )];
+            }
+        }
+        "flamegraph" => block.image = flamegraph(run, run_dir, &mut block.note),
+        _ => {}
+    }
+    Ok(())
 }
 
 /// A page of several runs compared (an experiment): what it says above its sections.

@@ -1,9 +1,10 @@
-//! Run output: the `run.json` contract, the targets check, the terminal tables and
-//! HdrHistogram's percentile-distribution text (`latency.hgrm`) and interval log
-//! (`hlog`); `merge` of several machines' runs; reading runs back (`runs`), comparing
-//! them (`compare`), and showing them (`sections` rendered by `tables`, `markdown`,
-//! `html` with `charts`); an experiment's arms side by side (`experiment`); the
-//! performance gate (`gate`, `stats`).
+//! Run output: the `run.json` contract (`run`), the one sum of runs (`tally`), the run
+//! directory (`run_dir`: the only code that reads and writes a run's files), the
+//! targets check, the terminal tables and HdrHistogram's percentile-distribution text
+//! (`latency.hgrm`) and interval log (`hlog`); `merge` of several machines' runs;
+//! finding runs and pooling them (`runs`), comparing them (`compare`), and showing them
+//! (`sections` rendered by `tables`, `markdown`, `html` with `charts`); the performance
+//! gate (`gate`, `stats`).
 
 pub mod charts;
 pub mod compare;

@@ -2,12 +2,9 @@
 //! (`report`, `gate`, `merge`). Its JSON schema is `src/report/run.schema.json`; a test
 //! validates real output against it. Bump [`SCHEMA_VERSION`] on any incompatible change.
 
-use std::collections::BTreeMap;
-use std::path::Path;
-
-use anyhow::Context;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 pub use crate::latency::{Latency, decode_histogram, encode_histogram};
 use crate::measure::carbon::Carbon;
@@ -73,8 +70,10 @@ pub struct RunReport {
     pub totals: Totals,
     /// Per endpoint (method + path template), in scenario order.
     pub endpoints: Vec<EndpointReport>,
-    /// All requests' latencies: HdrHistogram V2-compressed, base64 (mergeable).
-    pub histogram: String,
+    /// The successful responses' latencies, every endpoint together (in run.json:
+    /// HdrHistogram V2-compressed, base64; mergeable).
+    #[serde(with = "crate::latency::v2_base64")]
+    pub histogram: Histogram<u64>,
     /// The targets of `profiles/targets.toml` checked against this run.
     pub targets: Vec<TargetResult>,
     /// Bytes on the wire during the steady state (requests and responses; headers
@@ -114,9 +113,6 @@ pub struct RunReport {
     /// For a report made by `merge`: the run directories it combines.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merged_from: Vec<String>,
-    /// The interval log (`latency.hlog`) to write next to run.json; not in run.json.
-    #[serde(skip)]
-    pub hlog: Option<String>,
 }
 
 /// Logins of the virtual users.
@@ -149,6 +145,15 @@ pub struct DiscoveryReport {
     pub failures: u64,
     /// Discoveries repeated after a request found no id (at most two per user).
     pub retries: u64,
+}
+
+impl std::ops::AddAssign<&DiscoveryReport> for DiscoveryReport {
+    /// Another run's discovery, counted in.
+    fn add_assign(&mut self, other: &DiscoveryReport) {
+        self.requests += other.requests;
+        self.failures += other.failures;
+        self.retries += other.retries;
+    }
 }
 
 /// A time the database was unavailable, in seconds since `started_at`.
@@ -337,26 +342,20 @@ pub struct EndpointReport {
     /// Latency of the failed requests, when there were any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_latency_us: Option<Latency>,
-    /// The successful responses' latencies: HdrHistogram V2-compressed, base64.
-    pub histogram: String,
+    /// The successful responses' latencies (in run.json: HdrHistogram V2-compressed,
+    /// base64).
+    #[serde(with = "crate::latency::v2_base64")]
+    pub histogram: Histogram<u64>,
     /// The failed requests' latencies, when there were any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub failed_histogram: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::latency::v2_base64::option"
+    )]
+    pub failed_histogram: Option<Histogram<u64>>,
 }
 
 impl EndpointReport {
-    /// Adds the counts of the same endpoint in another run: requests, errors, status
-    /// codes, transport errors, failed checks and unsent requests (rates, latencies and
-    /// histograms are the caller's).
-    pub fn add_counts(&mut self, other: &EndpointReport) {
-        self.requests += other.requests;
-        self.errors += other.errors;
-        add_map(&mut self.status_codes, &other.status_codes);
-        self.transport_errors.add(&other.transport_errors);
-        self.checks_failed += other.checks_failed;
-        add_map(&mut self.unsent, &other.unsent);
-    }
-
     /// Requests not sent.
     pub fn unsent_total(&self) -> u64 {
         self.unsent.values().sum()
@@ -470,6 +469,12 @@ impl RunReport {
     /// Fills the totals' counts (statuses, transport errors, checks, error rate) from
     /// the endpoints.
     pub fn with_totals_counted(mut self) -> RunReport {
+        self.count_totals();
+        self
+    }
+
+    /// [`RunReport::with_totals_counted`] in place.
+    pub fn count_totals(&mut self) {
         let mut codes = BTreeMap::new();
         let mut transport = TransportErrors::default();
         let mut checks = 0;
@@ -486,7 +491,6 @@ impl RunReport {
             self.totals.errors,
             self.skipped_requests,
         );
-        self
     }
 
     /// The failures of all endpoints by kind, most frequent first.
@@ -509,20 +513,6 @@ impl RunReport {
                 DEFAULT_MAX_ERROR_RATE,
             )
         })
-    }
-}
-
-impl RunReport {
-    /// Reads a run.json.
-    pub fn read(path: &Path) -> anyhow::Result<RunReport> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        serde_json::from_str(&text).with_context(|| format!("{} is not a run.json", path.display()))
-    }
-
-    /// The overall histogram, decoded.
-    pub fn overall_histogram(&self) -> anyhow::Result<Histogram<u64>> {
-        decode_histogram(&self.histogram)
     }
 }
 

@@ -2,12 +2,11 @@
 //! run.json, or a directory holding several runs (a baseline); the newest run under
 //! `reports/` by default; and several runs pooled into one for display and thresholds.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::error::InputError;
-use crate::report::run::{Latency, RunReport, SCHEMA_VERSION, decode_histogram, encode_histogram};
-use crate::report::tally::Tally;
+use crate::report::run::RunReport;
+use crate::report::tally::{Rates, Tally};
 
 /// One run.json, read.
 #[derive(Debug, Clone)]
@@ -70,43 +69,9 @@ fn run_files(path: &Path, what: &str) -> Result<Vec<PathBuf>, InputError> {
 }
 
 fn read(path: &Path, what: &str) -> Result<LoadedRun, InputError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| InputError::msg(format!("{what} {}: {e}", path.display())))?;
-    let version: Option<u64> = serde_json::from_str::<serde_json::Value>(&text)
-        .ok()
-        .and_then(|v| v.get("schema_version").and_then(|v| v.as_u64()));
-    if let Some(v) = version.filter(|v| *v != u64::from(SCHEMA_VERSION)) {
-        return Err(InputError::msg(format!(
-            "{what} {}: run.json schema version {v}, this koprogo-perf reads version {SCHEMA_VERSION}",
-            path.display()
-        )));
-    }
-    let report: RunReport = serde_json::from_str(&text).map_err(|e| {
-        InputError::msg(format!(
-            "{what} {} is not a koprogo-perf run.json: {e}",
-            path.display()
-        ))
-    })?;
-    // Every histogram decodes, or the file is refused now with its name (not later
-    // with a decoder's message and no file).
-    let histograms = std::iter::once(("the overall histogram".to_string(), &report.histogram))
-        .chain(
-            report
-                .endpoints
-                .iter()
-                .map(|e| (format!("the histogram of {}", e.name), &e.histogram)),
-        );
-    for (which, text) in histograms {
-        decode_histogram(text).map_err(|e| {
-            InputError::msg(format!(
-                "{what} {}: {which} is corrupt: {e:#}",
-                path.display()
-            ))
-        })?;
-    }
     Ok(LoadedRun {
         path: path.to_path_buf(),
-        report,
+        report: crate::report::run_dir::read_run_json(path, what)?,
     })
 }
 
@@ -158,51 +123,18 @@ pub fn pool(runs: &[LoadedRun]) -> anyhow::Result<RunReport> {
     if runs.len() == 1 {
         return Ok(first.report.clone());
     }
-    let mut pooled = first.report.clone();
-    let duration: f64 = runs.iter().map(|r| r.report.duration_s).sum();
-    let rate = |n: u64| {
-        if duration > 0.0 {
-            (n as f64 / duration * 1000.0).round() / 1000.0
-        } else {
-            0.0
-        }
-    };
-
     let mut tally = Tally::default();
     for run in runs {
-        let one = Tally::decode(&run.report)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", run.path.display()))?;
-        tally
-            .add(&one)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", run.path.display()))?;
+        tally += &Tally::from(&run.report);
     }
-    let all = &tally.ok;
-    let requests: u64 = runs.iter().map(|r| r.report.totals.requests).sum();
-    pooled.totals.requests = requests;
-    pooled.totals.errors = runs.iter().map(|r| r.report.totals.errors).sum();
-    // Throughput of the successful responses, like each run's.
-    pooled.totals.rps = rate(all.len());
-    pooled.totals.latency_us = Latency::of(all);
-    pooled.totals.latency_uncorrected_us = None;
-    pooled.histogram = encode_histogram(all);
+    let mut pooled = first.report.clone();
+    // One run after another: rates over the summed durations. The pooled failed
+    // latencies are not kept (the gate does not compare them).
+    let duration: f64 = runs.iter().map(|r| r.report.duration_s).sum();
     pooled.duration_s = duration;
-    pooled.warmup_requests = runs.iter().map(|r| r.report.warmup_requests).sum();
-    pooled.skipped_requests = runs.iter().map(|r| r.report.skipped_requests).sum();
-    pooled.unsent = BTreeMap::new();
-    for r in runs {
-        crate::report::run::add_map(&mut pooled.unsent, &r.report.unsent);
-    }
-    pooled.relogins = runs.iter().map(|r| r.report.relogins).sum();
-    pooled.network_bytes = runs.iter().map(|r| r.report.network_bytes).sum();
-    pooled.interrupted = runs.iter().any(|r| r.report.interrupted);
-    pooled.host_down = runs.iter().any(|r| r.report.host_down);
+    tally.fill(&mut pooled, Rates::Over(duration), false);
     pooled.merged_from = runs.iter().map(|r| r.dir().display().to_string()).collect();
-
-    // Rates over the summed durations; the pooled failed latencies are not kept (the
-    // gate does not compare them).
-    pooled.endpoints = tally.endpoint_reports(|e| rate(e.ok.len()), false);
-    pooled.totals.failed_latency_us = None;
-    Ok(pooled.with_totals_counted())
+    Ok(pooled)
 }
 
 /// A short label for a set of runs: `reports/x` or `reports/baseline (3 runs)`.

@@ -133,6 +133,14 @@ pub fn sections(run: &RunReport, comparison: Option<&Comparison>) -> Vec<Section
             Some("only the steady phases are in the totals".into()),
         ));
     }
+    out.extend(measurements(run));
+    out
+}
+
+/// The sections of what was measured around the load: statements, resources, CO2 and
+/// its inputs, the flamegraph.
+fn measurements(run: &RunReport) -> Vec<Section> {
+    let mut out = Vec::new();
     out.push(section(
         "statements",
         "PostgreSQL statements (pg_stat_statements)",

@@ -87,3 +87,87 @@ pub fn carbon_inputs(run: &RunReport) -> Option<Table> {
 pub fn phases(run: &RunReport) -> Option<Table> {
     sections::phases_grid(run).map(|g| table(&g))
 }
+
+/// A finished run as `load` prints it: its verdict's headline and warnings, then every
+/// table that has something to show.
+pub fn run(report: &RunReport) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let verdict = report.effective_verdict();
+    // A failed run says so before any figure.
+    if let Some(line) = crate::report::verdict::headline(&verdict) {
+        let _ = writeln!(out, "{line}");
+    }
+    for w in &verdict.warnings {
+        let _ = writeln!(out, "warning: {w}");
+    }
+    let _ = writeln!(out, "{}", endpoints(report));
+    for table in [
+        failures(report),
+        logins(report),
+        statements(report),
+        resources(report),
+        carbon(report),
+        carbon_inputs(report),
+        phases(report),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let _ = writeln!(out, "{table}");
+    }
+    let _ = writeln!(out, "{}", targets(&report.targets));
+    out
+}
+
+/// The run's last line: requests, throughput and p99 of the successes, failures, and
+/// the files written (`run_json`, latency.hgrm, and latency.hlog when `hlog`).
+pub fn summary(report: &RunReport, run_json: &std::path::Path, hlog: bool) -> String {
+    format!(
+        "{} requests in {:.1} s: {}; {} failed and {} not sent ({:.2}% error rate); wrote {} and latency.hgrm{}",
+        report.totals.requests,
+        report.duration_s,
+        match report.totals.requests.saturating_sub(report.totals.errors) {
+            0 => "no successful response".to_string(),
+            _ => format!(
+                "{:.1} req/s and p99 {} of the successful ones",
+                report.totals.rps,
+                crate::units::format_us(report.totals.latency_us.p99 as f64)
+            ),
+        },
+        report.totals.errors,
+        report.skipped_requests,
+        report.totals.error_rate * 100.0,
+        run_json.display(),
+        if hlog { ", latency.hlog" } else { "" }
+    )
+}
+
+/// A constant-rate run's line: the rates and both latencies; with what to do when the
+/// users could not keep up.
+pub fn rate(report: &RunReport) -> Option<(String, Option<String>)> {
+    let (rate, raw) = (
+        report.rate.as_ref()?,
+        report.totals.latency_uncorrected_us.as_ref()?,
+    );
+    let us = |v: u64| crate::units::format_us(v as f64);
+    let line = format!(
+        "rate: {} req/s requested, {} achieved; {} sends late, {} slots missed (every user busy); \
+         p50/p99 from the intended send {} / {}, from the actual send {} / {}",
+        rate.requested,
+        rate.achieved,
+        rate.late,
+        rate.missed,
+        us(report.totals.latency_us.p50),
+        us(report.totals.latency_us.p99),
+        us(raw.p50),
+        us(raw.p99)
+    );
+    let short = (rate.missed > 0 || rate.achieved < rate.requested * 0.95).then(|| {
+        format!(
+            "the users could not keep up with --rate {}: raise --vus (maximum concurrency) or lower the rate",
+            rate.requested
+        )
+    });
+    Some((line, short))
+}

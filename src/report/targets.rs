@@ -187,35 +187,7 @@ pub fn parse(text: &str) -> Result<Threshold, ThresholdError> {
         .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
         .unwrap_or(text.len());
     let name = &text[..metric_end];
-    let metric = match name {
-        "p50" => Metric::Latency(LatencyStat::P50),
-        "p90" => Metric::Latency(LatencyStat::P90),
-        "p95" => Metric::Latency(LatencyStat::P95),
-        "p99" => Metric::Latency(LatencyStat::P99),
-        "p999" | "p99.9" => Metric::Latency(LatencyStat::P999),
-        "max" => Metric::Latency(LatencyStat::Max),
-        "mean" => Metric::Latency(LatencyStat::Mean),
-        "rps" => Metric::Rps,
-        "error_rate" => Metric::ErrorRate,
-        "server_rss" => Metric::ServerRss,
-        "co2_per_request" => Metric::Co2PerRequest,
-        "checks_failed" => Metric::ChecksFailed,
-        "" => return Err(invalid(0, "expected a metric name")),
-        _ => match name
-            .strip_prefix("status_")
-            .and_then(|code| code.parse::<u16>().ok())
-            .filter(|code| (100..=599).contains(code))
-        {
-            Some(code) => Metric::StatusCount(code),
-            None => {
-                return Err(invalid(
-                    0,
-                    "unknown metric; known: p50 p90 p95 p99 p999 max mean rps error_rate \
-                     status_NNN (e.g. status_429) checks_failed server_rss co2_per_request",
-                ));
-            }
-        },
-    };
+    let metric = metric_named(name).map_err(|m| invalid(0, m))?;
     let skip_spaces = |at: usize| at + (text[at..].len() - text[at..].trim_start().len());
     let op_at = skip_spaces(metric_end);
     let rest = &text[op_at..];
@@ -249,43 +221,7 @@ pub fn parse(text: &str) -> Result<Threshold, ThresholdError> {
         "for" => ("", 0),
         word => (word, word_len),
     };
-    let scale = match (metric, unit) {
-        (Metric::Latency(_), "us" | "µs") => 1.0,
-        (Metric::Latency(_), "ms") => 1e3,
-        (Metric::Latency(_), "s") => 1e6,
-        (Metric::Latency(_), _) => {
-            return Err(invalid(unit_at, "latency needs a unit: us, ms or s"));
-        }
-        (Metric::Rps, "" | "/s" | "req/s") => 1.0,
-        (Metric::ErrorRate, "%") => 0.01,
-        (Metric::ErrorRate, "") => 1.0,
-        (Metric::ServerRss, "B") => 1.0,
-        (Metric::ServerRss, "KB") => 1e3,
-        (Metric::ServerRss, "MB") => 1e6,
-        (Metric::ServerRss, "GB") => 1e9,
-        (Metric::ServerRss, "KiB") => 1024.0,
-        (Metric::ServerRss, "MiB") => 1024.0 * 1024.0,
-        (Metric::ServerRss, "GiB") => 1024.0 * 1024.0 * 1024.0,
-        (Metric::ServerRss, _) => {
-            return Err(invalid(
-                unit_at,
-                "memory needs a unit: B, KB, MB, GB, KiB, MiB or GiB",
-            ));
-        }
-        (Metric::Co2PerRequest, "g") => 1.0,
-        (Metric::Co2PerRequest, "mg") => 1e-3,
-        (Metric::Co2PerRequest, _) => {
-            return Err(invalid(unit_at, "CO2 needs a unit: g or mg"));
-        }
-        (Metric::StatusCount(_) | Metric::ChecksFailed, "") => 1.0,
-        (Metric::StatusCount(_) | Metric::ChecksFailed, _) => {
-            return Err(invalid(unit_at, "a count takes no unit"));
-        }
-        (Metric::Rps, _) => return Err(invalid(unit_at, "rps takes no unit (or req/s)")),
-        (Metric::ErrorRate, _) => {
-            return Err(invalid(unit_at, "error_rate is a % or a fraction"));
-        }
-    };
+    let scale = unit_scale(metric, unit).map_err(|m| invalid(unit_at, m))?;
     let tail_at = skip_spaces(unit_at + unit_len);
     let endpoint = if tail_at == text.len() {
         None
@@ -320,6 +256,77 @@ pub fn parse(text: &str) -> Result<Threshold, ThresholdError> {
         bound: number * scale,
         endpoint,
         condition_at: metric_end,
+    })
+}
+
+/// The metric a threshold names; the message when it names none.
+fn metric_named(name: &str) -> Result<Metric, &'static str> {
+    Ok(match name {
+        "p50" => Metric::Latency(LatencyStat::P50),
+        "p90" => Metric::Latency(LatencyStat::P90),
+        "p95" => Metric::Latency(LatencyStat::P95),
+        "p99" => Metric::Latency(LatencyStat::P99),
+        "p999" | "p99.9" => Metric::Latency(LatencyStat::P999),
+        "max" => Metric::Latency(LatencyStat::Max),
+        "mean" => Metric::Latency(LatencyStat::Mean),
+        "rps" => Metric::Rps,
+        "error_rate" => Metric::ErrorRate,
+        "server_rss" => Metric::ServerRss,
+        "co2_per_request" => Metric::Co2PerRequest,
+        "checks_failed" => Metric::ChecksFailed,
+        "" => return Err("expected a metric name"),
+        _ => match name
+            .strip_prefix("status_")
+            .and_then(|code| code.parse::<u16>().ok())
+            .filter(|code| (100..=599).contains(code))
+        {
+            Some(code) => Metric::StatusCount(code),
+            None => {
+                return Err(
+                    "unknown metric; known: p50 p90 p95 p99 p999 max mean rps error_rate \
+                     status_NNN (e.g. status_429) checks_failed server_rss co2_per_request",
+                );
+            }
+        },
+    })
+}
+
+/// What a value in `unit` is in the metric's own unit (µs, bytes, grams, a fraction);
+/// the message when the metric takes no such unit.
+fn unit_scale(metric: Metric, unit: &str) -> Result<f64, &'static str> {
+    Ok(match (metric, unit) {
+        (Metric::Latency(_), "us" | "µs") => 1.0,
+        (Metric::Latency(_), "ms") => 1e3,
+        (Metric::Latency(_), "s") => 1e6,
+        (Metric::Latency(_), _) => {
+            return Err("latency needs a unit: us, ms or s");
+        }
+        (Metric::Rps, "" | "/s" | "req/s") => 1.0,
+        (Metric::ErrorRate, "%") => 0.01,
+        (Metric::ErrorRate, "") => 1.0,
+        (Metric::ServerRss, "B") => 1.0,
+        (Metric::ServerRss, "KB") => 1e3,
+        (Metric::ServerRss, "MB") => 1e6,
+        (Metric::ServerRss, "GB") => 1e9,
+        (Metric::ServerRss, "KiB") => 1024.0,
+        (Metric::ServerRss, "MiB") => 1024.0 * 1024.0,
+        (Metric::ServerRss, "GiB") => 1024.0 * 1024.0 * 1024.0,
+        (Metric::ServerRss, _) => {
+            return Err("memory needs a unit: B, KB, MB, GB, KiB, MiB or GiB");
+        }
+        (Metric::Co2PerRequest, "g") => 1.0,
+        (Metric::Co2PerRequest, "mg") => 1e-3,
+        (Metric::Co2PerRequest, _) => {
+            return Err("CO2 needs a unit: g or mg");
+        }
+        (Metric::StatusCount(_) | Metric::ChecksFailed, "") => 1.0,
+        (Metric::StatusCount(_) | Metric::ChecksFailed, _) => {
+            return Err("a count takes no unit");
+        }
+        (Metric::Rps, _) => return Err("rps takes no unit (or req/s)"),
+        (Metric::ErrorRate, _) => {
+            return Err("error_rate is a % or a fraction");
+        }
     })
 }
 

@@ -102,6 +102,39 @@ impl Applied {
             .map(|v| v.name.as_str())
             .collect()
     }
+
+    /// What went wrong, one clause each (empty when all is well): indexes that failed
+    /// (of `to_build`), settings that read back otherwise, configuration file errors.
+    pub fn problems(&self, to_build: usize) -> Vec<String> {
+        let mut problems = Vec::new();
+        if !self.failed.is_empty() {
+            problems.push(format!(
+                "{} of {to_build} indexes failed ({}), the others were built",
+                self.failed.len(),
+                self.failed
+                    .iter()
+                    .map(|(name, e)| format!("{name}: {e}"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ));
+        }
+        let wrong = self.wrong();
+        if !wrong.is_empty() {
+            problems.push(format!(
+                "{} do not read back as the profile says",
+                wrong.join(", ")
+            ));
+        }
+        if !self.file_errors.is_empty() {
+            problems.push("the configuration files have errors".into());
+        }
+        problems
+    }
+
+    /// Settings that take effect after a restart.
+    pub fn pending_restart(&self) -> usize {
+        self.verified.iter().filter(|v| v.pending_restart).count()
+    }
 }
 
 /// Which cluster and database a rollback file belongs to: the cluster's
@@ -170,36 +203,8 @@ pub async fn apply(
     }
 
     // 1. The rollback file, before any change: the first apply's, when there is one.
-    let (cluster, database) = identity(&pool).await?;
-    let names: Vec<String> = diff.settings.iter().map(|s| s.name.clone()).collect();
-    let (path, mut saved, first_apply) = match open_rollback_file(reports_dir, &cluster, &database)
-    {
-        Some((path, mut file)) => {
-            let new: Vec<String> = names
-                .iter()
-                .filter(|n| !file.settings.iter().any(|s| &s.name == *n))
-                .cloned()
-                .collect();
-            file.settings.extend(engine::snapshot(&pool, &new).await?);
-            let first = file.created_at.clone();
-            (path, file, Some(first))
-        }
-        None => {
-            let now = chrono::Utc::now();
-            let file = RollbackFile {
-                created_at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                profile: diff.profile.name.clone(),
-                database: restarter.db.display_url(),
-                settings: engine::snapshot(&pool, &names).await?,
-                indexes_created: Vec::new(),
-                cluster: Some(cluster),
-                database_name: Some(database),
-                rolled_back_at: None,
-            };
-            let path = reports_dir.join(format!("tune-{}.json", now.format("%Y%m%dT%H%M%S%.3fZ")));
-            (path, file, None)
-        }
-    };
+    let (path, mut saved, first_apply) =
+        rollback_file(&pool, diff, &restarter.db.display_url(), reports_dir).await?;
     saved.write(&path)?;
     observer.event(Event::RollbackFile {
         path: &path,
@@ -231,34 +236,7 @@ pub async fn apply(
     // 3. pg_stat_statements in this database, then each index on its own; what was
     // built is recorded for the rollback as soon as it is.
     ensure_extension(&pool).await?;
-    let mut built = Vec::new();
-    let mut failed = Vec::new();
-    for index in diff.indexes_to_build() {
-        match indexes::ensure(&pool, index.spec()).await {
-            Ok((action, took)) => {
-                if action != IndexAction::AlreadyPresent {
-                    built.push(index.name.clone());
-                    if !saved.indexes_created.contains(&index.name) {
-                        saved.indexes_created.push(index.name.clone());
-                    }
-                    saved.write(&path)?;
-                }
-                observer.event(Event::IndexBuilt {
-                    name: &index.name,
-                    action,
-                    took,
-                });
-            }
-            Err(e) => {
-                let error = format!("{e:#}");
-                observer.event(Event::IndexFailed {
-                    name: &index.name,
-                    error: &error,
-                });
-                failed.push((index.name.clone(), error));
-            }
-        }
-    }
+    let (built, failed) = build_indexes(&pool, diff, &mut saved, &path, observer).await?;
 
     // 4. Read everything back.
     let verified = engine::verify(&pool, diff).await?;
@@ -280,6 +258,91 @@ pub async fn apply(
     })
 }
 
+/// The rollback file to write before the first change, with the time of the apply whose
+/// "before" it keeps when that is an earlier one: the open file of this cluster and
+/// database in `reports_dir`, with the settings it has not saved yet, or a new one.
+async fn rollback_file(
+    pool: &PgPool,
+    diff: &ProfileDiff,
+    database: &str,
+    reports_dir: &Path,
+) -> anyhow::Result<(PathBuf, RollbackFile, Option<String>)> {
+    let (cluster, database_name) = identity(pool).await?;
+    let names: Vec<String> = diff.settings.iter().map(|s| s.name.clone()).collect();
+    Ok(
+        match open_rollback_file(reports_dir, &cluster, &database_name) {
+            Some((path, mut file)) => {
+                let new: Vec<String> = names
+                    .iter()
+                    .filter(|n| !file.settings.iter().any(|s| &s.name == *n))
+                    .cloned()
+                    .collect();
+                file.settings.extend(engine::snapshot(pool, &new).await?);
+                let first = file.created_at.clone();
+                (path, file, Some(first))
+            }
+            None => {
+                let now = chrono::Utc::now();
+                let file = RollbackFile {
+                    created_at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    profile: diff.profile.name.clone(),
+                    database: database.to_string(),
+                    settings: engine::snapshot(pool, &names).await?,
+                    indexes_created: Vec::new(),
+                    cluster: Some(cluster),
+                    database_name: Some(database_name),
+                    rolled_back_at: None,
+                };
+                let path =
+                    reports_dir.join(format!("tune-{}.json", now.format("%Y%m%dT%H%M%S%.3fZ")));
+                (path, file, None)
+            }
+        },
+    )
+}
+
+/// Builds each index of `diff` on its own (a failed one is told and the others still
+/// built), recording in the rollback file each that this apply created as soon as it
+/// is; returns the built ones and the failed ones with their error.
+async fn build_indexes(
+    pool: &PgPool,
+    diff: &ProfileDiff,
+    saved: &mut RollbackFile,
+    path: &Path,
+    observer: &mut dyn Observer,
+) -> anyhow::Result<(Vec<String>, Vec<(String, String)>)> {
+    let mut built = Vec::new();
+    let mut failed = Vec::new();
+    for index in diff.indexes_to_build() {
+        match indexes::ensure(pool, index.spec()).await {
+            Ok((action, took)) => {
+                if action != IndexAction::AlreadyPresent {
+                    built.push(index.name.clone());
+                    if !saved.indexes_created.contains(&index.name) {
+                        saved.indexes_created.push(index.name.clone());
+                    }
+                    saved.write(path)?;
+                }
+                observer.event(Event::IndexBuilt {
+                    name: &index.name,
+                    action,
+                    took,
+                });
+            }
+            Err(e) => {
+                let error = format!("{e:#}");
+                observer.event(Event::IndexFailed {
+                    name: &index.name,
+                    error: &error,
+                });
+                failed.push((index.name.clone(), error));
+            }
+        }
+    }
+
+    Ok((built, failed))
+}
+
 /// One setting after a rollback.
 #[derive(Debug)]
 pub struct Restored {
@@ -299,6 +362,17 @@ pub struct Restored {
 pub struct RolledBack {
     pub settings: Vec<Restored>,
     pub indexes_dropped: usize,
+}
+
+impl RolledBack {
+    /// Settings that did not return to the saved value (and wait for no restart).
+    pub fn differing(&self) -> Vec<&str> {
+        self.settings
+            .iter()
+            .filter(|s| !s.ok && !s.pending_restart)
+            .map(|s| s.name.as_str())
+            .collect()
+    }
 }
 
 /// Restores a rollback file: the saved values (RESET where auto.conf held none), reload,

@@ -516,9 +516,41 @@ pub fn parse(text: &str, file: &str, name: &str) -> Result<Profile, ProfileError
         }
     }
 
-    // Indexes.
+    let indexes = index_specs(raw.indexes, text, file, &mut errors);
+
+    if !errors.is_empty() {
+        return Err(ProfileError::from_list(errors));
+    }
+    if settings.is_empty() && preload.is_empty() && indexes.is_empty() {
+        return Err(invalid(
+            0,
+            "the profile sets nothing: add [settings], [preload] or [[index]]".into(),
+        ));
+    }
+    Ok(Profile {
+        name: name.to_string(),
+        source: file.to_string(),
+        settings,
+        preload,
+        indexes,
+    })
+}
+
+/// The profile's `[[index]]` entries checked: each problem goes to `errors` with its
+/// line, and only the sound entries are returned.
+fn index_specs(
+    raw_indexes: Vec<Spanned<RawIndex>>,
+    text: &str,
+    file: &str,
+    errors: &mut Vec<ProfileError>,
+) -> Vec<IndexSpec> {
+    let invalid = |offset: usize, message: String| ProfileError::Invalid {
+        file: file.to_string(),
+        line: line_of(text, offset),
+        message: message.replace('\n', "\\n"),
+    };
     let mut indexes: Vec<IndexSpec> = Vec::new();
-    for spanned in raw.indexes {
+    for spanned in raw_indexes {
         let at = spanned.span().start;
         let raw = spanned.into_inner();
         let label = raw.name.get_ref().clone();
@@ -569,23 +601,7 @@ pub fn parse(text: &str, file: &str, name: &str) -> Result<Profile, ProfileError
             });
         }
     }
-
-    if !errors.is_empty() {
-        return Err(ProfileError::from_list(errors));
-    }
-    if settings.is_empty() && preload.is_empty() && indexes.is_empty() {
-        return Err(invalid(
-            0,
-            "the profile sets nothing: add [settings], [preload] or [[index]]".into(),
-        ));
-    }
-    Ok(Profile {
-        name: name.to_string(),
-        source: file.to_string(),
-        settings,
-        preload,
-        indexes,
-    })
+    indexes
 }
 
 /// `[settings.pg_stat_statements] track = "all"` and dotted keys name the setting
@@ -971,6 +987,25 @@ fn check_number(value: &str, row: &PgSetting) -> Result<String, String> {
         ));
     }
     Ok(text)
+}
+
+/// `1GB`, `512MB`, `2048kB` or a number of bytes.
+pub fn parse_bytes(text: &str) -> anyhow::Result<u64> {
+    use anyhow::Context as _;
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let n: u64 = t[..split]
+        .parse()
+        .context("expected a size such as 1GB or 512MB")?;
+    let mult = match t[split..].trim() {
+        "" | "B" => 1,
+        "kB" | "KB" | "k" => 1 << 10,
+        "MB" | "M" => 1 << 20,
+        "GB" | "G" => 1 << 30,
+        "TB" | "T" => 1 << 40,
+        other => anyhow::bail!("unknown unit `{other}` (kB, MB, GB, TB)"),
+    };
+    Ok(n * mult)
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use comfy_table::Table;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 
+use crate::tune::apply::{Event, RolledBack};
 use crate::tune::catalog::{self, Waste};
 use crate::tune::explain::PlanSummary;
 use crate::tune::{self as engine, ProfileDiff};
@@ -271,4 +272,72 @@ pub fn explain(before: &[PlanSummary], after: Option<&[PlanSummary]>) -> String 
         crate::tune::explain::RUNS
     );
     out
+}
+
+/// One step of apply or rollback, as it happens (see [`Event`]).
+pub fn event(event: &Event<'_>) -> String {
+    match event {
+        Event::RollbackFile {
+            path,
+            first_apply: None,
+        } => format!(
+            "rollback file: {} (undo with --rollback {})",
+            path.display(),
+            path.display()
+        ),
+        Event::RollbackFile {
+            path,
+            first_apply: Some(at),
+        } => format!(
+            "rollback file: {} (kept from the first apply, {at}: it holds the state before it; \
+             undo with --rollback {})",
+            path.display(),
+            path.display()
+        ),
+        Event::Restarted {
+            how,
+            settings,
+            took,
+        } => format!(
+            "restarted {} for {} in {:.1} s",
+            if *how == "--restart-cmd" {
+                "with --restart-cmd"
+            } else {
+                how
+            },
+            settings.join(", "),
+            took.as_secs_f64()
+        ),
+        Event::RestartWaiting { settings } => format!(
+            "{} take effect after a restart of PostgreSQL: restart it (e.g. `systemctl restart postgresql` \
+             or `pg_ctl restart -D DATADIR`), or pass --restart-cmd CMD next time",
+            settings.join(", ")
+        ),
+        Event::IndexBuilt { name, action, took } => {
+            format!("index {name}: {action:?} in {:.2} s", took.as_secs_f64())
+        }
+        Event::IndexFailed { name, error } => format!("index {name}: FAILED: {error}"),
+        Event::IndexDropped { name } => format!("index {name}: dropped"),
+    }
+}
+
+/// The settings after a rollback: saved, in effect, and whether they match.
+pub fn rolled_back(done: &RolledBack) -> Table {
+    let mut t = table(&["setting", "restored", "in effect", "state"]);
+    for s in &done.settings {
+        let state = if s.ok {
+            "ok"
+        } else if s.pending_restart {
+            "after restart"
+        } else {
+            "DIFFERS"
+        };
+        t.add_row(vec![
+            s.name.clone(),
+            s.saved.clone(),
+            s.in_effect.clone(),
+            state.into(),
+        ]);
+    }
+    t
 }

@@ -413,10 +413,7 @@ auth = false
     assert_eq!(gets.errors, 0);
     assert!(run.totals.latency_us.p50 >= 20_000, "{:?}", run.totals);
     assert!(run.totals.latency_us.p99 >= 20_000, "{:?}", run.totals);
-    assert_eq!(
-        run.overall_histogram().unwrap().len(),
-        run.totals.requests - run.totals.errors
-    );
+    assert_eq!(run.histogram.len(), run.totals.requests - run.totals.errors);
     assert!(run.totals.error_rate > 0.3);
     let (code, stdout) = gate(tmp.path(), &out, &["status_400 == 0"]);
     assert_eq!(code, 1, "{stdout}");

@@ -204,9 +204,8 @@ impl Drop for KillOnDrop {
 
 /// `koprogo-perf serve` over `database_url` on a free port; returns it and its base URL.
 fn spawn_serve_on(database_url: &str, extra: &[&str]) -> (KillOnDrop, String) {
-    use std::io::{BufRead, BufReader};
     let mut child = common::bin()
-        .args(["serve", "--bind", "127.0.0.1:0"])
+        .args(["serve", "--bind", "127.0.0.1:0", "--announce", "json"])
         .args(extra)
         .env("DATABASE_URL", database_url)
         .env("LOGIN_RATE_LIMIT_MAX", "1000000")
@@ -214,18 +213,8 @@ fn spawn_serve_on(database_url: &str, extra: &[&str]) -> (KillOnDrop, String) {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = lines
-        .by_ref()
-        .map(|l| l.unwrap())
-        .find(|l| l.starts_with("serving the reference KoproGo API on http://"))
-        .expect("serve announces its URL");
-    std::thread::spawn(move || lines.for_each(drop));
-    let url = line.split_whitespace().nth(6).unwrap();
-    (
-        KillOnDrop(child),
-        url.trim_end_matches("/api/v1").to_string(),
-    )
+    let url = common::announced_url(&mut child);
+    (KillOnDrop(child), url)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,7 +4,6 @@ use std::collections::BTreeSet;
 
 use clap::Parser;
 use koprogo_perf::report::RunReport;
-use koprogo_perf::report::run::decode_histogram;
 use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -72,16 +71,11 @@ async fn a_two_second_api_load_run_hits_every_endpoint_and_writes_a_valid_run_js
     let sum: u64 = run.endpoints.iter().map(|e| e.requests).sum();
     assert_eq!(sum, run.totals.requests);
     for e in &run.endpoints {
-        assert_eq!(
-            decode_histogram(&e.histogram).unwrap().len(),
-            e.requests,
-            "{}",
-            e.name
-        );
+        assert_eq!(e.histogram.len(), e.requests, "{}", e.name);
         let codes: u64 = e.status_codes.values().sum();
         assert_eq!(codes, e.requests, "{}", e.name);
     }
-    let overall = run.overall_histogram().unwrap();
+    let overall = &run.histogram;
     assert_eq!(overall.len(), run.totals.requests);
     assert_eq!(overall.value_at_quantile(0.99), run.totals.latency_us.p99);
     // The mix follows the weights: GET buildings list (15) well above auth/me (2).

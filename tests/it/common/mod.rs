@@ -209,9 +209,8 @@ pub fn processes_mentioning(needle: &str) -> Vec<u32> {
 /// Spawns `koprogo-perf serve` on a free port with its own embedded cluster in `tmp`;
 /// returns the child and the base URL (without `/api/v1`) once it announces it.
 pub fn spawn_serve(tmp: &std::path::Path) -> (std::process::Child, String) {
-    use std::io::{BufRead, BufReader};
     let mut child = bin()
-        .args(["serve", "--bind", "127.0.0.1:0"])
+        .args(["serve", "--bind", "127.0.0.1:0", "--announce", "json"])
         .env("TMPDIR", tmp)
         // Tests log in to it many times from 127.0.0.1.
         .env("LOGIN_RATE_LIMIT_MAX", "1000000")
@@ -220,16 +219,23 @@ pub fn spawn_serve(tmp: &std::path::Path) -> (std::process::Child, String) {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
+    let url = announced_url(&mut child);
+    (child, url)
+}
+
+/// The base URL a `serve --announce json` child announces on its standard output (a
+/// piped one); its later output is read on and dropped, as a terminal would, so that
+/// the server never writes into a closed pipe.
+pub fn announced_url(child: &mut std::process::Child) -> String {
+    use std::io::{BufRead, BufReader};
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = lines
+    let announced = lines
         .by_ref()
         .map(|l| l.unwrap())
-        .find(|l| l.starts_with("serving the reference KoproGo API on http://"))
-        .expect("serve announces its URL");
-    // Keep reading, as a terminal would, so that the server never writes into a closed pipe.
+        .find_map(|l| koprogo_perf::engine::stack::Announcement::parse(&l))
+        .expect("serve announces its address");
     std::thread::spawn(move || lines.for_each(drop));
-    let url = line.split_whitespace().nth(6).unwrap();
-    (child, url.trim_end_matches("/api/v1").to_string())
+    format!("http://{}", announced.addr)
 }
 
 pub fn signal(child: &std::process::Child, sig: nix::sys::signal::Signal) {
