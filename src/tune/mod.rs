@@ -708,8 +708,10 @@ pub async fn serving(
 /// An existing valid btree index whose leading keys are the spec's, in this order and
 /// direction (or all reversed: a btree scans both ways), with their default operator
 /// classes and collations, and with no condition or the same one, serves every lookup
-/// the spec's would. The fewest keys win; an index under the spec's own name is
-/// preferred among equals.
+/// the spec's would. A partial index with the same condition is named before a plain
+/// one (it is the spec's own kind: KoproGo's `idx_unit_owners_active` for the guide's
+/// partial index, rather than the foreign key's plain one); then the fewest keys win,
+/// then the spec's own name.
 async fn served_by(
     pool: &PgPool,
     spec: &IndexSpec,
@@ -739,7 +741,9 @@ async fn served_by(
         .collect();
     candidates.sort_by_key(|e| {
         (
-            e.predicate.is_some(),
+            // A condition never serves a spec without one: this order only matters for
+            // partial specs.
+            e.predicate.is_none(),
             e.columns.len(),
             e.name != spec.name,
             e.name.clone(),
