@@ -88,25 +88,33 @@ const AUDIT_HELP: &str = "The checks:
                      conditional (If-None-Match / If-Modified-Since) is answered 304
   keep-alive         two requests to GET /api/v1/health on one TCP connection are both
                      answered and the first does not say Connection: close (http:// only)
-  pool under burst   --burst concurrent clients send the guide's hot query (GET
-                     /api/v1/buildings/{id}/expenses?status=Approved of the first
-                     building) for --burst-duration: no 503, no other 5xx, no request
-                     over --timeout
+  pool under burst   --burst concurrent clients send one GET the target serves for
+                     --burst-duration: no 503, no other 5xx, no request over --timeout.
+                     The GET is --burst-path, or the hottest GET (highest weight) of
+                     --scenario, its placeholders filled as load fills them
   pg_stat_statements in shared_preload_libraries, and the extension created in the
                      database
   foreign keys       every foreign key has a valid, non-partial index that leads with
                      its columns; the evidence also names duplicate and prefix indexes
                      (with sizes) and counts those never scanned since the statistics
                      were reset
-  guide's indexes    idx_expenses_building_status and idx_unit_owners_unit_active exist,
-                     valid and ready
+  guide's indexes    the guide's two indexes (idx_expenses_building_status and
+                     idx_unit_owners_unit_active, as profile koprogo-vps defines them)
+                     are served: by an index of that name or any other with the same
+                     table, leading keys in order, condition and method (named)
   settings           every setting of --profile is in effect (tune-db's diff); a setting
                      saved but waiting for a restart counts as differing
 
 The four database checks need --database-url (or DATABASE_URL); without it they are
-\"not checked\". The audit only reads: HTTP GETs and one login; on the database,
-SELECTs on a read-only session (default_transaction_read_only). Passwords, tokens and
-the database password are never printed.
+\"not checked\". The application's own role will do: PostgreSQL hides
+shared_preload_libraries from roles that are neither superuser nor members of
+pg_read_all_settings, so with such a role that one setting is \"not checked: needs
+pg_read_all_settings or superuser\" (pg_stat_statements is then asked through its own
+view); the catalogs are readable by any role. A failed check names the tune-db command
+that fixes it only when tune-db's plan for --profile would (with --fk-indexes or
+--skip-invalid when needed). The audit only reads: HTTP GETs and one login; on the
+database, SELECTs on a read-only session (default_transaction_read_only). Passwords,
+tokens and the database password are never printed.
 
 Exit codes: 0 every check passed; 1 at least one check failed; 2 nothing failed but
 something could not be checked (no --database-url, an https URL for keep-alive), or the
@@ -619,8 +627,8 @@ pub struct AuditArgs {
     #[arg(long)]
     pub url: String,
     /// PostgreSQL URL of the API's database, for the four database checks (read-only;
-    /// any role that can read pg_settings and the catalogs). Without it they are not
-    /// checked.
+    /// the application's own role will do, a superuser or pg_read_all_settings member
+    /// also sees shared_preload_libraries). Without it they are not checked.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
     /// Credentials EMAIL:PASSWORD for the authenticated checks (the first one is used).
@@ -638,6 +646,15 @@ pub struct AuditArgs {
     /// this machine) or a profile TOML file.
     #[arg(long, default_value = "koprogo-vps")]
     pub profile: String,
+    /// The scenario whose hottest GET (highest weight, the first of equals) the burst
+    /// sends when --burst-path is not given: a name (api-load, health, buildings-list)
+    /// or a scenario TOML file.
+    #[arg(long, default_value = "api-load", conflicts_with = "burst_path")]
+    pub scenario: String,
+    /// The GET the burst sends, relative to --url (e.g. /api/v1/buildings); scenario
+    /// placeholders such as {building_id} are filled as load fills them.
+    #[arg(long, value_name = "PATH")]
+    pub burst_path: Option<String>,
     /// Concurrent clients of the pool check's burst.
     #[arg(long, value_name = "N", default_value_t = 200,
           value_parser = clap::value_parser!(u32).range(1..=2000))]

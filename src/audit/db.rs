@@ -4,36 +4,68 @@
 //! (`tune-db`'s diff).
 //!
 //! Everything here is a SELECT or an `EXPLAIN` that is planned, never run
-//! (`tune::plan`, which resolves the profile's index conditions that way,
-//! `tune::read_settings`, `tune::catalog::indexes` and
+//! (`tune::plan_settings` and `tune::plan_indexes`, which resolve the profile's index
+//! conditions that way, `tune::catalog::indexes` and
 //! `tune::indexes::unindexed_foreign_keys` included), on a session that PostgreSQL
 //! itself keeps read-only (`default_transaction_read_only = on`, set at connection
 //! time), so that a `CREATE EXTENSION`, an index build or any row change slipped in by
 //! mistake would be refused. `ALTER SYSTEM` is the exception PostgreSQL makes (it
-//! counts it as read-only): it is simply never sent. Any role that can read
-//! `pg_settings` and the catalogs will do; a superuser also sees which file a setting
-//! comes from.
+//! counts it as read-only): it is simply never sent.
+//!
+//! The application's own role will do. What it cannot see is said, not guessed:
+//! PostgreSQL hides `shared_preload_libraries` from roles that are neither superuser
+//! nor members of pg_read_all_settings, so the settings check compares the others and
+//! says "shared_preload_libraries: not checked: needs pg_read_all_settings or
+//! superuser", and the pg_stat_statements check asks the extension's own view
+//! (`pg_stat_statements_info`, readable by every role) whether the library is loaded.
+//! The catalogs (`pg_index`, `pg_constraint`, `pg_stat_all_indexes`) are readable by
+//! any role; comparing a partial index's condition needs SELECT on its table.
+//!
+//! A failed check states a remedy only from tune-db's own plan ([`super::fixes`]).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-use super::{CannotAudit, Check, CheckId, root_cause};
+use super::fixes::{PgssGap, TunePlan};
+use super::{CannotAudit, Check, CheckId, Status, root_cause};
+use crate::tune::catalog::{self, ExistingIndex};
 use crate::tune::indexes::UnindexedForeignKey;
-use crate::tune::profile::Profile;
+use crate::tune::profile::{IndexSpec, Profile};
+use crate::tune::{self, Serving};
 
-/// The guide's two indexes ("Query Optimization"), by name.
+/// The guide's two indexes ("Query Optimization"), by the names the guide and the
+/// koprogo-vps profile give them. Only the profile's definitions are matched against
+/// the database: an index under another name that serves the same lookups counts.
 pub const GUIDE_INDEXES: [&str; 2] = [
     "idx_expenses_building_status",
     "idx_unit_owners_unit_active",
 ];
 
-/// Where a failed database check's fix is.
-const FIX: &str = "koprogo-perf tune-db --apply fixes it";
-/// The fix when the right values are saved and only wait for a restart.
-const RESTART: &str = "restart PostgreSQL to apply it";
+/// The guide's indexes as `profile` (koprogo-vps) defines them, in the guide's order;
+/// `Err` names one it lacks.
+pub fn guide_specs(profile: &Profile) -> Result<Vec<IndexSpec>, String> {
+    GUIDE_INDEXES
+        .iter()
+        .map(|name| {
+            profile
+                .indexes
+                .iter()
+                .find(|i| i.name == *name)
+                .cloned()
+                .ok_or_else(|| {
+                    format!(
+                        "profile {} ({}) has no index {name}: audit takes the guide's indexes \
+                         from it",
+                        profile.name, profile.source
+                    )
+                })
+        })
+        .collect()
+}
 
 /// Connects a small pool whose sessions are read-only.
 pub async fn connect_read_only(url: &str) -> Result<PgPool, CannotAudit> {
@@ -62,65 +94,237 @@ pub async fn connect_read_only(url: &str) -> Result<PgPool, CannotAudit> {
         .map_err(|e| error(root_cause(&e)))
 }
 
+/// What the database checks need besides the pool.
+#[derive(Debug, Clone)]
+pub struct DbInputs {
+    /// The settings and indexes to compare with, and to plan tune-db's remedies from.
+    pub profile: Profile,
+    /// `--profile` as given, for the remedies' commands.
+    pub profile_arg: String,
+    /// The guide's indexes ([`guide_specs`]).
+    pub guide: Vec<IndexSpec>,
+}
+
+/// The four database checks, in order. tune-db's plan is read once for their
+/// remedies. Each check runs as its own task: one that fails, even by a bug that
+/// panics, is "not checked" and takes neither the others nor the HTTP results with it.
+pub async fn checks(pool: &PgPool, inputs: &DbInputs) -> Vec<Check> {
+    let plan = {
+        let (pool, profile, arg) = (
+            pool.clone(),
+            inputs.profile.clone(),
+            inputs.profile_arg.clone(),
+        );
+        match tokio::spawn(async move { TunePlan::read(&pool, &profile, &arg).await }).await {
+            Ok(plan) => plan,
+            Err(e) => TunePlan::unknown(
+                &inputs.profile,
+                &inputs.profile_arg,
+                &format!(
+                    "tune-db's plan failed inside koprogo-perf: {}",
+                    panic_text(e)
+                ),
+            ),
+        }
+    };
+    let plan = Arc::new(plan);
+    let guide = Arc::new(inputs.guide.clone());
+    let profile = inputs.profile.name.clone();
+    let mut out = Vec::new();
+    for id in [
+        CheckId::PgStatStatements,
+        CheckId::ForeignKeyIndexes,
+        CheckId::GuideIndexes,
+        CheckId::Settings,
+    ] {
+        let (pool, plan, guide, profile) =
+            (pool.clone(), plan.clone(), guide.clone(), profile.clone());
+        let task = tokio::spawn(async move {
+            match id {
+                CheckId::PgStatStatements => pg_stat_statements(&pool, &plan).await,
+                CheckId::ForeignKeyIndexes => foreign_key_indexes(&pool, &plan).await,
+                CheckId::GuideIndexes => guide_indexes(&pool, &guide, &plan).await,
+                _ => settings(&pool, &plan, &profile).await,
+            }
+        });
+        out.push(match task.await {
+            Ok(check) => check,
+            Err(e) => Check::not_checked(
+                id,
+                format!(
+                    "the check failed inside koprogo-perf ({}): a bug, please report it",
+                    panic_text(e)
+                ),
+            ),
+        });
+    }
+    out
+}
+
+/// What a failed task says: its panic's message.
+fn panic_text(e: tokio::task::JoinError) -> String {
+    match e.try_into_panic() {
+        Ok(payload) => payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "a panic".into()),
+        Err(e) => e.to_string(),
+    }
+}
+
 /// A check's query failed: it is "not checked", with the reason.
 fn query_failed(id: CheckId, e: impl std::fmt::Display) -> Check {
     Check::not_checked(id, format!("reading the database: {e}"))
 }
 
+/// `shared_preload_libraries` as this role sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Preload {
+    /// Its value, and whether a new one is saved and waits for a restart.
+    Listed {
+        setting: String,
+        pending_restart: bool,
+    },
+    /// Hidden from this role; the extension's own view answered (`true`: loaded) or
+    /// refused because the library is not loaded (`false`).
+    Probed(bool),
+    /// Hidden from this role, and nothing else to ask (the extension is not created).
+    Hidden,
+}
+
 /// pg_stat_statements: preloaded (`shared_preload_libraries`) and created in this
 /// database (`pg_extension`). Both are needed before it records anything.
-pub async fn pg_stat_statements(pool: &PgPool) -> Check {
+pub async fn pg_stat_statements(pool: &PgPool, plan: &TunePlan) -> Check {
     let id = CheckId::PgStatStatements;
-    let row: Result<(String, bool, String, Option<String>), _> = sqlx::query_as(
-        "SELECT setting, pending_restart, current_database()::text, \
-                (SELECT extversion::text FROM pg_extension WHERE extname = 'pg_stat_statements') \
-           FROM pg_settings WHERE name = 'shared_preload_libraries'",
+    let row: Result<(String, Option<String>, Option<String>, bool), _> = sqlx::query_as(
+        "SELECT current_database()::text, e.extversion::text, n.nspname::text, \
+                EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'pg_stat_statements') \
+           FROM (SELECT 1) one \
+           LEFT JOIN pg_extension e ON e.extname = 'pg_stat_statements' \
+           LEFT JOIN pg_namespace n ON n.oid = e.extnamespace",
     )
     .fetch_one(pool)
     .await;
-    match row {
-        Ok((preload, pending, database, version)) => {
-            judge_pgss(&preload, pending, &database, version.as_deref())
-        }
-        Err(e) => query_failed(id, e),
+    let (database, version, schema, available) = match row {
+        Ok(r) => r,
+        Err(e) => return query_failed(id, e),
+    };
+    // PostgreSQL leaves the row out, rather than refuse, for a role that may not see it.
+    let listed: Result<Option<(String, bool)>, _> = sqlx::query_as(
+        "SELECT setting, pending_restart FROM pg_settings WHERE name = 'shared_preload_libraries'",
+    )
+    .fetch_optional(pool)
+    .await;
+    let preload = match listed {
+        Ok(Some((setting, pending_restart))) => Preload::Listed {
+            setting,
+            pending_restart,
+        },
+        Ok(None) => match &schema {
+            Some(schema) => match probe_loaded(pool, schema).await {
+                Ok(loaded) => Preload::Probed(loaded),
+                Err(e) => return query_failed(id, e),
+            },
+            None => Preload::Hidden,
+        },
+        Err(e) => return query_failed(id, e),
+    };
+    judge_pgss(&preload, &database, version.as_deref(), |gap| {
+        plan.pg_stat_statements(PgssGap { available, ..gap })
+    })
+}
+
+/// Asks the extension's view whether its library is loaded: it answers when it is,
+/// and refuses with "must be loaded via shared_preload_libraries" (SQLSTATE 55000)
+/// when not. `pg_stat_statements_info` is one row, and PUBLIC may read it.
+async fn probe_loaded(pool: &PgPool, schema: &str) -> Result<bool, sqlx::Error> {
+    let schema = schema.replace('"', "\"\"");
+    let asked = sqlx::query(&format!(
+        "SELECT dealloc FROM \"{schema}\".pg_stat_statements_info"
+    ))
+    .fetch_optional(pool)
+    .await;
+    match asked {
+        Ok(_) => Ok(true),
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("55000") => Ok(false),
+        Err(e) => Err(e),
     }
 }
 
-/// Judges pg_stat_statements from `shared_preload_libraries` (and whether a new value
-/// of it waits for a restart), the database's name and the extension's version when it
-/// is created there.
+/// Judges pg_stat_statements from what was seen of `shared_preload_libraries`, the
+/// database's name and the extension's version when it is created there. `fix` gives
+/// the remedy for what is missing (its `available` is left true here).
 pub fn judge_pgss(
-    preload: &str,
-    pending_restart: bool,
+    preload: &Preload,
     database: &str,
     version: Option<&str>,
+    fix: impl FnOnce(PgssGap) -> String,
 ) -> Check {
     let id = CheckId::PgStatStatements;
-    let preloaded = crate::tune::split_libraries(preload)
-        .iter()
-        .any(|l| l == "pg_stat_statements");
-    let libraries = format!("shared_preload_libraries = '{preload}'");
+    let (preloaded, pending_restart, libraries) = match preload {
+        Preload::Listed {
+            setting,
+            pending_restart,
+        } => (
+            Some(
+                tune::split_libraries(setting)
+                    .iter()
+                    .any(|l| l == "pg_stat_statements"),
+            ),
+            *pending_restart,
+            format!("shared_preload_libraries = '{setting}'"),
+        ),
+        Preload::Probed(true) => (
+            Some(true),
+            false,
+            "loaded (its view answers; shared_preload_libraries itself is hidden from this role)"
+                .to_string(),
+        ),
+        Preload::Probed(false) => (
+            Some(false),
+            false,
+            "not loaded (its view says so; shared_preload_libraries itself is hidden from this \
+             role)"
+                .to_string(),
+        ),
+        Preload::Hidden => (
+            None,
+            false,
+            tune::hidden_text(&["shared_preload_libraries".to_string()]),
+        ),
+    };
     let extension = match version {
         Some(v) => format!("extension {v} created in database {database}"),
         None => format!("extension not created in database {database}"),
     };
-    if preloaded && version.is_some() {
-        Check::pass(id, format!("{libraries}; {extension}"))
+    if preloaded == Some(true) && version.is_some() {
+        return Check::pass(id, format!("{libraries}; {extension}"));
+    }
+    let library = match (preload, preloaded) {
+        (Preload::Listed { .. }, Some(false)) if pending_restart => {
+            format!("not in {libraries} (a new value is saved, waiting for a restart)")
+        }
+        (Preload::Listed { .. }, Some(false)) => format!("not in {libraries}"),
+        _ => libraries,
+    };
+    let remedy = fix(PgssGap {
+        available: true,
+        created: version.is_some(),
+        preloaded,
+        pending_restart,
+    });
+    let evidence = format!("{library}; {extension}; {remedy}");
+    if version.is_none() || preloaded == Some(false) {
+        Check::fail(id, evidence)
     } else {
-        let (library, fix) = match (preloaded, pending_restart) {
-            (true, _) => (libraries, FIX),
-            (false, true) => (
-                format!("not in {libraries} (a new value is saved, waiting for a restart)"),
-                if version.is_some() { RESTART } else { FIX },
-            ),
-            (false, false) => (format!("not in {libraries}"), FIX),
-        };
-        Check::fail(id, format!("{library}; {extension}; {fix}"))
+        // Created, and whether it is preloaded cannot be seen.
+        Check::not_checked(id, evidence)
     }
 }
 
 /// Foreign keys that no index leads with (`tune::indexes::unindexed_foreign_keys`).
-pub async fn foreign_key_indexes(pool: &PgPool) -> Check {
+pub async fn foreign_key_indexes(pool: &PgPool, plan: &TunePlan) -> Check {
     let id = CheckId::ForeignKeyIndexes;
     let total: Result<i64, _> = sqlx::query_scalar(
         "SELECT count(*) FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace \
@@ -133,14 +337,20 @@ pub async fn foreign_key_indexes(pool: &PgPool) -> Check {
         Err(e) => return query_failed(id, e),
     };
     let mut check = match crate::tune::indexes::unindexed_foreign_keys(pool).await {
-        Ok(missing) => judge_foreign_keys(total as u64, &missing),
+        Ok(missing) => judge_foreign_keys(total as u64, &missing, |m| plan.foreign_keys(m)),
         Err(e) => return query_failed(id, e),
     };
-    let waste = match crate::tune::catalog::indexes(pool).await {
-        Ok(indexes) => crate::tune::catalog::findings(&indexes),
-        Err(e) => return query_failed(id, e),
+    // The plan read the same catalog; read it here only when the plan could not be made.
+    let (waste, reset) = match &plan.indexes {
+        Ok(p) => (p.waste.clone(), p.stats_reset.clone()),
+        Err(_) => match catalog::indexes(pool).await {
+            Ok(indexes) => (
+                catalog::findings(&indexes),
+                catalog::stats_reset(pool).await.ok().flatten(),
+            ),
+            Err(e) => return query_failed(id, e),
+        },
     };
-    let reset = crate::tune::catalog::stats_reset(pool).await.ok().flatten();
     if let Some(more) = waste_evidence(&waste, reset.as_deref()) {
         check.evidence = format!("{}; {more}", check.evidence);
     }
@@ -198,8 +408,13 @@ pub fn waste_evidence(
     (!parts.is_empty()).then(|| parts.join("; "))
 }
 
-/// Judges the foreign keys: `total` of them, `missing` without an index.
-pub fn judge_foreign_keys(total: u64, missing: &[UnindexedForeignKey]) -> Check {
+/// Judges the foreign keys: `total` of them, `missing` without an index; `fix` gives
+/// the remedy for those.
+pub fn judge_foreign_keys(
+    total: u64,
+    missing: &[UnindexedForeignKey],
+    fix: impl FnOnce(&[UnindexedForeignKey]) -> String,
+) -> Check {
     let id = CheckId::ForeignKeyIndexes;
     if total == 0 {
         return Check::not_checked(
@@ -220,40 +435,69 @@ pub fn judge_foreign_keys(total: u64, missing: &[UnindexedForeignKey]) -> Check 
     Check::fail(
         id,
         format!(
-            "{} of {total} foreign keys have no index leading with them: {}; {FIX}",
+            "{} of {total} foreign keys have no index leading with them: {}; {}",
             missing.len(),
-            names.join(", ")
+            names.join(", "),
+            fix(missing)
         ),
     )
 }
 
-/// One index as the catalog has it.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct IndexRow {
-    pub name: String,
-    /// `pg_index.indisvalid`: usable by queries (false after a failed concurrent build).
-    pub valid: bool,
-    /// `pg_index.indisready`: kept up to date by writes.
-    pub ready: bool,
-    /// `pg_get_indexdef`.
-    pub definition: String,
+/// What the database has for one of the guide's indexes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GuideFinding {
+    /// Served by this valid index (the guide's own name or another), with its
+    /// definition as `pg_get_indexdef` prints it.
+    ServedBy { index: String, definition: String },
+    /// Nothing serves it. `named`: an index under the guide's name, with its validity
+    /// and definition, that does not (a failed concurrent build, other keys).
+    Missing { named: Option<(bool, String)> },
+    /// The guide's definition does not fit this schema (no such column, a condition
+    /// PostgreSQL rejects).
+    Impossible(String),
+    /// It could not be judged (a permission the role lacks).
+    Unknown(String),
 }
 
-/// The guide's two indexes: present (by name, in the search path), valid and ready.
-pub async fn guide_indexes(pool: &PgPool) -> Check {
-    let rows: Result<Vec<IndexRow>, _> = sqlx::query_as(
-        "SELECT c.relname::text AS name, i.indisvalid AS valid, i.indisready AS ready, \
-                pg_get_indexdef(c.oid) AS definition \
-           FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
-          WHERE c.relname = ANY($1) AND pg_catalog.pg_table_is_visible(c.oid)",
-    )
-    .bind(&GUIDE_INDEXES[..])
-    .fetch_all(pool)
-    .await;
-    match rows {
-        Ok(rows) => judge_guide_indexes(&rows),
-        Err(e) => query_failed(CheckId::GuideIndexes, e),
+/// The guide's indexes, matched by definition: each is judged by the existing valid
+/// index that serves its lookups (`tune::serving`, the plan's "served by" test), named
+/// whatever it is named.
+pub async fn guide_indexes(pool: &PgPool, guide: &[IndexSpec], plan: &TunePlan) -> Check {
+    let id = CheckId::GuideIndexes;
+    let existing = match catalog::indexes(pool).await {
+        Ok(e) => e,
+        Err(e) => return query_failed(id, e),
+    };
+    let mut found = Vec::new();
+    for spec in guide {
+        let finding = match tune::serving(pool, spec, &existing).await {
+            Ok(Serving::By(index)) => {
+                let definition = existing
+                    .iter()
+                    .find(|e| e.name == index && same_schema_table(e, spec))
+                    .map(|e| e.definition.clone())
+                    .unwrap_or_default();
+                GuideFinding::ServedBy { index, definition }
+            }
+            Ok(Serving::No) => GuideFinding::Missing {
+                named: existing
+                    .iter()
+                    .find(|e| e.name == spec.name && same_schema_table(e, spec))
+                    .or_else(|| existing.iter().find(|e| e.name == spec.name))
+                    .map(|e| (e.valid, e.definition.clone())),
+            },
+            Ok(Serving::Impossible(why)) => GuideFinding::Impossible(why),
+            Err(e) => GuideFinding::Unknown(format!("{e:#}")),
+        };
+        found.push((spec, finding));
     }
+    judge_guide_indexes(&found, |spec| plan.guide_index(spec))
+}
+
+/// An existing index on the table the spec names (in the search path's terms).
+fn same_schema_table(e: &ExistingIndex, spec: &IndexSpec) -> bool {
+    let strip = |t: &str| t.strip_prefix("public.").unwrap_or(t).to_string();
+    strip(&e.table) == strip(&spec.table)
 }
 
 /// `CREATE INDEX name ON public.expenses USING btree (building_id, status)` →
@@ -269,38 +513,84 @@ fn short_definition(definition: &str) -> String {
         .to_string()
 }
 
-/// Judges the guide's indexes from the catalog rows found under their names.
-pub fn judge_guide_indexes(rows: &[IndexRow]) -> Check {
+/// `expenses (building_id, status)`, `unit_owners (unit_id) WHERE end_date IS NULL`.
+fn spec_text(spec: &IndexSpec) -> String {
+    match &spec.predicate {
+        Some(p) => format!("{} ({}) WHERE {p}", spec.table, spec.columns),
+        None => format!("{} ({})", spec.table, spec.columns),
+    }
+}
+
+/// Judges the guide's indexes from what was found for each; `fix` gives the remedy for
+/// one that nothing serves.
+pub fn judge_guide_indexes(
+    found: &[(&IndexSpec, GuideFinding)],
+    fix: impl Fn(&IndexSpec) -> String,
+) -> Check {
     let id = CheckId::GuideIndexes;
-    let mut all_good = true;
+    let mut statuses = Vec::new();
     let mut parts = Vec::new();
-    for name in GUIDE_INDEXES {
-        match rows.iter().find(|r| r.name == name) {
-            None => {
-                all_good = false;
-                parts.push(format!("{name}: missing"));
+    for (spec, finding) in found {
+        let (status, text) = match finding {
+            GuideFinding::ServedBy { index, definition } if *index == spec.name => (
+                Status::Pass,
+                format!("{index} on {}: valid", short_definition(definition)),
+            ),
+            GuideFinding::ServedBy { index, definition } => (
+                Status::Pass,
+                format!(
+                    "{} on {}: served by {index} on {}",
+                    spec.name,
+                    spec_text(spec),
+                    short_definition(definition)
+                ),
+            ),
+            GuideFinding::Missing { named } => {
+                let seen = match named {
+                    None => "missing".to_string(),
+                    Some((false, _)) => "INVALID (a failed concurrent build: it slows writes \
+                                         and serves no query), and no other index serves it"
+                        .to_string(),
+                    Some((true, definition)) => format!(
+                        "missing (the index of that name is on {}, which does not serve these \
+                         lookups)",
+                        short_definition(definition)
+                    ),
+                };
+                (
+                    Status::Fail,
+                    format!(
+                        "{} on {}: {seen}; {}",
+                        spec.name,
+                        spec_text(spec),
+                        fix(spec)
+                    ),
+                )
             }
-            Some(r) if r.valid && r.ready => {
-                parts.push(format!(
-                    "{name} on {}: valid",
-                    short_definition(&r.definition)
-                ));
-            }
-            Some(r) => {
-                all_good = false;
-                parts.push(format!(
-                    "{name}: INVALID{} (a failed concurrent build: it slows writes and serves no \
-                     query)",
-                    if r.ready { "" } else { ", not ready" }
-                ));
-            }
-        }
+            GuideFinding::Impossible(why) => (
+                Status::NotChecked,
+                format!(
+                    "{} on {}: cannot exist on this schema ({why})",
+                    spec.name,
+                    spec_text(spec)
+                ),
+            ),
+            GuideFinding::Unknown(why) => (
+                Status::NotChecked,
+                format!("{} on {}: not checked: {why}", spec.name, spec_text(spec)),
+            ),
+        };
+        statuses.push(status);
+        parts.push(text);
     }
-    if all_good {
-        Check::pass(id, parts.join("; "))
+    let status = if statuses.contains(&Status::Fail) {
+        Status::Fail
+    } else if statuses.contains(&Status::NotChecked) {
+        Status::NotChecked
     } else {
-        Check::fail(id, format!("{}; {FIX}", parts.join("; ")))
-    }
+        Status::Pass
+    };
+    Check::new(id, status, parts.join("; "))
 }
 
 /// One setting of the profile that the server does not have in effect.
@@ -318,11 +608,11 @@ pub struct SettingDiff {
 }
 
 /// The profile's settings against the server's, through `tune-db`'s diff.
-pub async fn settings(pool: &PgPool, profile: &Profile) -> Check {
+pub async fn settings(pool: &PgPool, plan: &TunePlan, profile: &str) -> Check {
     let id = CheckId::Settings;
-    let plan = match crate::tune::plan(pool, profile.clone()).await {
-        Ok(p) => p,
-        Err(e) => return Check::not_checked(id, format!("profile {}: {e:#}", profile.name)),
+    let diff = match &plan.settings {
+        Ok(d) => d,
+        Err(e) => return Check::not_checked(id, format!("profile {profile}: {e}")),
     };
     let server = match crate::tune::read_settings(pool).await {
         Ok(s) => s,
@@ -332,7 +622,7 @@ pub async fn settings(pool: &PgPool, profile: &Profile) -> Check {
         .values()
         .map(|s| (s.name.as_str(), s.pending_restart))
         .collect();
-    let differing: Vec<SettingDiff> = plan
+    let differing: Vec<SettingDiff> = diff
         .settings
         .iter()
         .filter_map(|s| {
@@ -346,17 +636,40 @@ pub async fn settings(pool: &PgPool, profile: &Profile) -> Check {
             })
         })
         .collect();
-    judge_settings(&plan.profile.name, plan.settings.len(), &differing)
+    judge_settings(
+        profile,
+        diff.settings.len(),
+        &differing,
+        &diff.hidden,
+        |d| plan.settings(d),
+    )
 }
 
-/// Judges the settings: `total` in the profile, `differing` not in effect.
-pub fn judge_settings(profile: &str, total: usize, differing: &[SettingDiff]) -> Check {
+/// Judges the settings: `total` of the profile's compared, `differing` not in effect,
+/// `hidden` not shown to this role; `fix` gives the remedy for those differing.
+pub fn judge_settings(
+    profile: &str,
+    total: usize,
+    differing: &[SettingDiff],
+    hidden: &[String],
+    fix: impl FnOnce(&[SettingDiff]) -> String,
+) -> Check {
     let id = CheckId::Settings;
+    let unseen = (!hidden.is_empty()).then(|| tune::hidden_text(hidden));
     if differing.is_empty() {
-        return Check::pass(
-            id,
-            format!("the {total} settings of profile {profile} are in effect"),
-        );
+        return match unseen {
+            None => Check::pass(
+                id,
+                format!("the {total} settings of profile {profile} are in effect"),
+            ),
+            Some(unseen) => Check::not_checked(
+                id,
+                format!(
+                    "the {total} settings of profile {profile} that this role can read are in \
+                     effect; {unseen}"
+                ),
+            ),
+        };
     }
     let items: Vec<String> = differing
         .iter()
@@ -387,65 +700,110 @@ pub fn judge_settings(profile: &str, total: usize, differing: &[SettingDiff]) ->
             }
         })
         .collect();
-    let fix = if differing.iter().all(|d| d.pending_restart) {
-        RESTART
-    } else {
-        FIX
-    };
-    Check::fail(
-        id,
-        format!(
-            "{} of {total} settings differ from profile {profile}: {}; {fix}",
-            differing.len(),
-            items.join(", ")
-        ),
-    )
+    let mut evidence = format!(
+        "{} of {total} settings differ from profile {profile}: {}; {}",
+        differing.len(),
+        items.join(", "),
+        fix(differing)
+    );
+    if let Some(unseen) = unseen {
+        evidence = format!("{evidence}; {unseen}");
+    }
+    Check::fail(id, evidence)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::Status;
+    use crate::audit::fixes::RESTART;
+
+    const FIX: &str = "koprogo-perf tune-db --apply fixes it";
+
+    fn listed(setting: &str, pending_restart: bool) -> Preload {
+        Preload::Listed {
+            setting: setting.into(),
+            pending_restart,
+        }
+    }
 
     #[test]
     fn pg_stat_statements_needs_the_library_and_the_extension() {
-        let ok = judge_pgss("pg_stat_statements", false, "koprogo", Some("1.10"));
+        let fix = |_: PgssGap| FIX.to_string();
+        let ok = judge_pgss(
+            &listed("pg_stat_statements", false),
+            "koprogo",
+            Some("1.10"),
+            fix,
+        );
         assert_eq!(ok.status, Status::Pass);
         assert_eq!(
             ok.evidence,
             "shared_preload_libraries = 'pg_stat_statements'; extension 1.10 created in database koprogo"
         );
-        let none = judge_pgss("", false, "koprogo", None);
+        let none = judge_pgss(&listed("", false), "koprogo", None, fix);
         assert_eq!(none.status, Status::Fail);
         assert_eq!(
             none.evidence,
             "not in shared_preload_libraries = ''; extension not created in database koprogo; \
              koprogo-perf tune-db --apply fixes it"
         );
-        let saved = judge_pgss("", true, "koprogo", Some("1.10"));
+        let mut gap = None;
+        let saved = judge_pgss(&listed("", true), "koprogo", Some("1.10"), |g| {
+            gap = Some(g);
+            RESTART.to_string()
+        });
         assert_eq!(saved.status, Status::Fail);
+        assert_eq!(
+            gap,
+            Some(PgssGap {
+                available: true,
+                created: true,
+                preloaded: Some(false),
+                pending_restart: true
+            })
+        );
         assert_eq!(
             saved.evidence,
             "not in shared_preload_libraries = '' (a new value is saved, waiting for a restart); \
              extension 1.10 created in database koprogo; restart PostgreSQL to apply it"
         );
+        let status = |p: &Preload, v| judge_pgss(p, "k", v, fix).status;
         assert_eq!(
-            judge_pgss("auto_explain, pg_stat_statements", false, "k", None).status,
+            status(&listed("auto_explain, pg_stat_statements", false), None),
             Status::Fail
         );
         assert_eq!(
-            judge_pgss("auto_explain", false, "k", Some("1.10")).status,
+            status(&listed("auto_explain", false), Some("1.10")),
             Status::Fail
         );
         assert_eq!(
-            judge_pgss(
-                "auto_explain,\"pg_stat_statements\"",
-                false,
-                "k",
+            status(
+                &listed("auto_explain,\"pg_stat_statements\"", false),
                 Some("1.10")
-            )
-            .status,
+            ),
             Status::Pass
+        );
+    }
+
+    #[test]
+    fn a_role_that_cannot_see_the_libraries_asks_the_extension() {
+        let fix = |_: PgssGap| FIX.to_string();
+        let loaded = judge_pgss(&Preload::Probed(true), "k", Some("1.10"), fix);
+        assert_eq!(loaded.status, Status::Pass);
+        assert!(
+            loaded.evidence.starts_with("loaded (its view answers;"),
+            "{}",
+            loaded.evidence
+        );
+        let unloaded = judge_pgss(&Preload::Probed(false), "k", Some("1.10"), fix);
+        assert_eq!(unloaded.status, Status::Fail);
+        // Not created: a failure whatever the library, said as unseen.
+        let hidden = judge_pgss(&Preload::Hidden, "k", None, fix);
+        assert_eq!(hidden.status, Status::Fail);
+        assert_eq!(
+            hidden.evidence,
+            "shared_preload_libraries: not checked: needs pg_read_all_settings or superuser; \
+             extension not created in database k; koprogo-perf tune-db --apply fixes it"
         );
     }
 
@@ -458,8 +816,9 @@ mod tests {
             relname: t.into(),
             visible: true,
         };
-        assert_eq!(judge_foreign_keys(0, &[]).status, Status::NotChecked);
-        let ok = judge_foreign_keys(14, &[]);
+        let fix = |m: &[UnindexedForeignKey]| format!("fix for {}", m.len());
+        assert_eq!(judge_foreign_keys(0, &[], fix).status, Status::NotChecked);
+        let ok = judge_foreign_keys(14, &[], fix);
         assert_eq!(ok.status, Status::Pass);
         assert_eq!(
             ok.evidence,
@@ -471,12 +830,13 @@ mod tests {
                 fk("expenses", "building_id"),
                 fk("units", "organization_id"),
             ],
+            fix,
         );
         assert_eq!(bad.status, Status::Fail);
         assert_eq!(
             bad.evidence,
             "2 of 14 foreign keys have no index leading with them: expenses(building_id), \
-             units(organization_id); koprogo-perf tune-db --apply fixes it"
+             units(organization_id); fix for 2"
         );
     }
 
@@ -509,60 +869,102 @@ mod tests {
         );
     }
 
-    #[test]
-    fn the_guide_indexes_must_be_valid_and_ready() {
-        let row = |name: &str, valid: bool, definition: &str| IndexRow {
+    fn spec(name: &str, table: &str, columns: &str, predicate: Option<&str>) -> IndexSpec {
+        IndexSpec {
             name: name.into(),
-            valid,
-            ready: valid,
-            definition: definition.into(),
-        };
-        let good = [
-            row(
-                "idx_expenses_building_status",
-                true,
-                "CREATE INDEX idx_expenses_building_status ON public.expenses USING btree (building_id, status)",
-            ),
-            row(
-                "idx_unit_owners_unit_active",
-                true,
-                "CREATE INDEX idx_unit_owners_unit_active ON public.unit_owners USING btree (unit_id) WHERE (end_date IS NULL)",
-            ),
-        ];
-        let ok = judge_guide_indexes(&good);
-        assert_eq!(ok.status, Status::Pass);
+            table: table.into(),
+            columns: columns.into(),
+            predicate: predicate.map(str::to_string),
+            line: 0,
+            where_line: 0,
+        }
+    }
+
+    #[test]
+    fn the_guide_indexes_are_judged_by_what_serves_them() {
+        let expenses = spec(
+            "idx_expenses_building_x",
+            "expenses",
+            "building_id, x",
+            None,
+        );
+        let owners = spec(
+            "idx_unit_owners_unit_active",
+            "unit_owners",
+            "unit_id",
+            Some("end_date IS NULL"),
+        );
+        let fix = |s: &IndexSpec| format!("fix {}", s.name);
+        let good = judge_guide_indexes(
+            &[
+                (
+                    &expenses,
+                    GuideFinding::ServedBy {
+                        index: "idx_expenses_building_x".into(),
+                        definition: "CREATE INDEX idx_expenses_building_x ON public.expenses \
+                                     USING btree (building_id, x)"
+                            .into(),
+                    },
+                ),
+                (
+                    &owners,
+                    GuideFinding::ServedBy {
+                        index: "idx_unit_owners_active".into(),
+                        definition: "CREATE INDEX idx_unit_owners_active ON public.unit_owners \
+                                     USING btree (unit_id, owner_id) WHERE (end_date IS NULL)"
+                            .into(),
+                    },
+                ),
+            ],
+            fix,
+        );
+        assert_eq!(good.status, Status::Pass);
         assert_eq!(
-            ok.evidence,
-            "idx_expenses_building_status on expenses (building_id, status): valid; \
-             idx_unit_owners_unit_active on unit_owners (unit_id) WHERE (end_date IS NULL): valid"
+            good.evidence,
+            "idx_expenses_building_x on expenses (building_id, x): valid; \
+             idx_unit_owners_unit_active on unit_owners (unit_id) WHERE end_date IS NULL: served \
+             by idx_unit_owners_active on unit_owners (unit_id, owner_id) WHERE (end_date IS NULL)"
         );
-        let missing = judge_guide_indexes(&good[..1]);
-        assert_eq!(missing.status, Status::Fail);
-        assert!(
-            missing
-                .evidence
-                .contains("idx_unit_owners_unit_active: missing"),
-            "{}",
-            missing.evidence
+        let bad = judge_guide_indexes(
+            &[
+                (&expenses, GuideFinding::Missing { named: None }),
+                (
+                    &owners,
+                    GuideFinding::Missing {
+                        named: Some((false, String::new())),
+                    },
+                ),
+            ],
+            fix,
         );
-        let invalid = judge_guide_indexes(&[
-            good[1].clone(),
-            row("idx_expenses_building_status", false, ""),
-        ]);
-        assert_eq!(invalid.status, Status::Fail);
-        assert!(
-            invalid
-                .evidence
-                .starts_with("idx_expenses_building_status: INVALID, not ready"),
-            "{}",
-            invalid.evidence
+        assert_eq!(bad.status, Status::Fail);
+        assert_eq!(
+            bad.evidence,
+            "idx_expenses_building_x on expenses (building_id, x): missing; fix \
+             idx_expenses_building_x; idx_unit_owners_unit_active on unit_owners (unit_id) WHERE \
+             end_date IS NULL: INVALID (a failed concurrent build: it slows writes and serves no \
+             query), and no other index serves it; fix idx_unit_owners_unit_active"
+        );
+        let misfit = judge_guide_indexes(
+            &[(
+                &expenses,
+                GuideFinding::Impossible("table `expenses` has no column `x`".into()),
+            )],
+            |_| unreachable!("no fix is claimed for what cannot exist"),
+        );
+        assert_eq!(misfit.status, Status::NotChecked);
+        assert_eq!(
+            misfit.evidence,
+            "idx_expenses_building_x on expenses (building_id, x): cannot exist on this schema \
+             (table `expenses` has no column `x`)"
         );
     }
 
     #[test]
     fn differing_settings_show_current_and_target() {
+        let fix = |_: &[SettingDiff]| FIX.to_string();
         assert_eq!(
-            judge_settings("koprogo-vps", 15, &[]).evidence,
+            judge_settings("koprogo-vps", 15, &[], &[], fix).evidence,
             "the 15 settings of profile koprogo-vps are in effect"
         );
         let diff =
@@ -588,6 +990,8 @@ mod tests {
                     false,
                 ),
             ],
+            &[],
+            fix,
         );
         assert_eq!(bad.status, Status::Fail);
         assert_eq!(
@@ -597,17 +1001,35 @@ mod tests {
              waiting for a restart), shared_preload_libraries '' → pg_stat_statements (needs a \
              restart); koprogo-perf tune-db --apply fixes it"
         );
-        let waiting = judge_settings(
-            "koprogo-vps",
-            15,
-            &[diff("shared_buffers", "128MB", "256MB", "restart", true)],
+    }
+
+    #[test]
+    fn settings_hidden_from_the_role_are_said_not_checked() {
+        let hidden = ["shared_preload_libraries".to_string()];
+        let fix = |_: &[SettingDiff]| FIX.to_string();
+        let unseen = judge_settings("koprogo-vps", 14, &[], &hidden, fix);
+        assert_eq!(unseen.status, Status::NotChecked);
+        assert_eq!(
+            unseen.evidence,
+            "the 14 settings of profile koprogo-vps that this role can read are in effect; \
+             shared_preload_libraries: not checked: needs pg_read_all_settings or superuser"
         );
+        let work_mem = SettingDiff {
+            name: "work_mem".into(),
+            current: "1MB".into(),
+            target: "4MB".into(),
+            needs: "reload".into(),
+            pending_restart: false,
+        };
+        let bad = judge_settings("koprogo-vps", 14, &[work_mem], &hidden, fix);
+        assert_eq!(bad.status, Status::Fail);
         assert!(
-            waiting
-                .evidence
-                .ends_with("; restart PostgreSQL to apply it"),
+            bad.evidence.ends_with(
+                "fixes it; shared_preload_libraries: not checked: needs pg_read_all_settings or \
+                 superuser"
+            ),
             "{}",
-            waiting.evidence
+            bad.evidence
         );
     }
 }

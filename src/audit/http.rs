@@ -1,6 +1,6 @@
-//! The audit's HTTP checks: gzip, caching headers, keep-alive and the pool under a
-//! burst. Each sends GETs only (and [`Session::open`] one login); what the server
-//! answered is judged by pure functions, unit-tested below.
+//! The audit's HTTP checks: gzip, caching headers and keep-alive (the pool under a
+//! burst is [`super::burst`]). Each sends GETs only (and [`Session::open`] one login);
+//! what the server answered is judged by pure functions, unit-tested below.
 //!
 //! Requests go out without reqwest's automatic decompression (`no_gzip`): reqwest's
 //! `gzip` feature is on in this build (goose enables it), and it would otherwise add
@@ -8,9 +8,8 @@
 //! answer, hiding exactly what the gzip check looks for.
 
 use std::io::Read;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use hdrhistogram::Histogram;
 use reqwest::StatusCode;
 use reqwest::header::{
     ACCEPT_ENCODING, CACHE_CONTROL, CONNECTION, CONTENT_ENCODING, ETAG, HeaderMap,
@@ -18,7 +17,7 @@ use reqwest::header::{
 };
 use serde_json::Value;
 
-use super::{Burst, CannotAudit, Check, CheckId, Status, root_cause, thousands};
+use super::{CannotAudit, Check, CheckId, Status, root_cause, thousands};
 use crate::load::Login;
 
 /// Smallest body the gzip check judges: below it a server may rightly send it as is
@@ -28,14 +27,6 @@ pub const GZIP_MIN_BODY: usize = 1024;
 /// The lists tried for the gzip check, largest first: the PCMN chart (about a hundred
 /// accounts), then a page of buildings.
 const GZIP_PATHS: &[&str] = &["/api/v1/accounts", "/api/v1/buildings?per_page=100"];
-
-/// The GET of the burst: the guide's hot query (a building's Approved expenses, the
-/// one its index is for), which holds a pooled connection for as long as the database
-/// needs — 65 ms at scale 100 without the index, 0.4 ms with it.
-const BURST_PATH: &str = "/api/v1/buildings/{building_id}/expenses?status=Approved";
-/// The burst's GET when the organization has no building: a paginated list (a COUNT and
-/// a page query on every server).
-const BURST_FALLBACK_PATH: &str = "/api/v1/buildings";
 
 /// The API, logged in. Holds the token; no `Debug`, so it is never printed.
 pub struct Session {
@@ -104,7 +95,18 @@ impl Session {
         &self.token
     }
 
-    fn get(&self, path: &str) -> reqwest::RequestBuilder {
+    /// The API's base URL, as given.
+    pub(super) fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// The per-request timeout.
+    pub(super) fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// An authenticated GET of `path` (origin-relative).
+    pub(super) fn get(&self, path: &str) -> reqwest::RequestBuilder {
         self.client
             .get(format!("{}{path}", self.base))
             .bearer_auth(&self.token)
@@ -238,19 +240,6 @@ impl Session {
             conditional,
         )
     }
-
-    /// The pool under a burst: `burst.clients` clients send [`BURST_PATH`] (for the
-    /// first building) for `burst.duration`, each as soon as its previous answer is in.
-    pub async fn burst(&self, burst: Burst) -> Check {
-        let path = match self.first_building().await {
-            Ok(Some(id)) => BURST_PATH.replace("{building_id}", &id),
-            _ => BURST_FALLBACK_PATH.to_string(),
-        };
-        match run_burst(&self.base, &path, &self.token, burst, self.timeout).await {
-            Ok(outcome) => outcome.check(),
-            Err(e) => Check::not_checked(CheckId::PoolBurst, e),
-        }
-    }
 }
 
 /// A header's value as text (lossy, for evidence).
@@ -268,7 +257,7 @@ fn validator(headers: &HeaderMap) -> Option<(&'static str, String)> {
 }
 
 /// A request error in a few words.
-fn describe(e: &reqwest::Error) -> String {
+pub(super) fn describe(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         "timed out".to_string()
     } else {
@@ -537,192 +526,6 @@ impl<T> Drop for AbortOnDrop<T> {
     }
 }
 
-/// What a burst met.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BurstOutcome {
-    /// The GET sent.
-    pub path: String,
-    pub clients: usize,
-    pub duration: Duration,
-    /// The per-request timeout: slower requests count as timed out.
-    pub timeout: Duration,
-    pub requests: u64,
-    /// 2xx and 3xx.
-    pub ok: u64,
-    /// 503: no pooled connection in time (the reference server's and sqlx's answer).
-    pub unavailable: u64,
-    /// Other 5xx.
-    pub server_errors: u64,
-    /// 4xx (not judged: an expired token, a rate limiter).
-    pub client_errors: u64,
-    /// No answer within `timeout`.
-    pub timeouts: u64,
-    /// Connection refused, reset, or another transport error.
-    pub transport_errors: u64,
-    /// Of the answered requests.
-    pub p99: Duration,
-    pub max: Duration,
-}
-
-impl BurstOutcome {
-    /// Fails on any 503, other 5xx, timeout or transport error.
-    ///
-    /// Why this is the pool's check: a pool too small for the burst makes requests
-    /// wait for a connection. With the guide's settings (acquire_timeout 3 s) a
-    /// request that waits too long is answered 503; with sqlx's default 30 s (the
-    /// guide's "before") it just hangs, which a client sees as a timeout — hence the
-    /// 3 s default of `--timeout`, the guide's own bound. Latency alone is not judged:
-    /// from outside, a queue on the pool cannot be told from a busy CPU. On the
-    /// reference server at scale 1 the queries are so short that a pool of 10 keeps up
-    /// with 200 clients: both presets usually pass; a slow query (the expense query
-    /// without its index at scale 100) or a locked table is what exhausts it.
-    pub fn check(&self) -> Check {
-        let id = CheckId::PoolBurst;
-        let head = format!(
-            "{} clients × {:.0} s on GET {}: {} requests",
-            self.clients,
-            self.duration.as_secs_f64(),
-            self.path,
-            thousands(self.requests)
-        );
-        if self.requests == 0 {
-            return Check::not_checked(id, format!("{head} sent"));
-        }
-        let counts = format!(
-            "{} ok, {} × 503, {} other 5xx, {} timed out (> {} s), {} connection errors{}",
-            thousands(self.ok),
-            thousands(self.unavailable),
-            thousands(self.server_errors),
-            thousands(self.timeouts),
-            self.timeout.as_secs_f64(),
-            thousands(self.transport_errors),
-            if self.client_errors > 0 {
-                format!(", {} × 4xx", thousands(self.client_errors))
-            } else {
-                String::new()
-            }
-        );
-        let latency = if self.ok + self.unavailable + self.server_errors + self.client_errors > 0 {
-            format!("; p99 {}, max {}", millis(self.p99), millis(self.max))
-        } else {
-            String::new()
-        };
-        let evidence = format!("{head}: {counts}{latency}");
-        let failed = self.unavailable + self.server_errors + self.timeouts + self.transport_errors;
-        if failed > 0 {
-            Check::fail(id, evidence)
-        } else if self.ok == 0 {
-            Check::not_checked(id, format!("{evidence} (no request succeeded)"))
-        } else {
-            Check::pass(id, evidence)
-        }
-    }
-}
-
-fn millis(d: Duration) -> String {
-    format!("{} ms", thousands(d.as_millis() as u64))
-}
-
-/// One client's counts and latencies.
-struct Tally {
-    counts: [u64; 6],
-    latencies: Histogram<u64>,
-}
-
-const OK: usize = 0;
-const UNAVAILABLE: usize = 1;
-const SERVER_ERROR: usize = 2;
-const CLIENT_ERROR: usize = 3;
-const TIMEOUT: usize = 4;
-const TRANSPORT: usize = 5;
-
-/// Sends the burst: `burst.clients` tasks, each its own connection, each sending as
-/// soon as its previous answer is in, until `burst.duration` is over. Lasts at most
-/// `duration + timeout`. The tasks are aborted if the future is dropped (Ctrl-C).
-pub async fn run_burst(
-    base: &str,
-    path: &str,
-    token: &str,
-    burst: Burst,
-    timeout: Duration,
-) -> Result<BurstOutcome, String> {
-    let client = reqwest::Client::builder()
-        .no_gzip()
-        .timeout(timeout)
-        .pool_max_idle_per_host(burst.clients)
-        .build()
-        .map_err(|e| describe(&e))?;
-    let url = reqwest::Url::parse(&format!("{base}{path}")).map_err(|e| e.to_string())?;
-    let deadline = Instant::now() + burst.duration;
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..burst.clients {
-        let client = client.clone();
-        let url = url.clone();
-        let token = token.to_string();
-        tasks.spawn(async move {
-            let mut tally = Tally {
-                counts: [0; 6],
-                latencies: crate::latency::new_histogram(),
-            };
-            while Instant::now() < deadline {
-                let began = Instant::now();
-                let result = match client.get(url.clone()).bearer_auth(&token).send().await {
-                    Ok(response) => {
-                        let status = response.status();
-                        response.bytes().await.map(|_| status)
-                    }
-                    Err(e) => Err(e),
-                };
-                let kind = match result {
-                    Ok(s) if s == StatusCode::SERVICE_UNAVAILABLE => UNAVAILABLE,
-                    Ok(s) if s.is_server_error() => SERVER_ERROR,
-                    Ok(s) if s.is_client_error() => CLIENT_ERROR,
-                    Ok(_) => OK,
-                    Err(e) if e.is_timeout() => TIMEOUT,
-                    Err(_) => TRANSPORT,
-                };
-                tally.counts[kind] += 1;
-                if kind != TIMEOUT && kind != TRANSPORT {
-                    let micros = began.elapsed().as_micros().clamp(1, 3_600_000_000) as u64;
-                    let _ = tally.latencies.record(micros);
-                }
-                if kind == TRANSPORT {
-                    // A refused connection fails at once: do not spin on it.
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
-            }
-            tally
-        });
-    }
-    let mut total = Tally {
-        counts: [0; 6],
-        latencies: crate::latency::new_histogram(),
-    };
-    while let Some(joined) = tasks.join_next().await {
-        let tally = joined.map_err(|e| format!("a burst client failed: {e}"))?;
-        for (t, c) in total.counts.iter_mut().zip(tally.counts) {
-            *t += c;
-        }
-        let _ = total.latencies.add(&tally.latencies);
-    }
-    let us = |v: u64| Duration::from_micros(v);
-    Ok(BurstOutcome {
-        path: path.to_string(),
-        clients: burst.clients,
-        duration: burst.duration,
-        timeout,
-        requests: total.counts.iter().sum(),
-        ok: total.counts[OK],
-        unavailable: total.counts[UNAVAILABLE],
-        server_errors: total.counts[SERVER_ERROR],
-        client_errors: total.counts[CLIENT_ERROR],
-        timeouts: total.counts[TIMEOUT],
-        transport_errors: total.counts[TRANSPORT],
-        p99: us(total.latencies.value_at_quantile(0.99)),
-        max: us(total.latencies.max()),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use std::io::Write;
@@ -828,53 +631,5 @@ mod tests {
             exchange(Some("Close"), Ok(200)).check("/h").status,
             Status::Fail
         );
-    }
-
-    fn outcome() -> BurstOutcome {
-        BurstOutcome {
-            path: "/api/v1/buildings".into(),
-            clients: 200,
-            duration: Duration::from_secs(3),
-            timeout: Duration::from_secs(3),
-            requests: 4321,
-            ok: 4321,
-            unavailable: 0,
-            server_errors: 0,
-            client_errors: 0,
-            timeouts: 0,
-            transport_errors: 0,
-            p99: Duration::from_millis(152),
-            max: Duration::from_millis(1310),
-        }
-    }
-
-    #[test]
-    fn a_burst_fails_on_503_5xx_timeouts_and_connection_errors() {
-        let pass = outcome().check();
-        assert_eq!(pass.status, Status::Pass);
-        assert_eq!(
-            pass.evidence,
-            "200 clients × 3 s on GET /api/v1/buildings: 4,321 requests: 4,321 ok, 0 × 503, \
-             0 other 5xx, 0 timed out (> 3 s), 0 connection errors; p99 152 ms, max 1,310 ms"
-        );
-        for field in 0..4 {
-            let mut o = outcome();
-            match field {
-                0 => o.unavailable = 1,
-                1 => o.server_errors = 1,
-                2 => o.timeouts = 1,
-                _ => o.transport_errors = 1,
-            }
-            assert_eq!(o.check().status, Status::Fail, "{field}");
-        }
-        let mut refused = outcome();
-        refused.ok = 0;
-        refused.client_errors = 4321;
-        let check = refused.check();
-        assert_eq!(check.status, Status::NotChecked);
-        assert!(check.evidence.contains("4,321 × 4xx"), "{}", check.evidence);
-        let mut none = outcome();
-        none.requests = 0;
-        assert_eq!(none.check().status, Status::NotChecked);
     }
 }

@@ -2,10 +2,13 @@
 //! server) and its database, each with pass, fail or "not checked" and the evidence
 //! seen — header values, sizes, counts, index names, the settings that differ.
 //!
-//! It only reads: over HTTP, GETs and one login ([`http`]); on the database, SELECTs on
-//! a session opened with `default_transaction_read_only` ([`db`]), so that PostgreSQL
-//! itself would refuse a write. The settings are compared through `tune-db`'s own diff
-//! ([`crate::tune::plan`]), which reads `pg_settings` only.
+//! It only reads: over HTTP, GETs and one login ([`http`], [`burst`]); on the database,
+//! SELECTs on a session opened with `default_transaction_read_only` ([`db`]), so that
+//! PostgreSQL itself would refuse a write. The settings and indexes are compared through
+//! `tune-db`'s own diff ([`crate::tune::plan_settings`], [`crate::tune::plan_indexes`]),
+//! and a failed check names a remedy only where that plan would make it ([`fixes`]).
+//! The application's own database role will do: what it may not read is "not
+//! checked", with the privilege it needs.
 //!
 //! [`run`] returns an [`AuditReport`], the typed value the command prints as a table
 //! ([`render`]) or JSON and turns into the exit code: 0 every check passed, 1 one
@@ -13,7 +16,9 @@
 //! run at all (host unreachable, login refused, database unreachable) it returns a
 //! [`CannotAudit`] instead, which also exits 2.
 
+pub mod burst;
 pub mod db;
+pub mod fixes;
 pub mod http;
 pub mod render;
 
@@ -22,7 +27,6 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::load::Login;
-use crate::tune::profile::Profile;
 
 /// The outcome of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -278,9 +282,12 @@ pub struct AuditOptions {
     pub database_url: Option<String>,
     /// Who the authenticated checks log in as.
     pub login: Login,
-    /// The settings to compare with.
-    pub profile: Profile,
+    /// The profile to compare with (and plan tune-db's remedies from), as given, and
+    /// the guide's indexes.
+    pub db: db::DbInputs,
     pub burst: Burst,
+    /// What the burst sends.
+    pub burst_request: burst::BurstRequest,
     /// Per-request timeout (and, in the burst, the latency that fails the check).
     pub timeout: Duration,
 }
@@ -294,8 +301,9 @@ impl std::fmt::Debug for AuditOptions {
                 &self.database_url.as_deref().map(crate::pg::redact_url),
             )
             .field("login", &self.login)
-            .field("profile", &self.profile.name)
+            .field("profile", &self.db.profile.name)
             .field("burst", &self.burst)
+            .field("burst_request", &self.burst_request.origin)
             .field("timeout", &self.timeout)
             .finish()
     }
@@ -322,8 +330,9 @@ pub fn base_url(text: &str) -> Result<String, String> {
 
 /// Runs every check: the API is reached and logged into first and the database
 /// connected, so that a wrong URL or password fails at once with one line; then each
-/// check in order. A check that meets an error records it as "not checked" rather than
-/// stopping the others.
+/// check in order. A check that meets an error (a privilege the role lacks included)
+/// records it as "not checked" rather than stopping the others, and a database check
+/// cannot take the HTTP results with it ([`db::checks`]).
 pub async fn run(options: &AuditOptions) -> Result<AuditReport, CannotAudit> {
     let session = http::Session::open(&options.url, &options.login, options.timeout).await?;
     let pool = match &options.database_url {
@@ -334,15 +343,10 @@ pub async fn run(options: &AuditOptions) -> Result<AuditReport, CannotAudit> {
         session.gzip().await,
         session.caching_headers().await,
         http::keep_alive(&options.url, options.timeout).await,
-        session.burst(options.burst).await,
+        session.burst(options.burst, &options.burst_request).await,
     ];
     match &pool {
-        Some(pool) => {
-            checks.push(db::pg_stat_statements(pool).await);
-            checks.push(db::foreign_key_indexes(pool).await);
-            checks.push(db::guide_indexes(pool).await);
-            checks.push(db::settings(pool, &options.profile).await);
-        }
+        Some(pool) => checks.extend(db::checks(pool, &options.db).await),
         None => checks.extend(
             CheckId::ALL
                 .iter()
@@ -359,7 +363,7 @@ pub async fn run(options: &AuditOptions) -> Result<AuditReport, CannotAudit> {
         &options.url,
         options.database_url.as_deref().map(crate::pg::redact_url),
         &options.login.email,
-        &options.profile.name,
+        &options.db.profile.name,
         checks,
     ))
 }
@@ -448,12 +452,21 @@ mod tests {
             url: "http://h".into(),
             database_url: Some("postgres://app:s3cret@db/k".into()),
             login: "a@b.be:hunter2".parse().unwrap(),
-            profile: crate::tune::profile::parse("[settings]\nwork_mem = \"4MB\"\n", "x.toml", "x")
+            db: db::DbInputs {
+                profile: crate::tune::profile::parse(
+                    "[settings]\nwork_mem = \"4MB\"\n",
+                    "x.toml",
+                    "x",
+                )
                 .unwrap(),
+                profile_arg: "x.toml".into(),
+                guide: Vec::new(),
+            },
             burst: Burst {
                 clients: 1,
                 duration: Duration::from_secs(1),
             },
+            burst_request: burst::BurstRequest::path("/api/v1/health").unwrap(),
             timeout: Duration::from_secs(1),
         };
         let text = format!("{options:?}");

@@ -23,8 +23,22 @@ pub fn table(report: &AuditReport, width: u16) -> String {
             c.evidence.clone(),
         ]);
     }
-    format!("{t}\n{}\n", report.summary_line())
+    let mut out = format!("{t}\n{}\n", report.summary_line());
+    if report
+        .checks
+        .iter()
+        .any(|c| c.evidence.contains("koprogo-perf tune-db"))
+    {
+        out.push_str(TUNE_DB_NOTE);
+        out.push('\n');
+    }
+    out
 }
+
+/// Said once under a table whose remedies name tune-db: it changes the server, so it
+/// needs more than the audit's read-only role.
+pub const TUNE_DB_NOTE: &str = "tune-db runs on this same database (--database-url) as a superuser; without --apply it \
+     only shows its plan";
 
 #[cfg(test)]
 mod tests {

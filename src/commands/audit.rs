@@ -6,10 +6,15 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
+use crate::audit::burst::BurstRequest;
+use crate::audit::db::DbInputs;
 use crate::audit::{self, AuditOptions, Burst};
 use crate::cli::{AuditArgs, AuditFormat};
 use crate::report::InputError;
 use crate::tune::profile::{self, AutoInputs};
+
+/// The profile that defines the guide's indexes.
+const GUIDE_PROFILE: &str = "koprogo-vps";
 
 pub async fn audit(args: AuditArgs) -> anyhow::Result<ExitCode> {
     if let Some(path) = &args.out {
@@ -53,8 +58,8 @@ pub async fn audit(args: AuditArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(report.exit_code))
 }
 
-/// Everything checked before any I/O: the URL, the credentials, the profile. Also
-/// says whether the login is the reference seed's default.
+/// Everything checked before any I/O: the URL, the credentials, the profile, the
+/// burst's request. Also says whether the login is the reference seed's default.
 fn resolve(args: &AuditArgs) -> anyhow::Result<(AuditOptions, bool)> {
     let url = audit::base_url(&args.url).map_err(InputError::msg)?;
     let logins = crate::load::resolve_logins(&args.logins, args.logins_file.as_deref())
@@ -64,17 +69,39 @@ fn resolve(args: &AuditArgs) -> anyhow::Result<(AuditOptions, bool)> {
         .into_iter()
         .next()
         .unwrap_or_else(|| crate::seed::demo_logins(1).remove(0).into());
-    let profile = profile::load(&args.profile, &AutoInputs::detect())
-        .map_err(|e| InputError(anyhow::Error::new(e)))?;
+    let auto = AutoInputs::detect();
+    let profile =
+        profile::load(&args.profile, &auto).map_err(|e| InputError(anyhow::Error::new(e)))?;
+    // The guide's indexes are koprogo-vps's, whatever --profile the settings follow.
+    let vps = match args.profile.as_str() {
+        GUIDE_PROFILE => None,
+        _ => Some(
+            profile::load(GUIDE_PROFILE, &auto).map_err(|e| InputError(anyhow::Error::new(e)))?,
+        ),
+    };
+    let guide =
+        audit::db::guide_specs(vps.as_ref().unwrap_or(&profile)).map_err(InputError::msg)?;
+    let burst_request = match &args.burst_path {
+        Some(path) => BurstRequest::path(path).map_err(InputError::msg)?,
+        None => BurstRequest::scenario(
+            &crate::load::scenario::load(&args.scenario)
+                .map_err(|e| InputError(anyhow::Error::new(e)))?,
+        ),
+    };
     let options = AuditOptions {
         url,
         database_url: args.database_url.clone(),
         login,
-        profile,
+        db: DbInputs {
+            profile,
+            profile_arg: args.profile.clone(),
+            guide,
+        },
         burst: Burst {
             clients: args.burst as usize,
             duration: args.burst_duration,
         },
+        burst_request,
         timeout: args.timeout,
     };
     Ok((options, default_login))

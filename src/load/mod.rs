@@ -955,15 +955,37 @@ fn refresh_token_of(body: &Value) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Learns the ids of the user's organization through the list endpoints (`data[].id`),
-/// counted apart from the workload.
+/// The list each id placeholder is learned from after login (`data[].id` of its first
+/// page of 100), by every virtual user and by the audit's burst alike.
+pub const DISCOVERY: [(Placeholder, &str); 3] = [
+    (
+        Placeholder::BuildingId,
+        "api/v1/buildings?page=1&per_page=100",
+    ),
+    (Placeholder::UnitId, "api/v1/units?page=1&per_page=100"),
+    (Placeholder::OwnerId, "api/v1/owners?page=1&per_page=100"),
+];
+
+/// The ids of a list's answer (`data[].id`); `None` when it is not such a list.
+pub fn ids_of(body: &Value) -> Option<Vec<String>> {
+    body.get("data")?.as_array().map(|items| {
+        items
+            .iter()
+            .filter_map(|i| i.get("id")?.as_str().map(str::to_string))
+            .collect()
+    })
+}
+
+/// Learns the ids of the user's organization through the list endpoints
+/// ([`DISCOVERY`]), counted apart from the workload.
 async fn discover(user: &mut GooseUser, shared: &Shared) {
     let needs = shared.needs;
-    for (needed, path) in [
-        (needs.buildings, "api/v1/buildings?page=1&per_page=100"),
-        (needs.units, "api/v1/units?page=1&per_page=100"),
-        (needs.owners, "api/v1/owners?page=1&per_page=100"),
-    ] {
+    for (placeholder, path) in DISCOVERY {
+        let needed = match placeholder {
+            Placeholder::BuildingId => needs.buildings,
+            Placeholder::UnitId => needs.units,
+            _ => needs.owners,
+        };
         if !needed {
             continue;
         }
@@ -977,15 +999,8 @@ async fn discover(user: &mut GooseUser, shared: &Shared) {
         let (outcome, ids) = match builder.send().await {
             Ok(r) => {
                 let status = r.status();
-                let ids: Option<Vec<String>> = if status.is_success() {
-                    r.json::<Value>().await.ok().and_then(|v| {
-                        v.get("data")?.as_array().map(|items| {
-                            items
-                                .iter()
-                                .filter_map(|i| i.get("id")?.as_str().map(str::to_string))
-                                .collect()
-                        })
-                    })
+                let ids = if status.is_success() {
+                    r.json::<Value>().await.ok().as_ref().and_then(ids_of)
                 } else {
                     None
                 };
@@ -996,12 +1011,47 @@ async fn discover(user: &mut GooseUser, shared: &Shared) {
         shared.recorder.record_discovery(outcome, ids.is_none());
         let ids = ids.unwrap_or_default();
         let state = vu_mut(user);
-        match path.split('?').next().unwrap_or_default() {
-            "api/v1/buildings" => state.buildings = ids,
-            "api/v1/units" => state.units = ids,
+        match placeholder {
+            Placeholder::BuildingId => state.buildings = ids,
+            Placeholder::UnitId => state.units = ids,
             _ => state.owners = ids,
         }
     }
+}
+
+/// The ids a user learned ([`DISCOVERY`]), for filling templates outside a load.
+#[derive(Debug, Clone, Default)]
+pub struct Learned {
+    pub buildings: Vec<String>,
+    pub units: Vec<String>,
+    pub owners: Vec<String>,
+}
+
+/// Fills `template` once as virtual user `number` would with the ids `learned` (an id
+/// picked at random, random values drawn from `seed`); `Err` names the id it needs that
+/// `learned` has none of. The audit's burst fills its request this way.
+pub fn fill(
+    template: &scenario::Template,
+    learned: &Learned,
+    number: usize,
+    seed: u64,
+) -> Result<String, &'static str> {
+    let mut state = Vu {
+        number,
+        login: None,
+        token: None,
+        refresh_token: None,
+        login_failures: 0,
+        login_after: None,
+        rediscoveries: 0,
+        buildings: learned.buildings.clone(),
+        units: learned.units.clone(),
+        owners: learned.owners.clone(),
+        rng: ChaCha8Rng::seed_from_u64(seed),
+        seq: 0,
+        etags: Default::default(),
+    };
+    render(template, &mut state, "audit")
 }
 
 fn vu(user: &GooseUser) -> &Vu {

@@ -146,22 +146,24 @@ pub fn unquote(name: &str) -> String {
 
 /// The condition `predicate` on `table` as PostgreSQL deparses it (so that two ways of
 /// writing it compare equal), or PostgreSQL's error when it does not hold on that table
-/// (a missing column, a wrong type). Asked with `EXPLAIN` (planned, never run) in a
-/// read-only transaction with index scans off, so that the plan keeps the condition as
-/// its filter.
+/// (a missing column, a wrong type); an error when this role may not read the table.
+/// Asked with `EXPLAIN` (planned, never run) in a read-only transaction with index scans
+/// off, so that the plan keeps the condition as its filter.
 pub async fn deparse_condition(
     pool: &PgPool,
     table: &str,
     predicate: &str,
 ) -> anyhow::Result<Result<String, String>> {
     let mut tx = pool.begin().await?;
-    sqlx::raw_sql(
-        "SET TRANSACTION READ ONLY; SET LOCAL statement_timeout = '10s'; \
-         SET LOCAL enable_indexscan = off; SET LOCAL enable_bitmapscan = off; \
-         SET LOCAL enable_indexonlyscan = off",
-    )
-    .execute(&mut *tx)
-    .await?;
+    for statement in [
+        "SET TRANSACTION READ ONLY",
+        "SET LOCAL statement_timeout = '10s'",
+        "SET LOCAL enable_indexscan = off",
+        "SET LOCAL enable_bitmapscan = off",
+        "SET LOCAL enable_indexonlyscan = off",
+    ] {
+        sqlx::query(statement).execute(&mut *tx).await?;
+    }
     let plan: Result<Value, sqlx::Error> = sqlx::query_scalar(&format!(
         "EXPLAIN (FORMAT JSON) SELECT 1 FROM {table} WHERE {predicate}"
     ))
@@ -170,6 +172,13 @@ pub async fn deparse_condition(
     tx.rollback().await?;
     Ok(match plan {
         Ok(plan) => Ok(find_filter(&plan[0]["Plan"]).unwrap_or_else(|| predicate.to_string())),
+        // A role without SELECT on the table cannot plan the query: that says nothing
+        // about the condition, so it is an error of the caller's, not a rejection.
+        Err(sqlx::Error::Database(e))
+            if e.code().as_deref() == Some(crate::tune::INSUFFICIENT_PRIVILEGE) =>
+        {
+            anyhow::bail!("needs SELECT on {table}: {}", e.message())
+        }
         Err(sqlx::Error::Database(e)) => Err(e.message().to_string()),
         Err(e) => return Err(e.into()),
     })

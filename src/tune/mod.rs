@@ -135,6 +135,21 @@ impl IndexPlan {
     pub fn spec(&self) -> &IndexSpec {
         &self.spec
     }
+
+    /// The foreign key it was added for by `--fk-indexes`; `None` for the profile's.
+    pub fn foreign_key(&self) -> Option<&str> {
+        self.origin.strip_prefix(FOREIGN_KEY_ORIGIN)
+    }
+
+    /// True when it is (or, once built, will be) an index that `fk`'s lookups can use:
+    /// not partial, on its table, leading with its columns in any order, and not an
+    /// item that cannot exist here.
+    pub fn covers(&self, fk: &indexes::UnindexedForeignKey) -> bool {
+        self.spec.predicate.is_none()
+            && !matches!(self.step, IndexStep::Impossible(_) | IndexStep::Skipped(_))
+            && same_table(&self.table, &fk.table_name)
+            && leads_with(&self.spec.columns, &fk.index_spec().columns)
+    }
 }
 
 /// The diff between a server and a profile: each setting's current and target value,
@@ -294,20 +309,92 @@ pub async fn plan(pool: &PgPool, profile: Profile) -> anyhow::Result<ProfileDiff
 }
 
 /// [`plan`], and with `fk_indexes` an index for every foreign key that no valid,
-/// non-partial index (nor one of the profile's) leads with.
+/// non-partial index (nor one of the profile's) leads with. A setting of the profile
+/// that this role may not read is an error here (tune-db runs as a superuser, who
+/// reads them all); [`plan_settings`] and [`plan_indexes`] are the two halves for a
+/// caller that can do with less.
 pub async fn plan_with(
     pool: &PgPool,
     profile: Profile,
     fk_indexes: bool,
 ) -> anyhow::Result<ProfileDiff> {
+    let SettingsDiff { settings, hidden } = plan_settings(pool, &profile).await?;
+    if !hidden.is_empty() {
+        anyhow::bail!(
+            "{}: connect as a superuser (or a role granted pg_read_all_settings)",
+            hidden_text(&hidden)
+        );
+    }
+    let IndexDiff {
+        indexes,
+        unindexed,
+        waste,
+        stats_reset,
+    } = plan_indexes(pool, &profile, fk_indexes).await?;
+    Ok(ProfileDiff {
+        profile,
+        settings,
+        indexes,
+        unindexed,
+        waste,
+        stats_reset,
+    })
+}
+
+/// What PostgreSQL needs before it shows a role these settings, in one line:
+/// `shared_preload_libraries: not checked: needs pg_read_all_settings or superuser`.
+pub fn hidden_text(hidden: &[String]) -> String {
+    format!(
+        "{}: not checked: needs pg_read_all_settings or superuser",
+        hidden.join(", ")
+    )
+}
+
+/// The profile's settings against the server's.
+#[derive(Debug, Clone)]
+pub struct SettingsDiff {
+    /// Every setting of the profile that this role can read (and
+    /// `shared_preload_libraries` when the profile preloads a library), in order.
+    pub settings: Vec<SettingPlan>,
+    /// The profile's settings that PostgreSQL hides from this role
+    /// (`shared_preload_libraries` and a few more are shown only to superusers and to
+    /// members of pg_read_all_settings): neither compared nor validated.
+    pub hidden: Vec<String>,
+}
+
+/// The settings half of [`plan`]: each setting's current and target value. Needs only
+/// `pg_settings`, which every role can read, though without the rows PostgreSQL hides
+/// from it ([`SettingsDiff::hidden`]).
+pub async fn plan_settings(pool: &PgPool, profile: &Profile) -> anyhow::Result<SettingsDiff> {
     let server = read_settings(pool).await?;
-    let checked = profile::validate(&profile, &server)?;
+    let mut wanted: Vec<&str> = profile.settings.iter().map(|s| s.name.as_str()).collect();
+    if !profile.preload.is_empty() {
+        wanted.push("shared_preload_libraries");
+    }
+    let hidden = hidden_settings(pool, &wanted, &server).await?;
+    let visible;
+    let readable = if hidden.is_empty() {
+        profile
+    } else {
+        visible = Profile {
+            settings: profile
+                .settings
+                .iter()
+                .filter(|s| !hidden.contains(&s.name))
+                .cloned()
+                .collect(),
+            ..profile.clone()
+        };
+        &visible
+    };
+    let checked = profile::validate(readable, &server)?;
     let sources = sources(pool).await?;
     let mut names: Vec<String> = checked.iter().map(|c| c.name.clone()).collect();
     names.push("shared_preload_libraries".into());
     let shown = show_all(pool, &names).await?;
     let mut settings = Vec::new();
     for c in &checked {
+        // validate found every checked name in `server`.
         let row = &server[&c.name];
         settings.push(SettingPlan {
             name: c.name.clone(),
@@ -321,8 +408,9 @@ pub async fn plan_with(
             target_base: c.target_base.clone(),
         });
     }
-    if !profile.preload.is_empty() {
-        let row = &server["shared_preload_libraries"];
+    if let Some(row) = server.get("shared_preload_libraries")
+        && !profile.preload.is_empty()
+    {
         let mut libraries = split_libraries(&row.setting);
         let missing: Vec<&String> = profile
             .preload
@@ -349,6 +437,69 @@ pub async fn plan_with(
             target_base: target,
         });
     }
+    Ok(SettingsDiff { settings, hidden })
+}
+
+/// Of `names`, those that the server has but does not show this role: missing from
+/// its `pg_settings`, and `current_setting` refuses them for lack of privilege. A name
+/// the server does not have at all is left to [`profile::validate`] to report.
+async fn hidden_settings(
+    pool: &PgPool,
+    names: &[&str],
+    server: &HashMap<String, PgSetting>,
+) -> anyhow::Result<Vec<String>> {
+    let mut hidden = Vec::new();
+    // Collected first: an iterator adapter's closure held across the awaits below
+    // would make the future not `Send` for every lifetime.
+    let missing: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|n| !server.contains_key(*n))
+        .collect();
+    for name in missing {
+        let read: Result<Option<String>, sqlx::Error> =
+            sqlx::query_scalar("SELECT current_setting($1, true)")
+                .bind(name)
+                .fetch_one(pool)
+                .await;
+        match read {
+            Err(sqlx::Error::Database(e))
+                if e.code().as_deref() == Some(INSUFFICIENT_PRIVILEGE) =>
+            {
+                hidden.push(name.to_string())
+            }
+            Err(e) => return Err(anyhow::Error::new(e).context(format!("reading setting {name}"))),
+            Ok(_) => {}
+        }
+    }
+    Ok(hidden)
+}
+
+/// SQLSTATE 42501: what PostgreSQL answers a role that lacks a privilege.
+pub(crate) const INSUFFICIENT_PRIVILEGE: &str = "42501";
+
+/// The profile's indexes against the database's.
+#[derive(Debug, Clone)]
+pub struct IndexDiff {
+    /// The profile's, then those `fk_indexes` adds.
+    pub indexes: Vec<IndexPlan>,
+    /// Foreign keys that no valid, non-partial index leads with and that no index of
+    /// the diff will cover.
+    pub unindexed: Vec<indexes::UnindexedForeignKey>,
+    /// Duplicate, prefix and unused indexes already in the database.
+    pub waste: Vec<catalog::Finding>,
+    /// When the statistics behind "unused" were last reset (`None`: never).
+    pub stats_reset: Option<String>,
+}
+
+/// The index half of [`plan_with`]. Reads only the catalogs (and plans, never runs,
+/// an `EXPLAIN` per partial index's condition), which any role that can read the
+/// tables may do.
+pub async fn plan_indexes(
+    pool: &PgPool,
+    profile: &Profile,
+    fk_indexes: bool,
+) -> anyhow::Result<IndexDiff> {
     let existing = catalog::indexes(pool)
         .await
         .context("reading the indexes")?;
@@ -362,25 +513,18 @@ pub async fn plan_with(
         .await
         .context("reading the foreign keys")?
     {
-        let spec = fk.index_spec();
-        let covered = index_plans.iter().any(|i| {
-            i.spec.predicate.is_none()
-                && !matches!(i.step, IndexStep::Impossible(_) | IndexStep::Skipped(_))
-                && same_table(&i.table, &fk.table_name)
-                && leads_with(&i.spec.columns, &spec.columns)
-        });
-        if covered {
+        if index_plans.iter().any(|i| i.covers(&fk)) {
             continue;
         }
         if fk_indexes && fk.visible {
-            let mut spec = spec;
+            let mut spec = fk.index_spec();
             // The name is the table's and the columns': when an index that does not
             // serve the key already has it, the key's own gets `_fk` after it.
             if catalog::relation(pool, &spec.name).await?.is_some() {
                 spec.name.truncate(60);
                 spec.name.push_str("_fk");
             }
-            let origin = format!("foreign key {}", fk.constraint_name);
+            let origin = format!("{FOREIGN_KEY_ORIGIN}{}", fk.constraint_name);
             index_plans.push(plan_index(pool, &spec, origin, &existing).await?);
         } else {
             unindexed.push(fk);
@@ -388,15 +532,16 @@ pub async fn plan_with(
     }
     let waste = catalog::findings(&existing);
     let stats_reset = catalog::stats_reset(pool).await?;
-    Ok(ProfileDiff {
-        profile,
-        settings,
+    Ok(IndexDiff {
         indexes: index_plans,
         unindexed,
         waste,
         stats_reset,
     })
 }
+
+/// How [`IndexPlan::origin`] begins for an index `--fk-indexes` adds.
+const FOREIGN_KEY_ORIGIN: &str = "foreign key ";
 
 /// `expenses` and `public.expenses` name the same table here (tables are matched by
 /// `regclass` text, which leaves out a schema in the search path).
@@ -461,33 +606,44 @@ async fn plan_index(
     })
 }
 
-pub(crate) async fn index_step(
-    pool: &PgPool,
-    spec: &IndexSpec,
-    existing: &[catalog::ExistingIndex],
-) -> anyhow::Result<IndexStep> {
+/// An index spec resolved against the catalog: its table, and its condition as
+/// PostgreSQL deparses it.
+struct Resolved {
+    table: catalog::Table,
+    predicate: Option<String>,
+}
+
+/// The spec's table, columns and condition checked against the catalog: `Err` says why
+/// it cannot exist on this database.
+async fn resolve(pool: &PgPool, spec: &IndexSpec) -> anyhow::Result<Result<Resolved, String>> {
     let Some(table) = catalog::table(pool, &spec.table).await? else {
-        return Ok(IndexStep::Impossible(format!(
-            "there is no table `{}`",
-            spec.table
-        )));
+        return Ok(Err(format!("there is no table `{}`", spec.table)));
     };
-    let keys = key_names(&spec.columns);
-    for key in &keys {
-        if !table.columns.contains(key) {
-            return Ok(IndexStep::Impossible(format!(
-                "table `{}` has no column `{key}`",
-                table.name
-            )));
+    for key in key_names(&spec.columns) {
+        if !table.columns.contains(&key) {
+            return Ok(Err(format!("table `{}` has no column `{key}`", table.name)));
         }
     }
     let predicate = match &spec.predicate {
         None => None,
         Some(p) => match catalog::deparse_condition(pool, &table.name, p).await? {
             Ok(deparsed) => Some(deparsed),
-            Err(e) => return Ok(IndexStep::Impossible(format!("where `{p}`: {e}"))),
+            Err(e) => return Ok(Err(format!("where `{p}`: {e}"))),
         },
     };
+    Ok(Ok(Resolved { table, predicate }))
+}
+
+pub(crate) async fn index_step(
+    pool: &PgPool,
+    spec: &IndexSpec,
+    existing: &[catalog::ExistingIndex],
+) -> anyhow::Result<IndexStep> {
+    let resolved = match resolve(pool, spec).await? {
+        Ok(r) => r,
+        Err(why) => return Ok(IndexStep::Impossible(why)),
+    };
+    let table = &resolved.table;
     match catalog::relation(pool, &spec.name).await? {
         None => {}
         Some((kind, Some(on))) if kind == "i" && on == table.oid => {
@@ -513,16 +669,62 @@ pub(crate) async fn index_step(
             )));
         }
     }
-    // An existing valid btree index whose leading keys are these, in this order and
-    // direction (or all reversed: a btree scans both ways), with their default operator
-    // classes and collations, and with no condition or the same one, serves every
-    // lookup this one would. The fewest keys win.
+    Ok(match served_by(pool, spec, &resolved, existing).await? {
+        Some(name) => IndexStep::ServedBy(name),
+        None => IndexStep::Build,
+    })
+}
+
+/// How the database serves the lookups of an index spec, judged by definition alone
+/// (its name is not looked at): [`serving`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Serving {
+    /// This existing valid index serves every lookup the spec's would.
+    By(String),
+    /// No index serves them; the spec could be built.
+    No,
+    /// The spec cannot exist on this database (no such table or column, a condition
+    /// PostgreSQL rejects): why.
+    Impossible(String),
+}
+
+/// Which existing index, if any, serves the lookups `spec` is for: the same test as the
+/// plan's "served by" (table, method, leading keys in order and direction, operator
+/// classes, condition), whatever either index is named.
+pub async fn serving(
+    pool: &PgPool,
+    spec: &IndexSpec,
+    existing: &[catalog::ExistingIndex],
+) -> anyhow::Result<Serving> {
+    Ok(match resolve(pool, spec).await? {
+        Err(why) => Serving::Impossible(why),
+        Ok(resolved) => match served_by(pool, spec, &resolved, existing).await? {
+            Some(name) => Serving::By(name),
+            None => Serving::No,
+        },
+    })
+}
+
+/// An existing valid btree index whose leading keys are the spec's, in this order and
+/// direction (or all reversed: a btree scans both ways), with their default operator
+/// classes and collations, and with no condition or the same one, serves every lookup
+/// the spec's would. A partial index with the same condition is named before a plain
+/// one (it is the spec's own kind: KoproGo's `idx_unit_owners_active` for the guide's
+/// partial index, rather than the foreign key's plain one); then the fewest keys win,
+/// then the spec's own name.
+async fn served_by(
+    pool: &PgPool,
+    spec: &IndexSpec,
+    resolved: &Resolved,
+    existing: &[catalog::ExistingIndex],
+) -> anyhow::Result<Option<String>> {
+    let keys = key_names(&spec.columns);
     let descending = key_descending(&spec.columns);
     let mut candidates: Vec<&catalog::ExistingIndex> = existing
         .iter()
         .filter(|e| {
             e.valid
-                && e.table_oid == table.oid
+                && e.table_oid == resolved.table.oid
                 && e.method == "btree"
                 && e.columns.len() >= keys.len()
                 && e.plain[..keys.len()].iter().all(|p| *p)
@@ -537,23 +739,55 @@ pub(crate) async fn index_step(
                         .all(|(a, b)| a != b))
         })
         .collect();
-    candidates.sort_by_key(|e| (e.predicate.is_some(), e.columns.len(), e.name.clone()));
+    candidates.sort_by_key(|e| {
+        (
+            // A condition never serves a spec without one: this order only matters for
+            // partial specs.
+            e.predicate.is_none(),
+            e.columns.len(),
+            e.name != spec.name,
+            e.name.clone(),
+        )
+    });
     for e in candidates {
-        let serves = match (&e.predicate, &predicate) {
+        let serves = match (&e.predicate, &resolved.predicate) {
             (None, _) => true,
             (Some(_), None) => false,
             (Some(theirs), Some(ours)) => {
-                catalog::deparse_condition(pool, &table.name, theirs)
+                catalog::deparse_condition(pool, &resolved.table.name, theirs)
                     .await?
                     .as_ref()
                     == Ok(ours)
             }
         };
         if serves {
-            return Ok(IndexStep::ServedBy(e.name.clone()));
+            return Ok(Some(e.name.clone()));
         }
     }
-    Ok(IndexStep::Build)
+    Ok(None)
+}
+
+/// True when an index built from `a` would serve every lookup of one built from `b`:
+/// the same table, `b`'s keys leading `a`'s in order and direction (or all reversed),
+/// and no condition on `a` or the same text as `b`'s. A spec-to-spec test for what is
+/// not built yet; it errs on "no" when two conditions are written differently.
+pub fn spec_serves(a: &IndexSpec, b: &IndexSpec) -> bool {
+    let (a_keys, b_keys) = (key_names(&a.columns), key_names(&b.columns));
+    let (a_desc, b_desc) = (key_descending(&a.columns), key_descending(&b.columns));
+    let squeeze = |p: &str| p.split_whitespace().collect::<Vec<_>>().join(" ");
+    same_table(&a.table, &b.table)
+        && a_keys.len() >= b_keys.len()
+        && a_keys[..b_keys.len()] == b_keys[..]
+        && (a_desc[..b_desc.len()] == b_desc[..]
+            || a_desc[..b_desc.len()]
+                .iter()
+                .zip(&b_desc)
+                .all(|(x, y)| x != y))
+        && match (&a.predicate, &b.predicate) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(x), Some(y)) => squeeze(x) == squeeze(y),
+        }
 }
 
 /// Compares base values: numerically for numbers (so "1.1" equals "1.10").
@@ -744,11 +978,14 @@ pub async fn verify(pool: &PgPool, plan: &ProfileDiff) -> anyhow::Result<Vec<Ver
     let server = read_settings(pool).await?;
     let names: Vec<String> = plan.settings.iter().map(|s| s.name.clone()).collect();
     let shown = show_all(pool, &names).await?;
-    Ok(plan
-        .settings
+    plan.settings
         .iter()
         .map(|s| {
-            let row = &server[&s.name];
+            // A row the plan read can only be missing when the role lost a privilege
+            // since: an error, not a panic.
+            let row = server
+                .get(&s.name)
+                .with_context(|| format!("{} is no longer shown to this role", s.name))?;
             let ok = if s.name == "shared_preload_libraries" {
                 let now = split_libraries(&row.setting);
                 split_libraries(&s.target_base)
@@ -757,15 +994,15 @@ pub async fn verify(pool: &PgPool, plan: &ProfileDiff) -> anyhow::Result<Vec<Ver
             } else {
                 same_value(&row.setting, &s.target_base, &row.vartype)
             };
-            Verified {
+            Ok(Verified {
                 name: s.name.clone(),
                 in_effect: shown.get(&s.name).cloned().unwrap_or_default(),
                 target: s.target.clone(),
                 pending_restart: row.pending_restart,
                 ok,
-            }
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// Builds the diff's missing or invalid indexes, each on its own; one that fails does
