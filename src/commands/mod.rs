@@ -47,7 +47,7 @@ async fn interruptible<T>(
 
 /// The exit code for an error: 130 after Ctrl-C (the shell convention), 2 for input the
 /// user must fix (as for usage errors: an [`InputError`](crate::report::InputError), a
-/// scenario file, server settings) and for an audit that could not check, 1 otherwise.
+/// scenario file, server settings, a profile or one of its indexes the schema cannot hold) and for an audit that could not check, 1 otherwise.
 pub fn exit_code_for(error: &anyhow::Error) -> ExitCode {
     if error.downcast_ref::<Interrupted>().is_some() {
         ExitCode::from(130)
@@ -56,6 +56,7 @@ pub fn exit_code_for(error: &anyhow::Error) -> ExitCode {
             || e.is::<crate::audit::CannotAudit>()
             || e.is::<crate::load::scenario::ScenarioError>()
             || e.is::<crate::server::ConfigError>()
+            || e.is::<crate::tune::profile::ProfileError>()
     }) {
         ExitCode::from(2)
     } else {

@@ -158,6 +158,23 @@ impl Runner {
             create_database(&admin, TEMPLATE_INDEXED, Some(TEMPLATE)).await?;
             let pool = crate::pg::connect(&cluster.url_for(TEMPLATE_INDEXED), 2).await?;
             let plan = crate::tune::plan(&pool, self.profile.clone()).await?;
+            // An index the schema cannot hold would leave the arm measuring less than
+            // the profile says: refused as tune-db refuses it, before any run.
+            if let Some(error) = plan.impossible() {
+                pool.close().await;
+                return Err(anyhow::Error::new(error).context(
+                    "the indexes arm cannot build the profile as written: fix the profile \
+                     (tune-db --dry-run --profile FILE shows each index against the schema)",
+                ));
+            }
+            for index in &plan.indexes {
+                if let crate::tune::IndexStep::ServedBy(by) = &index.step {
+                    eprintln!(
+                        "experiment: the profile's {} is not built: served by {by}",
+                        index.name
+                    );
+                }
+            }
             let built = crate::tune::build_indexes(&pool, &plan, |_, _, _| {}).await?;
             sqlx::raw_sql("ANALYZE")
                 .execute(&pool)

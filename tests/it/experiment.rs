@@ -211,3 +211,41 @@ fn ctrl_c_keeps_the_runs_that_ended_and_stops_everything() {
     );
     assert!(crate::common::processes_mentioning(&tmp.path().display().to_string()).is_empty());
 }
+
+/// An index the reference schema cannot hold is refused before the first run, as
+/// tune-db refuses it: the indexes arm would otherwise measure less than the profile
+/// says, without a word.
+#[test]
+fn an_index_the_schema_cannot_hold_is_refused_before_any_run() {
+    let tmp = crate::common::private_tmp();
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("bad.toml");
+    std::fs::write(
+        &profile,
+        "description = \"one impossible index\"\n\n[[index]]\nname = \"idx_nope\"\n\
+         table = \"expenses\"\ncolumns = \"building_id, no_such_column\"\n",
+    )
+    .unwrap();
+    let out = dir.path().join("exp");
+    let output = crate::common::bin()
+        .args(["experiment", "--scale", "1", "--arms", "baseline,indexes"])
+        .args(["--vus", "2", "--ramp-up", "1s", "--duration", "2s", "-q"])
+        .arg("--profile")
+        .arg(&profile)
+        .arg("--out")
+        .arg(&out)
+        .env("TMPDIR", tmp.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("no_such_column") && stderr.contains("indexes arm"),
+        "{stderr}"
+    );
+    assert!(!out.join("runs").exists(), "no run was made: {stderr}");
+    assert!(
+        crate::common::leftovers(tmp.path()).is_empty(),
+        "the cluster was stopped"
+    );
+}
