@@ -1,4 +1,5 @@
--- The reference KoproGo schema (see ../shared/reference/koprogo.md).
+-- The reference KoproGo schema (see ../shared/reference/koprogo.md): KoproGo's tables,
+-- columns and types (backend/migrations/) for what the reference server serves.
 -- Primary keys, foreign keys, checks and unique constraints only: the performance
 -- indexes (one per foreign key, pagination composites, the tuning guide's two) are
 -- deliberately absent. Creating them is `koprogo-perf tune-db`'s job, so that the
@@ -81,10 +82,10 @@ CREATE TABLE unit_owners (
     id                   UUID PRIMARY KEY,
     unit_id              UUID NOT NULL REFERENCES units (id) ON DELETE CASCADE,
     owner_id             UUID NOT NULL REFERENCES owners (id) ON DELETE CASCADE,
-    ownership_percentage NUMERIC(5, 4) NOT NULL
+    ownership_percentage NUMERIC(6, 5) NOT NULL
         CHECK (ownership_percentage > 0 AND ownership_percentage <= 1),
-    start_date           DATE NOT NULL,
-    end_date             DATE CHECK (end_date IS NULL OR end_date >= start_date),
+    start_date           TIMESTAMPTZ NOT NULL,
+    end_date             TIMESTAMPTZ CHECK (end_date IS NULL OR end_date >= start_date),
     is_primary_contact   BOOLEAN NOT NULL DEFAULT FALSE,
     created_at           TIMESTAMPTZ NOT NULL DEFAULT now(),
     updated_at           TIMESTAMPTZ NOT NULL DEFAULT now()
@@ -115,13 +116,13 @@ CREATE TABLE expenses (
                             'administration', 'works', 'other')),
     description     TEXT NOT NULL,
     amount          NUMERIC(12, 2) NOT NULL CHECK (amount > 0),
-    expense_date    DATE NOT NULL,
+    expense_date    TIMESTAMPTZ NOT NULL,
     payment_status  TEXT NOT NULL DEFAULT 'pending'
         CHECK (payment_status IN ('pending', 'paid', 'overdue', 'cancelled')),
-    -- KoproGo calls this column approval_status with snake_case values; the tuning
-    -- guide's query and index say `status = 'Approved'`, and the guide is the spec.
-    status          TEXT NOT NULL DEFAULT 'Draft'
-        CHECK (status IN ('Draft', 'PendingApproval', 'Approved', 'Rejected')),
+    -- KoproGo's column and values. The tuning guide's query and index name a
+    -- `status = 'Approved'` that KoproGo no longer has; its intent is this column.
+    approval_status TEXT NOT NULL DEFAULT 'draft'
+        CHECK (approval_status IN ('draft', 'pending_approval', 'approved', 'rejected')),
     supplier        TEXT,
     invoice_number  TEXT,
     account_code    TEXT,

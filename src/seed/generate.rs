@@ -172,7 +172,7 @@ pub struct UnitOwners {
     pub id: Vec<Uuid>,
     pub unit_id: Vec<Uuid>,
     pub owner_id: Vec<Uuid>,
-    /// The share in basis points (10000 = the whole unit), stored as numeric(5,4).
+    /// The share in basis points (10000 = the whole unit), stored as numeric(6,5).
     pub share_bp: Vec<i32>,
     pub start_date: Vec<NaiveDate>,
     pub end_date: Vec<Option<NaiveDate>>,
@@ -192,7 +192,8 @@ pub struct Expenses {
     pub amount_cents: Vec<i64>,
     pub expense_date: Vec<NaiveDate>,
     pub payment_status: Vec<&'static str>,
-    pub status: Vec<&'static str>,
+    /// KoproGo's `approval_status` values (`approved`, …).
+    pub approval_status: Vec<&'static str>,
     pub supplier: Vec<&'static str>,
     pub invoice_number: Vec<Option<String>>,
     pub account_code: Vec<&'static str>,
@@ -246,6 +247,9 @@ pub struct SeedMaterial {
     /// One 16-byte salt per entry of [`DEMO_USERS`].
     pub salts: [[u8; 16]; DEMO_USERS.len()],
     org_seeds: Vec<[u8; 32]>,
+    /// The superadmin's salt, drawn after the organizations' seeds (so that adding it
+    /// changed none of their rows).
+    pub admin_salt: [u8; 16],
 }
 
 impl SeedMaterial {
@@ -254,7 +258,12 @@ impl SeedMaterial {
         let salts = std::array::from_fn(|_| rng.random());
         let organizations = scale as usize * SHAPES.len();
         let org_seeds = (0..organizations).map(|_| rng.random()).collect();
-        Self { salts, org_seeds }
+        let admin_salt = rng.random();
+        Self {
+            salts,
+            org_seeds,
+            admin_salt,
+        }
     }
 
     pub fn organizations(&self) -> usize {
@@ -775,20 +784,20 @@ impl OrgGen<'_> {
             let kind: &ExpenseKind = pick_weighted(&mut self.rng, EXPENSE_KINDS, |k| k.weight);
             let supplier = *pick(&mut self.rng, kind.suppliers);
             let (status, max_age) = match self.rng.random_range(0..100) {
-                0..40 => ("Approved", 1000),
-                40..65 => ("PendingApproval", 120),
-                65..85 => ("Draft", 60),
-                _ => ("Rejected", 1000),
+                0..40 => ("approved", 1000),
+                40..65 => ("pending_approval", 120),
+                65..85 => ("draft", 60),
+                _ => ("rejected", 1000),
             };
             let date = today - Days::new(self.rng.random_range(1..=max_age));
             let payment_status = match status {
-                "Approved" => match self.rng.random_range(0..100) {
+                "approved" => match self.rng.random_range(0..100) {
                     0..60 => "paid",
                     60..85 => "pending",
                     _ => "overdue",
                 },
-                "Rejected" => "cancelled",
-                "PendingApproval" if self.rng.random_bool(0.1) => "overdue",
+                "rejected" => "cancelled",
+                "pending_approval" if self.rng.random_bool(0.1) => "overdue",
                 _ => "pending",
             };
             // Skewed towards the low end of the kind's range, as invoices are.
@@ -800,7 +809,7 @@ impl OrgGen<'_> {
                 pick(&mut self.rng, kind.descriptions),
                 period(date)
             );
-            let invoice_number = if status == "Draft" && self.rng.random_bool(0.15) {
+            let invoice_number = if status == "draft" && self.rng.random_bool(0.15) {
                 None
             } else {
                 let prefix: String = names::email_part(supplier)
@@ -819,7 +828,7 @@ impl OrgGen<'_> {
             let created_at = received
                 .max(onboarded + Duration::days(3))
                 .max(building.created_at);
-            let updated_at = if status == "Draft" {
+            let updated_at = if status == "draft" {
                 created_at
             } else {
                 (created_at + Duration::days(self.rng.random_range(1..=20))).min(base_time())
@@ -834,7 +843,7 @@ impl OrgGen<'_> {
             e.amount_cents.push(cents);
             e.expense_date.push(date);
             e.payment_status.push(payment_status);
-            e.status.push(status);
+            e.approval_status.push(status);
             e.supplier.push(supplier);
             e.invoice_number.push(invoice_number);
             e.account_code.push(kind.account_code);
@@ -1073,14 +1082,15 @@ mod tests {
         let b = SeedMaterial::new(4, 42).batch(0..12);
         let e = &b.expenses;
         let n = e.id.len();
-        let share =
-            |status: &str| e.status.iter().filter(|s| **s == status).count() as f64 / n as f64;
+        let share = |status: &str| {
+            e.approval_status.iter().filter(|s| **s == status).count() as f64 / n as f64
+        };
         assert!(
-            (0.36..0.44).contains(&share("Approved")),
+            (0.36..0.44).contains(&share("approved")),
             "{}",
-            share("Approved")
+            share("approved")
         );
-        for status in ["Draft", "PendingApproval", "Rejected"] {
+        for status in ["draft", "pending_approval", "rejected"] {
             assert!(share(status) > 0.1, "{status}");
         }
         let payments: HashSet<_> = e.payment_status.iter().collect();

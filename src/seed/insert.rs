@@ -192,7 +192,8 @@ async fn unit_owners(conn: &mut PgConnection, batch: &Batch) -> Result<(), sqlx:
         sqlx::query(
             "INSERT INTO unit_owners (id, unit_id, owner_id, ownership_percentage, start_date, \
              end_date, is_primary_contact, created_at, updated_at) \
-             SELECT id, unit_id, owner_id, share_bp::numeric / 10000, start_date, end_date, \
+             SELECT id, unit_id, owner_id, share_bp::numeric / 10000, \
+             start_date::timestamp AT TIME ZONE 'UTC', end_date::timestamp AT TIME ZONE 'UTC', \
              is_primary_contact, created_at, updated_at \
              FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::int4[], $5::date[], $6::date[], \
              $7::bool[], $8::timestamptz[], $9::timestamptz[]) \
@@ -246,17 +247,18 @@ async fn expenses(conn: &mut PgConnection, batch: &Batch) -> Result<(), sqlx::Er
     for r in chunks(t.id.len()) {
         sqlx::query(
             "INSERT INTO expenses (id, organization_id, building_id, category, description, \
-             amount, expense_date, payment_status, status, supplier, invoice_number, \
+             amount, expense_date, payment_status, approval_status, supplier, invoice_number, \
              account_code, created_at, updated_at) \
              SELECT id, organization_id, building_id, category, description, \
-             amount_cents::numeric / 100, expense_date, payment_status, status, supplier, \
-             invoice_number, account_code, created_at, updated_at \
+             amount_cents::numeric / 100, expense_date::timestamp AT TIME ZONE 'UTC', \
+             payment_status, approval_status, supplier, invoice_number, account_code, \
+             created_at, updated_at \
              FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::int8[], \
              $7::date[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], \
              $13::timestamptz[], $14::timestamptz[]) \
              AS u(id, organization_id, building_id, category, description, amount_cents, \
-             expense_date, payment_status, status, supplier, invoice_number, account_code, \
-             created_at, updated_at)",
+             expense_date, payment_status, approval_status, supplier, invoice_number, \
+             account_code, created_at, updated_at)",
         )
         .bind(&t.id[r.clone()])
         .bind(&t.organization_id[r.clone()])
@@ -266,7 +268,7 @@ async fn expenses(conn: &mut PgConnection, batch: &Batch) -> Result<(), sqlx::Er
         .bind(&t.amount_cents[r.clone()])
         .bind(&t.expense_date[r.clone()])
         .bind(&t.payment_status[r.clone()])
-        .bind(&t.status[r.clone()])
+        .bind(&t.approval_status[r.clone()])
         .bind(&t.supplier[r.clone()])
         .bind(&t.invoice_number[r.clone()])
         .bind(&t.account_code[r.clone()])

@@ -1,6 +1,7 @@
 //! The reference data set: KoproGo's "realistic" seed (three organizations of 5, 8 and
 //! 10 buildings) repeated `scale` times, with 50 invoices per building and the Belgian
-//! chart of accounts, generated deterministically from `--rng-seed`.
+//! chart of accounts, generated deterministically from `--rng-seed`, and KoproGo's
+//! platform superadmin (`admin@koprogo.com`, no organization).
 //!
 //! [`seed`] is the only function that touches the database: it applies the schema,
 //! refuses a database that already holds organizations unless told to reset it, and
@@ -57,7 +58,8 @@ impl Default for SeedOptions {
 pub struct SeedSummary {
     /// Rows written to `organizations` (3 per unit of scale).
     pub organizations: u64,
-    /// Rows written to `users`: a syndic, an accountant and an owner per organization.
+    /// Rows written to `users`: a syndic, an accountant and an owner per organization,
+    /// and the superadmin.
     pub users: u64,
     /// Rows written to `buildings` (23 per unit of scale).
     pub buildings: u64,
@@ -112,6 +114,22 @@ pub enum SeedError {
     /// Migrations failed, or a hashing task panicked.
     #[error(transparent)]
     Other(#[from] anyhow::Error),
+}
+
+/// KoproGo's default superadmin, as its backend creates it at start
+/// (infrastructure/database/seed.rs `seed_superadmin`): this id and e-mail, KoproGo's
+/// demo password, role `superadmin`, no organization.
+pub const SUPERADMIN_ID: uuid::Uuid = uuid::Uuid::from_u128(1);
+pub const SUPERADMIN_EMAIL: &str = "admin@koprogo.com";
+const SUPERADMIN_PASSWORD: &str = "admin123";
+
+/// The superadmin's login (KoproGo's demo credentials; the password is never printed).
+pub fn superadmin_login() -> DemoLogin {
+    DemoLogin {
+        email: SUPERADMIN_EMAIL.to_string(),
+        password: SUPERADMIN_PASSWORD.to_string(),
+        organization: "the platform".to_string(),
+    }
 }
 
 /// The syndic logins [`seed`] creates at `scale`, one per organization, in order.
@@ -206,6 +224,8 @@ pub async fn seed(pool: &PgPool, opts: &SeedOptions) -> Result<SeedSummary, Seed
     sqlx::query("DROP INDEX seed_unit_owners_unit_id")
         .execute(&mut *tx)
         .await?;
+    superadmin(&mut tx, plan.admin_salt).await?;
+    summary.users += 1;
     tx.commit().await?;
     sqlx::raw_sql(&format!("VACUUM (ANALYZE) {TABLES}"))
         .execute(pool)
@@ -213,6 +233,28 @@ pub async fn seed(pool: &PgPool, opts: &SeedOptions) -> Result<SeedSummary, Seed
 
     summary.elapsed = started.elapsed();
     Ok(summary)
+}
+
+/// Inserts KoproGo's superadmin (hashing its password on a blocking thread).
+async fn superadmin(tx: &mut sqlx::PgConnection, salt: [u8; 16]) -> Result<(), SeedError> {
+    let hash = tokio::task::spawn_blocking(move || {
+        crate::server::password::hash_password(SUPERADMIN_PASSWORD, &salt)
+    })
+    .await
+    .map_err(anyhow::Error::from)?;
+    // Dated like the rest of the seed, never by the clock: the same seed, the same rows.
+    sqlx::query(
+        "INSERT INTO users (id, email, password_hash, first_name, last_name, role, \
+         organization_id, created_at, updated_at) \
+         VALUES ($1, $2, $3, 'Super', 'Admin', 'superadmin', NULL, $4, $4)",
+    )
+    .bind(SUPERADMIN_ID)
+    .bind(SUPERADMIN_EMAIL)
+    .bind(hash)
+    .bind(generate::base_time())
+    .execute(tx)
+    .await?;
+    Ok(())
 }
 
 impl SeedSummary {

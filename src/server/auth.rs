@@ -95,21 +95,70 @@ pub fn claims_for(
 #[derive(Clone, Debug)]
 pub struct AuthUser(pub Claims);
 
+/// Which rows a caller may see: KoproGo's `effective_org_filter`
+/// (infrastructure/web/middleware.rs): a superadmin sees every organization, anyone
+/// else their own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    All,
+    Organization(Uuid),
+}
+
+impl Scope {
+    /// The organization to filter by, None for all.
+    pub fn organization(self) -> Option<Uuid> {
+        match self {
+            Scope::All => None,
+            Scope::Organization(org) => Some(org),
+        }
+    }
+}
+
+/// KoproGo's answer to a user of one organization naming another's row
+/// (`verify_org_access`, infrastructure/web/middleware.rs).
+pub const OTHER_ORGANIZATION: &str = "Access denied: resource belongs to another organization";
+
 impl AuthUser {
-    /// The organization every query of this request is scoped to; 403 for a user
-    /// without one (a platform superadmin), whom this server does not serve.
+    /// The caller's organization, for the routes KoproGo scopes to it whoever calls
+    /// (`require_organization`: 401 for a user without one, a platform superadmin).
     pub fn organization(&self) -> Result<Uuid, ApiError> {
-        self.0.organization_id.ok_or(ApiError::Forbidden(
-            "this endpoint needs a user of an organization",
+        self.0.organization_id.ok_or(ApiError::Unauthorized(
+            "User does not belong to an organization",
         ))
     }
 
-    /// 403 unless the caller has one of `roles`.
-    pub fn require_role(&self, roles: &[Role]) -> Result<(), ApiError> {
+    /// True for KoproGo's platform role.
+    pub fn is_superadmin(&self) -> bool {
+        self.0.role == Role::Superadmin
+    }
+
+    /// What the caller's reads cover: everything for a superadmin, else its
+    /// organization (401 without one).
+    pub fn scope(&self) -> Result<Scope, ApiError> {
+        if self.is_superadmin() {
+            Ok(Scope::All)
+        } else {
+            self.organization().map(Scope::Organization)
+        }
+    }
+
+    /// 403 unless the caller may see a row of organization `org`: a superadmin may,
+    /// anyone else only in its own (KoproGo's `verify_org_access`).
+    pub fn verify_org_access(&self, org: Uuid) -> Result<(), ApiError> {
+        match self.scope()? {
+            Scope::All => Ok(()),
+            Scope::Organization(own) if own == org => Ok(()),
+            Scope::Organization(_) => Err(ApiError::Forbidden(OTHER_ORGANIZATION)),
+        }
+    }
+
+    /// 403 with `message` (KoproGo's, for the route) unless the caller has one of
+    /// `roles`.
+    pub fn require_role(&self, roles: &[Role], message: &'static str) -> Result<(), ApiError> {
         if roles.contains(&self.0.role) {
             Ok(())
         } else {
-            Err(ApiError::Forbidden("your role may not do this"))
+            Err(ApiError::Forbidden(message))
         }
     }
 }
@@ -124,7 +173,7 @@ impl FromRequestParts<AppState> for AuthUser {
         let header = parts
             .headers
             .get(AUTHORIZATION)
-            .ok_or(ApiError::Unauthorized("missing bearer token"))?;
+            .ok_or(ApiError::Unauthorized("Missing authorization header"))?;
         let token = header
             .to_str()
             .ok()
@@ -133,7 +182,7 @@ impl FromRequestParts<AppState> for AuthUser {
                 scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
             })
             .filter(|token| !token.is_empty())
-            .ok_or(ApiError::Unauthorized("missing bearer token"))?;
+            .ok_or(ApiError::Unauthorized("Invalid authorization header"))?;
         state.keys.decode(token).map(AuthUser)
     }
 }

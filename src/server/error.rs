@@ -34,9 +34,6 @@ pub enum ApiError {
     /// 405: the path exists, the method does not.
     #[error("method not allowed")]
     MethodNotAllowed,
-    /// 409: the row would break a unique constraint.
-    #[error("{0}")]
-    Conflict(&'static str),
     /// 413: the body is over axum's limit.
     #[error("{0}")]
     PayloadTooLarge(String),
@@ -72,7 +69,6 @@ impl ApiError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyLogins { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -118,7 +114,9 @@ impl From<sqlx::Error> for ApiError {
             return Self::Database(error);
         };
         match code.as_str() {
-            "23505" => Self::Conflict(conflict_message(&error)),
+            // KoproGo answers every failed create or update with a 400 naming why
+            // (its handlers map the use case's error so), a taken key included.
+            "23505" => Self::bad_request(conflict_message(&error)),
             "23503" => Self::bad_request("a referenced row does not exist"),
             "23502" | "23514" => Self::bad_request("a value violates a constraint of the schema"),
             // Class 22, data exception: a value the column cannot hold.

@@ -1,10 +1,22 @@
-//! KoproGo's enum-like values: PascalCase in JSON (lowercase accepted on input),
-//! stored as the schema's text values (lowercase, but for `expenses.status`).
+//! KoproGo's enum-like values, spelled in JSON exactly as its serde attributes give
+//! them (backend/src/domain/entities/): `UnitType` and `ExpenseCategory` PascalCase
+//! (`Apartment`, `Maintenance`; nothing else is accepted), `PaymentStatus` and
+//! `ApprovalStatus` snake_case (`pending`, `pending_approval`), `Role` snake_case,
+//! `AccountType` upper case. Stored as the schema's lowercase text values.
 //!
 //! Each enum decodes straight from its text column, so row structs can derive
 //! `sqlx::FromRow` and `Serialize` and go to the client as they are.
 
-use serde::{Deserialize, Serialize};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize, Serializer};
+
+/// Serializes a timestamp as KoproGo's DTOs hold theirs: `to_rfc3339()`, with
+/// `+00:00` (`2025-01-10T00:00:00+00:00`), for the fields its DTOs type as strings
+/// (buildings, expenses, accounts). Its `DateTime<Utc>` fields (unit owners) keep
+/// chrono's serde form, with `Z`.
+pub fn rfc3339<S: Serializer>(t: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&t.to_rfc3339())
+}
 
 /// Implements the text-column mapping of an enum: `as_db`, `from_db`, and sqlx's
 /// `Type` + `Decode` for Postgres (an unknown stored value is a decode error, i.e.
@@ -72,18 +84,13 @@ db_text_enum!(Role, "role" {
     Owner => "owner",
 });
 
-/// `units.unit_type`.
+/// `units.unit_type` (KoproGo's `UnitType`, domain/entities/unit.rs: PascalCase).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum UnitType {
-    #[serde(alias = "apartment")]
     Apartment,
-    #[serde(alias = "parking")]
     Parking,
-    #[serde(alias = "cellar")]
     Cellar,
-    #[serde(alias = "commercial")]
     Commercial,
-    #[serde(alias = "other")]
     Other,
 }
 
@@ -95,24 +102,17 @@ db_text_enum!(UnitType, "unit_type" {
     Other => "other",
 });
 
-/// `expenses.category`.
+/// `expenses.category` (KoproGo's `ExpenseCategory`, domain/entities/expense.rs:
+/// PascalCase).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ExpenseCategory {
-    #[serde(alias = "maintenance")]
     Maintenance,
-    #[serde(alias = "repairs")]
     Repairs,
-    #[serde(alias = "insurance")]
     Insurance,
-    #[serde(alias = "utilities")]
     Utilities,
-    #[serde(alias = "cleaning")]
     Cleaning,
-    #[serde(alias = "administration")]
     Administration,
-    #[serde(alias = "works")]
     Works,
-    #[serde(alias = "other")]
     Other,
 }
 
@@ -127,16 +127,14 @@ db_text_enum!(ExpenseCategory, "category" {
     Other => "other",
 });
 
-/// `expenses.payment_status`.
+/// `expenses.payment_status` (KoproGo's `PaymentStatus`, domain/entities/expense.rs:
+/// `#[serde(rename_all = "snake_case")]`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum PaymentStatus {
-    #[serde(alias = "pending")]
     Pending,
-    #[serde(alias = "paid")]
     Paid,
-    #[serde(alias = "overdue")]
     Overdue,
-    #[serde(alias = "cancelled")]
     Cancelled,
 }
 
@@ -147,42 +145,46 @@ db_text_enum!(PaymentStatus, "payment_status" {
     Cancelled => "cancelled",
 });
 
-/// `expenses.status` (KoproGo's approval_status), stored PascalCase as the guide's
-/// query `status = 'Approved'` has it.
+/// `expenses.approval_status` (KoproGo's `ApprovalStatus`, domain/entities/expense.rs:
+/// `#[serde(rename_all = "snake_case")]`), stored as KoproGo's enum values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ApprovalStatus {
-    #[serde(alias = "draft")]
     Draft,
-    #[serde(alias = "pending_approval", alias = "pendingapproval")]
     PendingApproval,
-    #[serde(alias = "approved")]
     Approved,
-    #[serde(alias = "rejected")]
     Rejected,
 }
 
-db_text_enum!(ApprovalStatus, "status" {
-    Draft => "Draft",
-    PendingApproval => "PendingApproval",
-    Approved => "Approved",
-    Rejected => "Rejected",
+db_text_enum!(ApprovalStatus, "approval_status" {
+    Draft => "draft",
+    PendingApproval => "pending_approval",
+    Approved => "approved",
+    Rejected => "rejected",
 });
 
 /// `accounts.account_type`: the PCMN class of an account, upper case in JSON and in
-/// the database alike.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// the database alike. KoproGo's DTO takes it as a string, case-insensitive, with
+/// `OFFBALANCE` for `OFF_BALANCE` (account_handlers.rs `parse_account_type`): see
+/// [`AccountType::parse`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum AccountType {
-    #[serde(alias = "asset")]
     Asset,
-    #[serde(alias = "liability")]
     Liability,
-    #[serde(alias = "expense")]
     Expense,
-    #[serde(alias = "revenue")]
     Revenue,
-    #[serde(alias = "off_balance")]
     OffBalance,
+}
+
+impl AccountType {
+    /// KoproGo's parse: upper-cased, then one of the five (or `OFFBALANCE`).
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.to_uppercase().as_str() {
+            "OFFBALANCE" => Some(Self::OffBalance),
+            upper => Self::from_db(upper),
+        }
+    }
 }
 
 db_text_enum!(AccountType, "account_type" {
@@ -198,24 +200,41 @@ mod tests {
     use super::*;
 
     #[test]
-    fn json_is_pascal_case_and_lowercase_is_accepted() {
+    fn json_is_spelled_as_koprogo_serializes_it() {
         assert_eq!(
             serde_json::to_string(&UnitType::Apartment).unwrap(),
             "\"Apartment\""
         );
         assert_eq!(
-            serde_json::from_str::<UnitType>("\"parking\"").unwrap(),
+            serde_json::from_str::<UnitType>("\"Parking\"").unwrap(),
             UnitType::Parking
         );
-        assert_eq!(
-            serde_json::from_str::<ApprovalStatus>("\"pending_approval\"").unwrap(),
-            ApprovalStatus::PendingApproval
-        );
+        // KoproGo's derive accepts the variant name only.
+        assert!(serde_json::from_str::<UnitType>("\"parking\"").is_err());
+        assert!(serde_json::from_str::<ExpenseCategory>("\"maintenance\"").is_err());
         assert!(serde_json::from_str::<ExpenseCategory>("\"MAINTENANCE\"").is_err());
+        assert_eq!(
+            serde_json::to_string(&ApprovalStatus::PendingApproval).unwrap(),
+            "\"pending_approval\""
+        );
+        assert_eq!(
+            serde_json::to_string(&PaymentStatus::Pending).unwrap(),
+            "\"pending\""
+        );
         assert_eq!(
             serde_json::to_string(&Role::BoardMember).unwrap(),
             "\"board_member\""
         );
+        assert_eq!(
+            AccountType::parse("off_balance"),
+            Some(AccountType::OffBalance)
+        );
+        assert_eq!(
+            AccountType::parse("OffBalance"),
+            Some(AccountType::OffBalance)
+        );
+        assert_eq!(AccountType::parse("revenue"), Some(AccountType::Revenue));
+        assert_eq!(AccountType::parse("CASH"), None);
     }
 
     #[test]
@@ -243,7 +262,14 @@ mod tests {
                 format!("\"{}\"", v.as_db())
             );
         }
-        assert_eq!(ApprovalStatus::Approved.as_db(), "Approved");
+        assert_eq!(ApprovalStatus::Approved.as_db(), "approved");
+        for v in ApprovalStatus::ALL {
+            // JSON and database spell it the same way.
+            assert_eq!(
+                serde_json::to_string(v).unwrap(),
+                format!("\"{}\"", v.as_db())
+            );
+        }
         assert_eq!(Role::from_db("Syndic"), None);
     }
 }

@@ -2,11 +2,11 @@
 //! current-owners query, summarized (plan shape, rows, buffers, mean time over several
 //! runs) so that before and after the indexes can be shown side by side.
 //!
-//! The queries are written for the schema present: the guide's `status = 'Approved'` on
-//! the reference schema, `approval_status = 'approved'` on KoproGo's own (where the
-//! guide's `status` became `approval_status`). A query that fails — a table or column
-//! this database does not have, no row to take a parameter from — is shown with its
-//! error, never dropped.
+//! The guide's expense query says `status = 'Approved'`; KoproGo has no such column,
+//! its approval status being `approval_status = 'approved'` (the reference schema has
+//! KoproGo's column too), so the query is written on that one. A query that fails — a
+//! table or column this database does not have, no row to take a parameter from — is
+//! shown with its error, never dropped.
 
 use serde::Serialize;
 use serde_json::Value;
@@ -45,26 +45,13 @@ impl PlanSummary {
     }
 }
 
-/// The guide's expense condition for the schema present.
-async fn status_condition(pool: &PgPool) -> anyhow::Result<&'static str> {
-    let columns = crate::tune::catalog::table(pool, "expenses")
-        .await?
-        .map(|t| t.columns)
-        .unwrap_or_default();
-    Ok(
-        if columns.iter().any(|c| c == "approval_status") && !columns.iter().any(|c| c == "status")
-        {
-            "approval_status = 'approved'"
-        } else {
-            "status = 'Approved'"
-        },
-    )
-}
+/// The guide's expense condition (`status = 'Approved'`) on KoproGo's column.
+const STATUS: &str = "approval_status = 'approved'";
 
 /// The guide's two hot queries with real parameters from the database, each explained
 /// or with the error that stopped it.
 pub async fn hot_queries(pool: &PgPool) -> anyhow::Result<Vec<PlanSummary>> {
-    let status = status_condition(pool).await?;
+    let status = STATUS;
     let queries = [
         (
             format!("expenses by building and status ({status})"),

@@ -1151,7 +1151,7 @@ mod tests {
         assert_eq!(
             find("idx_expenses_building_status").create_sql(),
             "CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_expenses_building_status \
-             ON expenses (building_id, status)"
+             ON expenses (building_id, approval_status)"
         );
         assert_eq!(
             find("idx_unit_owners_unit_active").create_sql(),

@@ -6,6 +6,7 @@ mod audit;
 mod cli;
 mod cluster;
 mod common;
+mod contract;
 mod experiment;
 mod honest;
 mod hostile;

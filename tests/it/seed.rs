@@ -57,7 +57,14 @@ async fn scale_one_writes_the_realistic_data_set_and_refuses_to_overwrite_it() {
     assert_eq!(count(&pool, "SELECT count(*) FROM buildings").await, 23);
     assert_eq!(count(&pool, "SELECT count(*) FROM units").await, 190);
     assert_eq!(count(&pool, "SELECT count(*) FROM owners").await, 126);
-    assert_eq!(count(&pool, "SELECT count(*) FROM users").await, 9);
+    // Three demo users an organization, and KoproGo's superadmin, in none.
+    assert_eq!(count(&pool, "SELECT count(*) FROM users").await, 10);
+    let superadmin: (String, Option<uuid::Uuid>) =
+        sqlx::query_as("SELECT role, organization_id FROM users WHERE email = 'admin@koprogo.com'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(superadmin, ("superadmin".to_string(), None));
     let per_org: Vec<(String, i64)> = sqlx::query_as(
         "SELECT o.slug, count(b.id) FROM organizations o \
          LEFT JOIN buildings b ON b.organization_id = o.id GROUP BY o.slug ORDER BY o.slug",
@@ -254,7 +261,8 @@ async fn seeded_syndics_log_in_and_see_only_their_organization() {
                 .await
                 .unwrap()
                 .status();
-            let expected = if i == j { 200 } else { 404 };
+            // KoproGo's `verify_org_access`: another organization's row is a 403.
+            let expected = if i == j { 200 } else { 403 };
             assert_eq!(status, expected, "org {org} reading building {building}");
         }
     }

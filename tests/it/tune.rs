@@ -284,7 +284,7 @@ async fn an_invalid_leftover_index_is_rebuilt() {
     let f = Fixture::new().await;
     // A unique concurrent build over duplicate keys fails and leaves an INVALID index.
     let broken = sqlx::raw_sql(
-        "CREATE UNIQUE INDEX CONCURRENTLY idx_expenses_building_status ON expenses (building_id, status)",
+        "CREATE UNIQUE INDEX CONCURRENTLY idx_expenses_building_status ON expenses (building_id, approval_status)",
     )
     .execute(&f.pool)
     .await;

@@ -318,9 +318,9 @@ async fn the_advisor_finds_the_guide_indexes_from_the_workload() {
         .await
         .unwrap();
     for round in 0..300 {
-        sqlx::query("SELECT * FROM expenses WHERE building_id = $1 AND status = $2")
+        sqlx::query("SELECT * FROM expenses WHERE building_id = $1 AND approval_status = $2")
             .bind(buildings[round % buildings.len()])
-            .bind("Approved")
+            .bind("approved")
             .fetch_all(&pool)
             .await
             .unwrap();
@@ -344,7 +344,7 @@ async fn the_advisor_finds_the_guide_indexes_from_the_workload() {
     let advised = std::fs::read_to_string(cwd.path().join("advised.toml"))
         .unwrap_or_else(|_| panic!("no advised.toml: {}", all(&out)));
     assert!(
-        advised.contains("table = \"expenses\"\ncolumns = \"building_id, status\""),
+        advised.contains("table = \"expenses\"\ncolumns = \"building_id, approval_status\""),
         "{advised}\n{}",
         all(&out)
     );

@@ -1,4 +1,5 @@
-//! `POST /api/v1/auth/login` and `GET /api/v1/auth/me`.
+//! `POST /api/v1/auth/login` and `GET /api/v1/auth/me`, as KoproGo's auth_handlers.rs
+//! and auth_use_cases.rs answer them.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::OnceLock;
@@ -23,8 +24,9 @@ pub struct LoginRequest {
     pub password: String,
 }
 
-/// The user as KoproGo returns it with a token and from `/auth/me`.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+/// The user as KoproGo returns it with a token and from `/auth/me` (`UserResponse`,
+/// application/dto/auth_dto.rs).
+#[derive(Debug, Clone, Serialize)]
 pub struct UserResponse {
     pub id: Uuid,
     pub email: String,
@@ -32,6 +34,54 @@ pub struct UserResponse {
     pub last_name: String,
     pub role: Role,
     pub organization_id: Option<Uuid>,
+    pub is_active: bool,
+    /// KoproGo's role assignments: this server has one per user, its own.
+    pub roles: Vec<RoleSummary>,
+    pub active_role: Option<RoleSummary>,
+}
+
+/// KoproGo's `UserRoleSummary`. This schema keeps no role assignments apart from the
+/// user, so the one assignment carries the user's id.
+#[derive(Debug, Clone, Serialize)]
+pub struct RoleSummary {
+    pub id: Uuid,
+    pub role: Role,
+    pub organization_id: Option<Uuid>,
+    pub is_primary: bool,
+}
+
+/// A user row as the login and `/auth/me` read it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UserRow {
+    pub id: Uuid,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub role: Role,
+    pub organization_id: Option<Uuid>,
+    pub is_active: bool,
+}
+
+impl From<UserRow> for UserResponse {
+    fn from(u: UserRow) -> Self {
+        let role = RoleSummary {
+            id: u.id,
+            role: u.role,
+            organization_id: u.organization_id,
+            is_primary: true,
+        };
+        Self {
+            id: u.id,
+            email: u.email,
+            first_name: u.first_name,
+            last_name: u.last_name,
+            role: u.role,
+            organization_id: u.organization_id,
+            is_active: u.is_active,
+            roles: vec![role.clone()],
+            active_role: Some(role),
+        }
+    }
 }
 
 /// The login answer.
@@ -48,9 +98,8 @@ pub struct LoginResponse {
 #[derive(sqlx::FromRow)]
 struct LoginRow {
     #[sqlx(flatten)]
-    user: UserResponse,
+    user: UserRow,
     password_hash: String,
-    is_active: bool,
 }
 
 /// A hash to verify against when the e-mail is unknown, so that an unknown
@@ -78,10 +127,13 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     }
 }
 
-/// Checks the credentials and issues an access token: 401 for an unknown e-mail,
-/// a wrong password or an inactive user, all with the same message. Every attempt,
-/// malformed ones included, counts against the client's login limit first (429 over
-/// it, as KoproGo).
+/// Checks the credentials and issues an access token, as KoproGo: 400 for a body that
+/// is not `{email, password}` or fails its checks (an e-mail address, a password of 6
+/// characters or more), 401 "Invalid credentials" for an unknown e-mail or a wrong
+/// password, 403 "Account deactivated" for an inactive user (here only once the
+/// password is right: KoproGo says so before checking it, which tells anyone that the
+/// account exists). Every attempt, malformed ones included, counts against the
+/// client's login limit first (429 over it, as KoproGo).
 pub async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -94,11 +146,19 @@ pub async fn login(
     }
     let Json(body) = body?;
     let email = body.email.trim();
-    if email.is_empty() || body.password.is_empty() {
-        return Err(ApiError::bad_request("email and password are required"));
-    }
     if email.len() > 255 || body.password.len() > PASSWORD_MAX {
         return Err(ApiError::bad_request("email or password too long"));
+    }
+    // KoproGo's `LoginRequest` checks (application/dto/auth_dto.rs).
+    if crate::server::routes::validate::email("email", email).is_err() {
+        return Err(ApiError::bad_request(
+            "Validation error: Email must be valid",
+        ));
+    }
+    if body.password.chars().count() < 6 {
+        return Err(ApiError::bad_request(
+            "Validation error: Password must be at least 6 characters",
+        ));
     }
     let row: Option<LoginRow> = sqlx::query_as(
         "/* POST /api/v1/auth/login */ SELECT id, email, first_name, last_name, role, \
@@ -125,8 +185,9 @@ pub async fn login(
     .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("password check task")))?;
 
     let user = match row {
-        Some(row) if verified && row.is_active => row.user,
-        _ => return Err(ApiError::Unauthorized("invalid credentials")),
+        Some(row) if verified && row.user.is_active => row.user,
+        Some(_) if verified => return Err(ApiError::Forbidden("Account deactivated")),
+        _ => return Err(ApiError::Unauthorized("Invalid credentials")),
     };
     let claims = claims_for(
         user.id,
@@ -143,22 +204,23 @@ pub async fn login(
     Ok(axum::Json(LoginResponse {
         token,
         refresh_token,
-        user,
+        user: user.into(),
     }))
 }
 
-/// The caller's user, read again from the database (401 if it is gone or inactive).
+/// The caller's user, read again from the database (404 when it is gone, as KoproGo's
+/// `get_user_by_id`).
 pub async fn me(
     State(state): State<AppState>,
     AuthUser(claims): AuthUser,
 ) -> Result<axum::Json<UserResponse>, ApiError> {
-    let user: Option<UserResponse> = sqlx::query_as(
+    let user: Option<UserRow> = sqlx::query_as(
         "/* GET /api/v1/auth/me */ SELECT id, email, first_name, last_name, role, \
-         organization_id FROM users WHERE id = $1 AND is_active",
+         organization_id, is_active FROM users WHERE id = $1",
     )
     .bind(claims.sub)
     .fetch_optional(&state.pool)
     .await?;
-    user.map(axum::Json)
-        .ok_or(ApiError::Unauthorized("the token's user no longer exists"))
+    user.map(|u| axum::Json(u.into()))
+        .ok_or(ApiError::NotFound("Resource not found: user"))
 }

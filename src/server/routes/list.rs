@@ -1,9 +1,14 @@
-//! KoproGo's paginated lists: `page`, `per_page`, `sort_by`, `order` in the query
-//! string; a COUNT query and a LIMIT/OFFSET query; `{data, pagination}` back.
+//! KoproGo's paginated lists (application/dto/pagination.rs and the repositories'
+//! `find_all_paginated`): `page` (default 1), `per_page` (default 20, 1 to 10,000, as
+//! `PageRequest::validate` allows), `sort_by` (each table's whitelist and default),
+//! `order` (`asc`, the default, or `desc`, lower case as its serde enum spells them);
+//! a COUNT query and a LIMIT/OFFSET query; `{data, pagination}` back. A superadmin
+//! lists every organization's rows, anyone else its own.
 //!
 //! `sort_by` only ever selects one of a table's whitelisted ORDER BY clauses, so no
 //! text from the request reaches the SQL. Out-of-range values are a 400, never
-//! silently clamped, so that a load script's mistake shows.
+//! silently clamped, so that a load script's mistake shows (KoproGo answers them with
+//! a 500: its handlers map every repository error so).
 
 use serde::{Deserialize, Serialize};
 use sqlx::postgres::PgRow;
@@ -11,12 +16,12 @@ use sqlx::{FromRow, PgPool};
 use uuid::Uuid;
 
 use crate::server::AppState;
-use crate::server::auth::AuthUser;
+use crate::server::auth::{AuthUser, Scope};
 use crate::server::error::ApiError;
 
-/// Default and bounds of `per_page`, as KoproGo's API enforces them.
+/// Default and bounds of `per_page`, as KoproGo's `PageRequest::validate` has them.
 pub const DEFAULT_PER_PAGE: u32 = 20;
-pub const MAX_PER_PAGE: u32 = 100;
+pub const MAX_PER_PAGE: u32 = 10_000;
 
 /// The query string of a list, as sent.
 #[derive(Debug, Default, Deserialize)]
@@ -35,12 +40,16 @@ pub struct SortKey {
     pub columns: &'static [&'static str],
 }
 
-/// What a table's list needs: its two SQL statements (both tagged with the route,
-/// both taking the organization as `$1`; the page query takes LIMIT `$2` and OFFSET
-/// `$3` after the ORDER BY this module appends) and its sort keys.
+/// What a table's list needs: its SQL statements (tagged with the route; the
+/// organization's take it as `$1`, then LIMIT `$2` and OFFSET `$3` after the ORDER BY
+/// this module appends; the superadmin's take no organization, LIMIT `$1` and OFFSET
+/// `$2`) and its sort keys.
 pub struct ListSpec {
     pub count_sql: &'static str,
     pub page_sql: &'static str,
+    /// Every organization's rows, for a superadmin.
+    pub count_all_sql: &'static str,
+    pub page_all_sql: &'static str,
     /// Whitelisted keys; the first one is the default.
     pub sort_keys: &'static [SortKey],
 }
@@ -68,9 +77,8 @@ impl PageRequest {
             )));
         }
         let direction = match params.order.as_deref() {
-            None => "ASC",
-            Some(o) if o.eq_ignore_ascii_case("asc") => "ASC",
-            Some(o) if o.eq_ignore_ascii_case("desc") => "DESC",
+            None | Some("asc") => "ASC",
+            Some("desc") => "DESC",
             Some(_) => return Err(ApiError::bad_request("order must be asc or desc")),
         };
         let key = match params.sort_by.as_deref() {
@@ -145,8 +153,8 @@ pub struct Page<T> {
     pub pagination: Pagination,
 }
 
-/// The body of every list route: the page the query string asks for, in the caller's
-/// organization.
+/// The body of every list route: the page the query string asks for, of the rows the
+/// caller may see.
 pub async fn list_route<T>(
     state: &AppState,
     user: &AuthUser,
@@ -156,12 +164,12 @@ pub async fn list_route<T>(
 where
     T: for<'r> FromRow<'r, PgRow> + Send + Unpin,
 {
-    let org = user.organization()?;
+    let scope = user.scope()?;
     let request = PageRequest::resolve(params, spec)?;
     fetch_page(
         &state.pool,
         spec,
-        org,
+        scope,
         &request,
         state.config.parallel_queries,
     )
@@ -169,35 +177,42 @@ where
     .map(axum::Json)
 }
 
-/// The body of every detail route: the row `sql` selects with `id = $1 AND
-/// organization_id = $2`; absent or another organization's → 404 `not_found`.
+/// A row that belongs to an organization.
+pub trait Owned {
+    fn organization_id(&self) -> Uuid;
+}
+
+/// The body of every detail route, as KoproGo's: the row `sql` selects with `id = $1`;
+/// absent → 404 `not_found`, another organization's → 403 (a superadmin sees all).
 pub async fn fetch_one<T>(
     state: &AppState,
     user: &AuthUser,
     sql: &'static str,
     id: Uuid,
     not_found: &'static str,
-) -> Result<axum::Json<T>, ApiError>
+) -> Result<T, ApiError>
 where
-    T: for<'r> FromRow<'r, PgRow> + Send + Unpin,
+    T: for<'r> FromRow<'r, PgRow> + Owned + Send + Unpin,
 {
-    let org = user.organization()?;
+    // A user without an organization is refused before anything is read.
+    user.scope()?;
     let row: Option<T> = sqlx::query_as(sql)
         .bind(id)
-        .bind(org)
         .fetch_optional(&state.pool)
         .await?;
-    row.map(axum::Json).ok_or(ApiError::NotFound(not_found))
+    let row = row.ok_or(ApiError::NotFound(not_found))?;
+    user.verify_org_access(row.organization_id())?;
+    Ok(row)
 }
 
-/// Runs the list's COUNT query and its page query in the organization `org`: one
-/// after the other, or with `concurrently` (the `parallel_queries` switch, the guide's
-/// `tokio::join!`) both in flight at once, each on its own pooled connection — one
-/// round trip instead of two, for two connections instead of one.
+/// Runs the list's COUNT query and its page query for `scope`: one after the other,
+/// or with `concurrently` (the `parallel_queries` switch, the guide's `tokio::join!`)
+/// both in flight at once, each on its own pooled connection — one round trip instead
+/// of two, for two connections instead of one.
 pub async fn fetch_page<T>(
     pool: &PgPool,
     spec: &ListSpec,
-    org: Uuid,
+    scope: Scope,
     request: &PageRequest,
     concurrently: bool,
 ) -> Result<Page<T>, ApiError>
@@ -205,11 +220,11 @@ where
     T: for<'r> FromRow<'r, PgRow> + Send + Unpin,
 {
     let (total_items, data) = if concurrently {
-        tokio::try_join!(count(pool, spec, org), page(pool, spec, org, request))?
+        tokio::try_join!(count(pool, spec, scope), page(pool, spec, scope, request))?
     } else {
         (
-            count(pool, spec, org).await?,
-            page(pool, spec, org, request).await?,
+            count(pool, spec, scope).await?,
+            page(pool, spec, scope, request).await?,
         )
     };
     Ok(Page {
@@ -218,33 +233,57 @@ where
     })
 }
 
-async fn count(pool: &PgPool, spec: &ListSpec, org: Uuid) -> Result<i64, ApiError> {
-    let total: i64 = sqlx::query_scalar(spec.count_sql)
-        .bind(org)
-        .fetch_one(pool)
-        .await?;
+async fn count(pool: &PgPool, spec: &ListSpec, scope: Scope) -> Result<i64, ApiError> {
+    let total: i64 = match scope {
+        Scope::Organization(org) => {
+            sqlx::query_scalar(spec.count_sql)
+                .bind(org)
+                .fetch_one(pool)
+                .await?
+        }
+        Scope::All => {
+            sqlx::query_scalar(spec.count_all_sql)
+                .fetch_one(pool)
+                .await?
+        }
+    };
     Ok(total)
 }
 
 async fn page<T>(
     pool: &PgPool,
     spec: &ListSpec,
-    org: Uuid,
+    scope: Scope,
     request: &PageRequest,
 ) -> Result<Vec<T>, ApiError>
 where
     T: for<'r> FromRow<'r, PgRow> + Send + Unpin,
 {
-    let sql = format!(
-        "{} ORDER BY {} LIMIT $2 OFFSET $3",
-        spec.page_sql, request.order_by
-    );
-    let data = sqlx::query_as(&sql)
-        .bind(org)
-        .bind(request.limit())
-        .bind(request.offset())
-        .fetch_all(pool)
-        .await?;
+    let data = match scope {
+        Scope::Organization(org) => {
+            let sql = format!(
+                "{} ORDER BY {} LIMIT $2 OFFSET $3",
+                spec.page_sql, request.order_by
+            );
+            sqlx::query_as(&sql)
+                .bind(org)
+                .bind(request.limit())
+                .bind(request.offset())
+                .fetch_all(pool)
+                .await?
+        }
+        Scope::All => {
+            let sql = format!(
+                "{} ORDER BY {} LIMIT $1 OFFSET $2",
+                spec.page_all_sql, request.order_by
+            );
+            sqlx::query_as(&sql)
+                .bind(request.limit())
+                .bind(request.offset())
+                .fetch_all(pool)
+                .await?
+        }
+    };
     Ok(data)
 }
 
@@ -255,6 +294,8 @@ mod tests {
     const SPEC: ListSpec = ListSpec {
         count_sql: "",
         page_sql: "",
+        count_all_sql: "",
+        page_all_sql: "",
         sort_keys: &[
             SortKey {
                 name: "created_at",
@@ -287,7 +328,7 @@ mod tests {
         assert_eq!((r.page, r.per_page), (1, 20));
         assert_eq!(r.order_by, "created_at ASC, id ASC");
         let r = PageRequest::resolve(
-            &params(Some(3), Some(100), Some("last_name"), Some("DESC")),
+            &params(Some(3), Some(100), Some("last_name"), Some("desc")),
             &SPEC,
         )
         .unwrap();
@@ -300,9 +341,11 @@ mod tests {
         for p in [
             params(Some(0), None, None, None),
             params(None, Some(0), None, None),
-            params(None, Some(101), None, None),
+            params(None, Some(10_001), None, None),
             params(None, None, Some("name; DROP TABLE x"), None),
             params(None, None, None, Some("up")),
+            // KoproGo's serde enum is lower case.
+            params(None, None, None, Some("DESC")),
         ] {
             assert!(matches!(
                 PageRequest::resolve(&p, &SPEC),

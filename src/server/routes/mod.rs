@@ -1,19 +1,27 @@
 //! The `/api/v1` routes, one module per resource, and the pieces they share:
 //! pagination ([`list`]) and input validation ([`validate`]).
 //!
+//! Each route follows KoproGo's contract (its handlers in
+//! backend/src/infrastructure/web/handlers/, DTOs in backend/src/application/dto/):
+//! the same required fields, roles, status codes and JSON. Where KoproGo lets a user
+//! reach another organization's rows, this server keeps them apart (403, as KoproGo's
+//! own checks answer elsewhere); each module says where.
+//!
 //! | route | method | status codes |
 //! | --- | --- | --- |
 //! | /health | GET | 200 |
-//! | /auth/login | POST | 200, 400, 401, 429 |
-//! | /auth/me | GET | 200, 401 |
-//! | /buildings, /units, /owners, /expenses | GET (paginated) | 200, 400, 401, 403 |
-//! | /buildings, /units, /owners, /expenses | POST | 201, 400, 401, 403, 404, 409 |
-//! | /buildings/{id}, /units/{id}, /owners/{id}, /expenses/{id} | GET | 200, 400, 401, 404 |
-//! | /buildings/{id}/units, /buildings/{id}/expenses, /units/{id}/owners | GET | 200, 400, 401, 404 |
-//! | /accounts, /accounts/code/{code} | GET | 200, 304, 401, 404 |
-//! | /accounts | POST | 201, 400, 401, 403, 409 |
-//! | /accounts/{id} | PUT | 200, 400, 401, 403, 404, 409 |
-//! | /accounts/{id} | DELETE | 204, 400, 401, 403, 404 |
+//! | /auth/login | POST | 200, 400, 401, 403, 429 |
+//! | /auth/me | GET | 200, 401, 404 |
+//! | /buildings, /units, /owners, /expenses | GET (paginated) | 200, 400, 401 |
+//! | /buildings, /units | POST (superadmin) | 201, 400, 401, 403 |
+//! | /owners, /expenses | POST | 201, 400, 401, 403 |
+//! | /buildings/{id}, /units/{id}, /owners/{id}, /expenses/{id} | GET | 200, 400, 401, 403, 404 |
+//! | /buildings/{id}/units, /buildings/{id}/expenses | GET | 200, 400, 401, 403, 404 |
+//! | /units/{id}/owners | GET | 200, 400, 401, 403 |
+//! | /accounts, /accounts/code/{code}, /accounts/{id} | GET | 200, 304, 400, 401, 403, 404 |
+//! | /accounts | POST (accountant, superadmin) | 201, 400, 401, 403 |
+//! | /accounts/{id} | PUT (accountant, superadmin) | 200, 400, 401, 403, 404 |
+//! | /accounts/{id} | DELETE (accountant, superadmin) | 204, 400, 401, 403, 404 |
 //!
 //! GET /buildings/{id} may also answer 304 with the `http_cache_headers` switch.
 //!
@@ -28,9 +36,9 @@ macro_rules! v1 {
 }
 
 // The column lists each resource is read with, as literals so that `concat!` can
-// build whole statements at compile time. Numeric columns are cast to float8
-// (no decimal crate here), and `status` is read twice: KoproGo clients know it as
-// `approval_status`.
+// build whole statements at compile time. KoproGo's JSON has columns this schema
+// lacks (units.owner_id, expenses.contractor_report_id, both null here) and reads
+// units.quota as a decimal.
 macro_rules! building_columns {
     () => {
         "id, organization_id, name, address, city, postal_code, country, total_units, \
@@ -39,21 +47,21 @@ macro_rules! building_columns {
 }
 macro_rules! unit_columns {
     () => {
-        "id, organization_id, building_id, unit_number, unit_type, floor, surface_area, quota, \
-         created_at, updated_at"
+        "id, organization_id, building_id, unit_number, unit_type, floor, surface_area, \
+         quota::numeric AS quota, NULL::uuid AS owner_id"
     };
 }
 macro_rules! owner_columns {
     () => {
         "id, organization_id, user_id, first_name, last_name, email, phone, address, city, \
-         postal_code, country, created_at, updated_at"
+         postal_code, country"
     };
 }
 macro_rules! expense_columns {
     () => {
-        "id, organization_id, building_id, category, description, amount::float8 AS amount, \
-         expense_date, payment_status, status, status AS approval_status, supplier, \
-         invoice_number, account_code, created_at, updated_at"
+        "id, organization_id, building_id, category, description, amount, expense_date, \
+         payment_status, approval_status, supplier, invoice_number, account_code, \
+         NULL::uuid AS contractor_report_id"
     };
 }
 macro_rules! account_columns {
@@ -74,7 +82,7 @@ pub mod units;
 pub mod validate;
 
 use axum::Router;
-use axum::routing::{get, post, put};
+use axum::routing::{get, post};
 
 use super::AppState;
 use super::error::ApiError;
@@ -102,7 +110,9 @@ pub fn router() -> Router<AppState> {
         .route(v1!("/accounts"), get(accounts::list).post(accounts::create))
         .route(
             v1!("/accounts/{id}"),
-            put(accounts::update).delete(accounts::delete),
+            get(accounts::get_one)
+                .put(accounts::update)
+                .delete(accounts::delete),
         )
         .route(v1!("/accounts/code/{code}"), get(accounts::by_code))
         .method_not_allowed_fallback(method_not_allowed)

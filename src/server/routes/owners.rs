@@ -1,19 +1,20 @@
-//! `/api/v1/owners`: list, create, one owner.
+//! `/api/v1/owners`: list, create, one owner, as KoproGo's owner_handlers.rs serves
+//! them.
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::list::{ListParams, ListSpec, Page, SortKey, fetch_one, list_route};
+use super::list::{ListParams, ListSpec, Owned, Page, SortKey, fetch_one, list_route};
 use super::validate;
 use crate::server::AppState;
 use crate::server::auth::AuthUser;
 use crate::server::error::{ApiError, Json, Path, Query};
 use crate::server::model::Role;
 
-/// An owner (co-proprietor) as KoproGo returns it.
+/// An owner (co-proprietor) as KoproGo returns it (`OwnerResponseDto`,
+/// application/dto/owner_dto.rs).
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Owner {
     pub id: Uuid,
@@ -27,8 +28,12 @@ pub struct Owner {
     pub city: String,
     pub postal_code: String,
     pub country: String,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
+}
+
+impl Owned for Owner {
+    fn organization_id(&self) -> Uuid {
+        self.organization_id
+    }
 }
 
 const LIST: ListSpec = ListSpec {
@@ -38,11 +43,14 @@ const LIST: ListSpec = ListSpec {
         owner_columns!(),
         " FROM owners WHERE organization_id = $1"
     ),
+    count_all_sql: "/* GET /api/v1/owners */ SELECT COUNT(*) FROM owners",
+    page_all_sql: concat!(
+        "/* GET /api/v1/owners */ SELECT ",
+        owner_columns!(),
+        " FROM owners"
+    ),
+    // KoproGo's whitelist (owner_repository_impl.rs), last_name its default.
     sort_keys: &[
-        SortKey {
-            name: "created_at",
-            columns: &["created_at"],
-        },
         // The order of the (organization_id, last_name, first_name) index.
         SortKey {
             name: "last_name",
@@ -57,13 +65,13 @@ const LIST: ListSpec = ListSpec {
             columns: &["email"],
         },
         SortKey {
-            name: "city",
-            columns: &["city"],
+            name: "created_at",
+            columns: &["created_at"],
         },
     ],
 };
 
-/// `GET /owners`: a page of the organization's owners.
+/// `GET /owners`: a page of the owners the caller may see.
 pub async fn list(
     State(state): State<AppState>,
     user: AuthUser,
@@ -72,7 +80,7 @@ pub async fn list(
     list_route(&state, &user, &params, &LIST).await
 }
 
-/// `GET /owners/{id}`.
+/// `GET /owners/{id}`: 404 when there is none, 403 when it is another organization's.
 pub async fn get_one(
     State(state): State<AppState>,
     user: AuthUser,
@@ -84,17 +92,21 @@ pub async fn get_one(
         concat!(
             "/* GET /api/v1/owners/{id} */ SELECT ",
             owner_columns!(),
-            " FROM owners WHERE id = $1 AND organization_id = $2"
+            " FROM owners WHERE id = $1"
         ),
         id,
-        "owner not found",
+        "Owner not found",
     )
     .await
+    .map(axum::Json)
 }
 
-/// The create body; the organization comes from the token.
+/// The create body, KoproGo's `CreateOwnerDto`: everything required but `phone` and
+/// `organization_id` (a superadmin's choice; anyone else's is the token's).
 #[derive(Debug, Deserialize)]
 pub struct CreateOwner {
+    #[serde(default)]
+    pub organization_id: String,
     pub first_name: String,
     pub last_name: String,
     pub email: String,
@@ -102,17 +114,27 @@ pub struct CreateOwner {
     pub address: String,
     pub city: String,
     pub postal_code: String,
-    pub country: Option<String>,
+    pub country: String,
 }
 
-/// `POST /owners` (syndic, superadmin) → 201 with the row.
+/// `POST /owners` → 201 with the row: a syndic or board member in its organization, a
+/// superadmin in the one the body names; 400 "Email already exists" when any owner has
+/// that e-mail (KoproGo checks across organizations).
 pub async fn create(
     State(state): State<AppState>,
     user: AuthUser,
     Json(body): Json<CreateOwner>,
 ) -> Result<(StatusCode, axum::Json<Owner>), ApiError> {
-    user.require_role(&[Role::Syndic, Role::Superadmin])?;
-    let org = user.organization()?;
+    if matches!(user.0.role, Role::Owner | Role::Accountant) {
+        return Err(ApiError::Forbidden(
+            "Only SuperAdmin and Syndic can create owners",
+        ));
+    }
+    let org = if user.is_superadmin() {
+        validate::organization_id(&body.organization_id)?
+    } else {
+        user.organization()?
+    };
     let first_name = validate::text("first_name", &body.first_name, validate::PERSON_NAME_MAX)?;
     let last_name = validate::text("last_name", &body.last_name, validate::PERSON_NAME_MAX)?;
     let email = validate::email("email", &body.email)?;
@@ -120,10 +142,17 @@ pub async fn create(
     let address = validate::text("address", &body.address, validate::ADDRESS_MAX)?;
     let city = validate::text("city", &body.city, validate::CITY_MAX)?;
     let postal_code = validate::text("postal_code", &body.postal_code, validate::POSTAL_CODE_MAX)?;
-    let country =
-        validate::optional_text("country", body.country.as_deref(), validate::COUNTRY_MAX)?
-            .unwrap_or_else(|| validate::DEFAULT_COUNTRY.to_string());
+    let country = validate::text("country", &body.country, validate::COUNTRY_MAX)?;
 
+    let taken: bool = sqlx::query_scalar(
+        "/* POST /api/v1/owners */ SELECT EXISTS (SELECT 1 FROM owners WHERE email = $1)",
+    )
+    .bind(&email)
+    .fetch_one(&state.pool)
+    .await?;
+    if taken {
+        return Err(ApiError::bad_request("Email already exists"));
+    }
     let owner: Owner = sqlx::query_as(concat!(
         "/* POST /api/v1/owners */ INSERT INTO owners \
          (id, organization_id, first_name, last_name, email, phone, address, city, postal_code, \

@@ -1,8 +1,12 @@
 //! Checks on create bodies, run before any SQL: each failure is a 400 naming the
-//! field, so that the database's constraints are a second line only.
+//! field, so that the database's constraints are a second line only. KoproGo's own
+//! checks (its DTOs' `validator` attributes, its entities' constructors) come first,
+//! with its messages where a client could branch on them; the bounds it lacks (text
+//! lengths, NUL characters, ranges) are ours, against hostile input.
 
-use chrono::NaiveDate;
-use serde::{Deserialize, Deserializer};
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use uuid::Uuid;
 
 use crate::server::error::ApiError;
 
@@ -20,9 +24,6 @@ pub const DESCRIPTION_MAX: usize = 2000;
 pub const SUPPLIER_MAX: usize = 255;
 pub const INVOICE_NUMBER_MAX: usize = 100;
 pub const ACCOUNT_CODE_MAX: usize = 40;
-
-/// The country a building or owner gets when the body names none (the schema's default).
-pub const DEFAULT_COUNTRY: &str = "Belgium";
 
 /// A required text: trimmed, non-empty, at most `max` characters, no NUL.
 pub fn text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
@@ -96,49 +97,58 @@ pub fn int_range(field: &str, value: i32, min: i32, max: i32) -> Result<i32, Api
     }
 }
 
-/// A finite number with `0 < value <= max`.
-pub fn positive(field: &str, value: f64, max: f64) -> Result<f64, ApiError> {
-    if value.is_finite() && value > 0.0 && value <= max {
+/// A finite number with `min <= value <= max`.
+pub fn number_range(field: &str, value: f64, min: f64, max: f64) -> Result<f64, ApiError> {
+    if value.is_finite() && (min..=max).contains(&value) {
         Ok(value)
     } else {
         Err(ApiError::bad_request(format!(
-            "{field} must be greater than 0 and at most {max}"
+            "{field} must be between {min} and {max}"
         )))
     }
 }
 
-/// A money amount for `numeric(12, 2)`: `0 < amount < 1e10`, rounded to the cent
-/// and returned as the decimal text bound with `::numeric` (no float reaches the
-/// column).
-pub fn amount(field: &str, value: f64) -> Result<String, ApiError> {
-    let cents = (value * 100.0).round();
-    if !(value.is_finite() && value > 0.0 && value < 1e10 && (1.0..1e12).contains(&cents)) {
-        return Err(ApiError::bad_request(format!(
-            "{field} must be greater than 0 and less than 10000000000 (at least 0.01)"
-        )));
+/// A money amount for `numeric(12, 2)`: KoproGo's `amount > 0` ("Amount must be
+/// greater than 0", domain/entities/expense.rs), and ours: at least a cent once
+/// PostgreSQL rounds it to two decimals, below 10^10. Returned rounded, as stored.
+pub fn amount(value: Decimal) -> Result<Decimal, ApiError> {
+    if value <= Decimal::ZERO {
+        return Err(ApiError::bad_request("Amount must be greater than 0"));
     }
-    // cents < 1e12 fits an i64 exactly.
-    let cents = cents as i64;
-    Ok(format!("{}.{:02}", cents / 100, cents % 100))
+    let cents = value.round_dp(2);
+    if cents < Decimal::new(1, 2) || cents >= Decimal::new(10_000_000_000, 0) {
+        return Err(ApiError::bad_request(
+            "amount must be at least 0.01 and less than 10000000000",
+        ));
+    }
+    Ok(cents)
 }
 
-/// Deserializes a date given either as `YYYY-MM-DD` or as an RFC 3339 timestamp
-/// (KoproGo's clients send the latter); the timestamp's own calendar date is kept.
-pub fn deserialize_date<'de, D>(deserializer: D) -> Result<NaiveDate, D::Error>
-where
-    D: Deserializer<'de>,
-{
-    let text = String::deserialize(deserializer)?;
-    if let Ok(date) = NaiveDate::parse_from_str(&text, "%Y-%m-%d") {
-        return Ok(date);
+/// An `organization_id` a superadmin names in a body, checked as KoproGo's handlers
+/// do: empty → "SuperAdmin must specify organization_id", not a UUID → "Invalid
+/// organization_id format".
+pub fn organization_id(value: &str) -> Result<Uuid, ApiError> {
+    if value.is_empty() {
+        return Err(ApiError::bad_request(
+            "SuperAdmin must specify organization_id",
+        ));
     }
-    chrono::DateTime::parse_from_rfc3339(&text)
-        .map(|t| t.date_naive())
-        .map_err(|_| {
-            serde::de::Error::custom(format!(
-                "invalid date {text:?}: expected YYYY-MM-DD or an RFC 3339 timestamp"
-            ))
-        })
+    Uuid::parse_str(value).map_err(|_| ApiError::bad_request("Invalid organization_id format"))
+}
+
+/// A UUID given as a string field (KoproGo's DTOs hold ids as strings), with its
+/// message when it is not one.
+pub fn uuid(value: &str, message: &'static str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(value).map_err(|_| ApiError::bad_request(message))
+}
+
+/// An RFC 3339 date-time (`2026-06-01T00:00:00Z`), as KoproGo parses `expense_date`
+/// (`DateTime::parse_from_rfc3339`, "Invalid date format" otherwise: a plain date is
+/// refused).
+pub fn rfc3339(value: &str) -> Result<DateTime<Utc>, ApiError> {
+    DateTime::parse_from_rfc3339(value)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| ApiError::bad_request("Invalid date format"))
 }
 
 #[cfg(test)]
@@ -165,34 +175,39 @@ mod tests {
 
     #[test]
     fn amounts() {
-        assert_eq!(amount("amount", 1234.5).unwrap(), "1234.50");
-        assert_eq!(amount("amount", 0.01).unwrap(), "0.01");
-        assert_eq!(amount("amount", 9_999_999_999.99).unwrap(), "9999999999.99");
-        for bad in [
-            0.0,
-            -1.0,
-            0.004,
-            1e10,
-            9_999_999_999.999,
-            f64::NAN,
-            f64::INFINITY,
-        ] {
-            assert!(amount("amount", bad).is_err(), "{bad}");
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        assert_eq!(amount(d("1234.5")).unwrap(), d("1234.50"));
+        assert_eq!(amount(d("99.999")).unwrap(), d("100.00"));
+        assert_eq!(amount(d("0.01")).unwrap(), d("0.01"));
+        assert_eq!(amount(d("9999999999.99")).unwrap(), d("9999999999.99"));
+        for bad in ["0", "-1", "0.004", "10000000000", "9999999999.999"] {
+            assert!(amount(d(bad)).is_err(), "{bad}");
         }
+        assert_eq!(
+            amount(d("-1")).unwrap_err().to_string(),
+            "Amount must be greater than 0"
+        );
     }
 
     #[test]
-    fn dates() {
-        #[derive(Deserialize)]
-        struct D {
-            #[serde(deserialize_with = "deserialize_date")]
-            d: NaiveDate,
+    fn ids_and_dates() {
+        assert_eq!(
+            organization_id("").unwrap_err().to_string(),
+            "SuperAdmin must specify organization_id"
+        );
+        assert_eq!(
+            organization_id("nope").unwrap_err().to_string(),
+            "Invalid organization_id format"
+        );
+        assert!(organization_id("00000000-0000-0000-0000-000000000001").is_ok());
+        let t = rfc3339("2026-06-01T10:00:00+02:00").unwrap();
+        assert_eq!(t.to_rfc3339(), "2026-06-01T08:00:00+00:00");
+        for bad in ["2026-06-01", "2026-02-30T00:00:00Z", "yesterday", ""] {
+            assert_eq!(
+                rfc3339(bad).unwrap_err().to_string(),
+                "Invalid date format",
+                "{bad}"
+            );
         }
-        let parse = |s: &str| serde_json::from_str::<D>(s).map(|d| d.d);
-        let day = NaiveDate::from_ymd_opt(2025, 3, 14).unwrap();
-        assert_eq!(parse(r#"{"d":"2025-03-14"}"#).unwrap(), day);
-        assert_eq!(parse(r#"{"d":"2025-03-14T10:00:00Z"}"#).unwrap(), day);
-        assert!(parse(r#"{"d":"2025-02-30"}"#).is_err());
-        assert!(parse(r#"{"d":14}"#).is_err());
     }
 }
