@@ -282,7 +282,8 @@ pub struct RunArgs {
     /// Users are started evenly over this period; its requests are not in the statistics.
     #[arg(long, default_value = "5s", value_parser = parse_whole_seconds)]
     pub ramp_up: Duration,
-    /// Scenario name (api-load, health, buildings-list) or path to a scenario TOML file.
+    /// Scenario name (api-load, admin-load, realistic, authenticated-realistic,
+    /// buildings-list, health) or path to a scenario TOML file.
     /// [default: api-load, or the --plan preset's own]
     #[arg(long)]
     pub scenario: Option<String>,

@@ -188,7 +188,8 @@ async fn local(
     }
     eprintln!("{}", stack.describe());
     let (target, probe) = (stack.target(), Probe::of_stack(&stack));
-    let result = measure(&plan, stack.base_url(), stack.logins.clone(), target, probe).await;
+    let logins = crate::load::logins_for(&plan.scenario, stack.logins.clone());
+    let result = measure(&plan, stack.base_url(), logins, target, probe).await;
     stack.stop().await;
     finish(&plan, &result?)
 }

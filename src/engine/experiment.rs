@@ -270,7 +270,7 @@ impl Runner {
                 let result = crate::engine::measure(
                     &self.plan,
                     stack.base_url(),
-                    stack.logins.clone(),
+                    crate::load::logins_for(&self.plan.scenario, stack.logins.clone()),
                     target,
                     probe,
                 )

@@ -145,6 +145,16 @@ pub fn resolve_logins(
     Ok(logins)
 }
 
+/// The logins of a stack koprogo-perf seeded (`seeded`: its syndics) that a
+/// scenario's users log in with: KoproGo's superadmin for a `role = "superadmin"`
+/// scenario, the syndics otherwise.
+pub fn logins_for(scenario: &Scenario, seeded: Vec<Login>) -> Vec<Login> {
+    match scenario.role {
+        scenario::LoginRole::Syndic => seeded,
+        scenario::LoginRole::Superadmin => vec![crate::seed::superadmin_login().into()],
+    }
+}
+
 /// A validated load run.
 #[derive(Debug, Clone)]
 pub struct LoadOptions {
@@ -272,6 +282,9 @@ struct Shared {
     /// Per request kind: its whole URL when the path has no placeholder (most GETs),
     /// so that sending it parses nothing.
     fixed_urls: Vec<Option<reqwest::Url>>,
+    /// Per request kind: whether its path or body names `{building_id}` (its
+    /// `{organization_id}` is then that building's).
+    names_building: Vec<bool>,
     /// Per-request timeout, for the users' HTTP clients.
     timeout: Duration,
     /// The run's Ctrl-C.
@@ -300,7 +313,11 @@ struct Vu {
     login_after: Option<Instant>,
     /// Discoveries made after the first (bounded by [`REDISCOVERIES`]).
     rediscoveries: u32,
+    /// The user's organization, from its login (none for a superadmin).
+    organization: Option<String>,
     buildings: Vec<String>,
+    /// The organization of each of `buildings`, when the list said.
+    building_orgs: Vec<Option<String>>,
     units: Vec<String>,
     owners: Vec<String>,
     rng: ChaCha8Rng,
@@ -362,7 +379,10 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<LoadOutcome> {
     let started_at = chrono::Utc::now();
     let shared = Arc::new(Shared {
         needs: Needs {
-            buildings: options.scenario.uses(Placeholder::BuildingId),
+            // `{organization_id}` may come from a building (a superadmin has no
+            // organization of its own).
+            buildings: options.scenario.uses(Placeholder::BuildingId)
+                || options.scenario.uses(Placeholder::OrganizationId),
             units: options.scenario.uses(Placeholder::UnitId),
             owners: options.scenario.uses(Placeholder::OwnerId),
         },
@@ -383,6 +403,17 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<LoadOutcome> {
             .map(|curve| schedule::Schedule::new(curve, recorder.t0())),
         base,
         fixed_urls,
+        names_building: options
+            .scenario
+            .requests
+            .iter()
+            .map(|r| {
+                r.path.uses(Placeholder::BuildingId)
+                    || r.body
+                        .as_ref()
+                        .is_some_and(|b| b.uses(Placeholder::BuildingId))
+            })
+            .collect(),
         timeout: options.timeout,
         cancel: options.cancel.clone(),
     });
@@ -774,7 +805,9 @@ async fn start_user(user: &mut GooseUser, shared: &Shared) -> TransactionResult 
         login_failures: 0,
         login_after: None,
         rediscoveries: 0,
+        organization: None,
         buildings: Vec::new(),
+        building_orgs: Vec::new(),
         units: Vec::new(),
         owners: Vec::new(),
         rng: ChaCha8Rng::seed_from_u64(rand::rng().random()),
@@ -824,7 +857,9 @@ async fn log_in(user: &mut GooseUser, shared: &Shared) {
                         .is_success()
                         .then(|| serde_json::from_slice::<Value>(&bytes).ok())
                         .flatten()
-                        .and_then(|v| token_of(&v).map(|t| (t, refresh_token_of(&v))));
+                        .and_then(|v| {
+                            token_of(&v).map(|t| (t, refresh_token_of(&v), organization_of(&v)))
+                        });
                     (Ok(status.as_u16()), retry_after, tokens)
                 }
                 Err(e) => (Err(classify(&e)), None, None),
@@ -838,9 +873,10 @@ async fn log_in(user: &mut GooseUser, shared: &Shared) {
         .record_login(number, started.elapsed(), outcome, tokens.is_some());
     let state = vu_mut(user);
     match tokens {
-        Some((token, refresh)) => {
+        Some((token, refresh, organization)) => {
             state.token = Some(token);
             state.refresh_token = refresh;
+            state.organization = organization;
             state.login_failures = 0;
             state.login_after = None;
         }
@@ -947,6 +983,15 @@ fn token_of(body: &Value) -> Option<String> {
         .map(str::to_string)
 }
 
+/// The organization of the user a login response names (KoproGo's
+/// `user.organization_id`; null for a superadmin).
+fn organization_of(body: &Value) -> Option<String> {
+    body.get("user")?
+        .get("organization_id")?
+        .as_str()
+        .map(str::to_string)
+}
+
 /// The refresh token of a login or refresh response, when there is one.
 fn refresh_token_of(body: &Value) -> Option<String> {
     body.get("refresh_token")
@@ -968,10 +1013,23 @@ pub const DISCOVERY: [(Placeholder, &str); 3] = [
 
 /// The ids of a list's answer (`data[].id`); `None` when it is not such a list.
 pub fn ids_of(body: &Value) -> Option<Vec<String>> {
+    rows_of(body).map(|rows| rows.into_iter().map(|(id, _)| id).collect())
+}
+
+/// The ids of a list's answer with each row's `organization_id` when it has one
+/// (KoproGo's buildings do: a superadmin's span organizations).
+pub fn rows_of(body: &Value) -> Option<Vec<(String, Option<String>)>> {
     body.get("data")?.as_array().map(|items| {
         items
             .iter()
-            .filter_map(|i| i.get("id")?.as_str().map(str::to_string))
+            .filter_map(|i| {
+                let id = i.get("id")?.as_str()?.to_string();
+                let org = i
+                    .get("organization_id")
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+                Some((id, org))
+            })
             .collect()
     })
 }
@@ -996,23 +1054,27 @@ async fn discover(user: &mut GooseUser, shared: &Shared) {
         if let Some(token) = vu(user).token.clone() {
             builder = builder.bearer_auth(token);
         }
-        let (outcome, ids) = match builder.send().await {
+        let (outcome, rows) = match builder.send().await {
             Ok(r) => {
                 let status = r.status();
-                let ids = if status.is_success() {
-                    r.json::<Value>().await.ok().as_ref().and_then(ids_of)
+                let rows = if status.is_success() {
+                    r.json::<Value>().await.ok().as_ref().and_then(rows_of)
                 } else {
                     None
                 };
-                (Ok(status.as_u16()), ids)
+                (Ok(status.as_u16()), rows)
             }
             Err(e) => (Err(classify(&e)), None),
         };
-        shared.recorder.record_discovery(outcome, ids.is_none());
-        let ids = ids.unwrap_or_default();
+        shared.recorder.record_discovery(outcome, rows.is_none());
+        let (ids, orgs): (Vec<String>, Vec<Option<String>>) =
+            rows.unwrap_or_default().into_iter().unzip();
         let state = vu_mut(user);
         match placeholder {
-            Placeholder::BuildingId => state.buildings = ids,
+            Placeholder::BuildingId => {
+                state.buildings = ids;
+                state.building_orgs = orgs;
+            }
             Placeholder::UnitId => state.units = ids,
             _ => state.owners = ids,
         }
@@ -1023,8 +1085,13 @@ async fn discover(user: &mut GooseUser, shared: &Shared) {
 #[derive(Debug, Clone, Default)]
 pub struct Learned {
     pub buildings: Vec<String>,
+    /// The organization of each of `buildings`, when the list said (for
+    /// `{organization_id}`).
+    pub building_orgs: Vec<Option<String>>,
     pub units: Vec<String>,
     pub owners: Vec<String>,
+    /// The user's own organization, from its login (none for a superadmin).
+    pub organization: Option<String>,
 }
 
 /// Fills `template` once as virtual user `number` would with the ids `learned` (an id
@@ -1044,14 +1111,23 @@ pub fn fill(
         login_failures: 0,
         login_after: None,
         rediscoveries: 0,
+        organization: learned.organization.clone(),
         buildings: learned.buildings.clone(),
+        building_orgs: learned.building_orgs.clone(),
         units: learned.units.clone(),
         owners: learned.owners.clone(),
         rng: ChaCha8Rng::seed_from_u64(seed),
         seq: 0,
         etags: Default::default(),
     };
-    render(template, &mut state, "audit")
+    let names_building = template.uses(Placeholder::BuildingId);
+    render(
+        template,
+        &mut state,
+        &mut Picks::default(),
+        names_building,
+        "audit",
+    )
 }
 
 fn vu(user: &GooseUser) -> &Vu {
@@ -1062,11 +1138,50 @@ fn vu_mut(user: &mut GooseUser) -> &mut Vu {
     user.get_session_data_unchecked_mut::<Vu>()
 }
 
+/// What one request has picked so far, shared by its path and its body: the
+/// building, so that `{building_id}` and `{organization_id}` agree.
+#[derive(Default)]
+struct Picks {
+    building: Option<usize>,
+}
+
+/// The request's building, picked on first use.
+fn building(state: &mut Vu, picks: &mut Picks) -> Option<usize> {
+    if picks.building.is_none() && !state.buildings.is_empty() {
+        picks.building = Some(state.rng.random_range(0..state.buildings.len()));
+    }
+    picks.building
+}
+
+/// The request's organization: its building's when it names one, else the user's own,
+/// else (a superadmin) a learned building's.
+fn organization(state: &mut Vu, picks: &mut Picks, uses_building: bool) -> Option<String> {
+    if uses_building
+        && let Some(b) = building(state, picks)
+        && let Some(Some(org)) = state.building_orgs.get(b)
+    {
+        return Some(org.clone());
+    }
+    if let Some(org) = &state.organization {
+        return Some(org.clone());
+    }
+    let known: Vec<usize> = (0..state.building_orgs.len())
+        .filter(|&i| state.building_orgs[i].is_some())
+        .collect();
+    if known.is_empty() {
+        return None;
+    }
+    let i = known[state.rng.random_range(0..known.len())];
+    state.building_orgs[i].clone()
+}
+
 /// Fills a template for this user. `Err` names the id it needs that the user has not
 /// learned (its organization has no such rows, or discovery failed).
 fn render(
     template: &scenario::Template,
     state: &mut Vu,
+    picks: &mut Picks,
+    uses_building: bool,
     run_tag: &str,
 ) -> Result<String, &'static str> {
     let mut missing = None;
@@ -1075,7 +1190,8 @@ fn render(
             (!ids.is_empty()).then(|| ids[rng.random_range(0..ids.len())].clone())
         };
         let value = match p {
-            Placeholder::BuildingId => pick(&state.buildings, &mut state.rng),
+            Placeholder::BuildingId => building(state, picks).map(|b| state.buildings[b].clone()),
+            Placeholder::OrganizationId => organization(state, picks, uses_building),
             Placeholder::UnitId => pick(&state.units, &mut state.rng),
             Placeholder::OwnerId => pick(&state.owners, &mut state.rng),
             Placeholder::Unique => {
@@ -1093,6 +1209,11 @@ fn render(
                 let date = chrono::Utc::now().date_naive() - chrono::Days::new(days);
                 Some(date.format("%Y-%m-%d").to_string())
             }
+            Placeholder::DateTime => {
+                let seconds = state.rng.random_range(0..365 * 86_400);
+                let at = chrono::Utc::now() - chrono::Duration::seconds(seconds);
+                Some(at.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+            }
             Placeholder::Uuid => Some(uuid::Uuid::from_bytes(state.rng.random()).to_string()),
         };
         match value {
@@ -1101,6 +1222,7 @@ fn render(
                 missing = Some(match p {
                     Placeholder::BuildingId => "building_id",
                     Placeholder::UnitId => "unit_id",
+                    Placeholder::OrganizationId => "organization_id",
                     _ => "owner_id",
                 })
             }
@@ -1170,9 +1292,16 @@ async fn send(user: &mut GooseUser, shared: &Shared, index: usize) -> Transactio
             return Ok(());
         }
         let state = vu_mut(user);
+        let mut picks = Picks::default();
+        let uses_building = shared.names_building[index];
+        let tag = &shared.run_tag;
         let rendered =
-            render(&spec.path, state, &shared.run_tag).and_then(|path| match &spec.body {
-                Some(b) => render(b, state, &shared.run_tag).map(|body| (path, Some(body))),
+            render(&spec.path, state, &mut picks, uses_building, tag).and_then(|path| match &spec
+                .body
+            {
+                Some(b) => {
+                    render(b, state, &mut picks, uses_building, tag).map(|body| (path, Some(body)))
+                }
                 None => Ok((path, None)),
             });
         let (path, body) = match rendered {

@@ -18,6 +18,15 @@ use toml::Spanned;
 /// The scenarios shipped with the tool, usable by name from any directory.
 pub const BUILTIN: &[(&str, &str)] = &[
     ("api-load", include_str!("../../scenarios/api-load.toml")),
+    (
+        "admin-load",
+        include_str!("../../scenarios/admin-load.toml"),
+    ),
+    ("realistic", include_str!("../../scenarios/realistic.toml")),
+    (
+        "authenticated-realistic",
+        include_str!("../../scenarios/authenticated-realistic.toml"),
+    ),
     ("health", include_str!("../../scenarios/health.toml")),
     (
         "buildings-list",
@@ -61,7 +70,21 @@ pub struct Scenario {
     pub description: String,
     /// Where it came from (a path, or `builtin:NAME`).
     pub source: String,
+    /// Whom its users log in as on a stack koprogo-perf seeded (`role = "superadmin"`
+    /// in the file; the organizations' syndics by default). Against `--host`, the
+    /// logins given are used as they are.
+    pub role: LoginRole,
     pub requests: Vec<RequestSpec>,
+}
+
+/// Who a scenario's virtual users are on a koprogo-perf seed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LoginRole {
+    /// Each organization's syndic (`syndic@<slug>.be`), the users spread over them.
+    #[default]
+    Syndic,
+    /// KoproGo's platform superadmin (`admin@koprogo.com`), for structural writes.
+    Superadmin,
 }
 
 impl Scenario {
@@ -129,6 +152,10 @@ pub struct RequestSpec {
 pub enum Placeholder {
     /// A building id of the user's organization, learned from GET /buildings.
     BuildingId,
+    /// An organization id: the request's building's when it names `{building_id}`
+    /// too, otherwise the user's own (from its login) or, for a user without one (a
+    /// superadmin), the organization of a building it learned.
+    OrganizationId,
     /// A unit id, learned from GET /units.
     UnitId,
     /// An owner id, learned from GET /owners.
@@ -144,6 +171,9 @@ pub enum Placeholder {
     Amount(i64, i64),
     /// A random date within the last year, `YYYY-MM-DD`.
     Date,
+    /// A random date-time within the last year, RFC 3339 in UTC
+    /// (`2026-03-14T09:30:00Z`), as KoproGo parses `expense_date`.
+    DateTime,
     /// A fresh random UUID.
     Uuid,
 }
@@ -185,17 +215,19 @@ impl Placeholder {
         };
         match name {
             "building_id" => simple(Placeholder::BuildingId),
+            "organization_id" => simple(Placeholder::OrganizationId),
             "unit_id" => simple(Placeholder::UnitId),
             "owner_id" => simple(Placeholder::OwnerId),
             "unique" => simple(Placeholder::Unique),
             "vu" => simple(Placeholder::Vu),
             "date" => simple(Placeholder::Date),
+            "datetime" => simple(Placeholder::DateTime),
             "uuid" => simple(Placeholder::Uuid),
             "int" => range(&args).map(|(lo, hi)| Placeholder::Int(lo, hi)),
             "amount" => range(&args).map(|(lo, hi)| Placeholder::Amount(lo, hi)),
             _ => Err(format!(
                 "unknown placeholder `{{{text}}}`; known: building_id, unit_id, owner_id, \
-                 unique, vu, date, uuid, int:LO:HI, amount:LO:HI"
+                 organization_id, unique, vu, date, datetime, uuid, int:LO:HI, amount:LO:HI"
             )),
         }
     }
@@ -203,15 +235,17 @@ impl Placeholder {
     /// A stand-in value used to check, before the run, that a body renders to JSON.
     fn sample(&self) -> String {
         match self {
-            Placeholder::BuildingId | Placeholder::UnitId | Placeholder::OwnerId => {
-                "00000000-0000-0000-0000-000000000000".into()
-            }
+            Placeholder::BuildingId
+            | Placeholder::UnitId
+            | Placeholder::OwnerId
+            | Placeholder::OrganizationId => "00000000-0000-0000-0000-000000000000".into(),
             Placeholder::Uuid => "00000000-0000-0000-0000-000000000000".into(),
             Placeholder::Unique => "r0-1-1".into(),
             Placeholder::Vu => "1".into(),
             Placeholder::Int(lo, _) => lo.to_string(),
             Placeholder::Amount(lo, _) => format!("{lo}.00"),
             Placeholder::Date => "2026-01-01".into(),
+            Placeholder::DateTime => "2026-01-01T00:00:00Z".into(),
         }
     }
 }
@@ -303,6 +337,7 @@ struct RawScenario {
     name: Option<String>,
     #[serde(default)]
     description: String,
+    role: Option<Spanned<String>>,
     #[serde(default, rename = "request")]
     requests: Vec<Spanned<RawRequest>>,
 }
@@ -478,10 +513,24 @@ pub fn parse(text: &str, file: &str, default_name: &str) -> Result<Scenario, Sce
             check,
         });
     }
+    let role = match &raw.role {
+        None => LoginRole::Syndic,
+        Some(r) => match r.get_ref().as_str() {
+            "syndic" => LoginRole::Syndic,
+            "superadmin" => LoginRole::Superadmin,
+            other => {
+                return Err(err(
+                    r.span().start,
+                    format!("role `{other}`: `syndic` (the default) or `superadmin`"),
+                ));
+            }
+        },
+    };
     Ok(Scenario {
         name: raw.name.unwrap_or_else(|| default_name.to_string()),
         description: raw.description,
         source: file.to_string(),
+        role,
         requests,
     })
 }
@@ -510,24 +559,58 @@ pub fn origin_relative(path: &str) -> Result<(), &'static str> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn shipped_scenarios_are_valid_and_api_load_has_the_issue_mix() {
-        let s = load("api-load").unwrap();
-        assert_eq!(s.requests.len(), 14);
-        assert_eq!(s.total_weight(), 100);
+    /// The share of a scenario's weight on GETs, in percent.
+    fn read_share(s: &Scenario) -> u32 {
         let reads: u32 = s
             .requests
             .iter()
             .filter(|r| r.method == Method::Get)
             .map(|r| r.weight)
             .sum();
-        assert_eq!(reads, 70);
+        reads * 100 / s.total_weight()
+    }
+
+    #[test]
+    fn shipped_scenarios_are_valid_and_keep_koprogo_mixes() {
+        let s = load("api-load").unwrap();
+        assert_eq!(s.requests.len(), 12);
+        assert_eq!(s.total_weight(), 100);
+        assert_eq!(read_share(&s), 70);
+        assert_eq!(s.role, LoginRole::Syndic);
         assert!(s.needs_login());
+        // A syndic's writes only: KoproGo's structural writes are admin-load's.
+        let writes: Vec<&str> = s
+            .requests
+            .iter()
+            .filter(|r| r.method == Method::Post)
+            .map(|r| r.path.text.as_str())
+            .collect();
+        assert_eq!(writes, ["/api/v1/owners", "/api/v1/expenses"]);
+        let admin = load("admin-load").unwrap();
+        assert_eq!(admin.role, LoginRole::Superadmin);
+        assert!(admin.uses(Placeholder::OrganizationId));
+        let realistic = load("realistic").unwrap();
+        assert_eq!(
+            (realistic.total_weight(), read_share(&realistic)),
+            (100, 70)
+        );
+        let authenticated = load("authenticated-realistic").unwrap();
+        assert_eq!(
+            (authenticated.total_weight(), read_share(&authenticated)),
+            (100, 80)
+        );
+        assert!(authenticated.uses(Placeholder::DateTime));
         let h = load("health").unwrap();
         assert!(!h.needs_login());
         let b = load("buildings-list").unwrap();
         assert_eq!(b.requests.len(), 1);
         assert!(b.needs_login());
+        for (name, _) in BUILTIN {
+            load(name).unwrap();
+        }
+        let bad = "role = \"owner\"\n[[request]]\nmethod = \"GET\"\npath = \"/a\"\nweight = 1\n";
+        let e = parse(bad, "r.toml", "r").unwrap_err().to_string();
+        assert!(e.starts_with("r.toml:1: role `owner`"), "{e}");
     }
 
     #[test]

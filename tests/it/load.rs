@@ -41,7 +41,7 @@ async fn a_two_second_api_load_run_hits_every_endpoint_and_writes_a_valid_run_js
     );
 
     let run: RunReport = serde_json::from_value(instance).unwrap();
-    assert_eq!(run.endpoints.len(), 14);
+    assert_eq!(run.endpoints.len(), 12);
     assert!(run.target.embedded);
     assert_eq!(run.vus, 4);
     assert!(run.totals.requests > 0);

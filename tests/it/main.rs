@@ -17,6 +17,7 @@ mod merge;
 mod parsers;
 mod rate;
 mod report;
+mod scenarios;
 mod secrets;
 mod seed;
 mod server;
