@@ -1234,6 +1234,23 @@ fn render(
     }
 }
 
+/// Fills a request's path and body for this user, one building for both (see
+/// [`Picks`]); `Err` as [`render`].
+fn render_request(
+    spec: &scenario::RequestSpec,
+    state: &mut Vu,
+    names_building: bool,
+    run_tag: &str,
+) -> Result<(String, Option<String>), &'static str> {
+    let mut picks = Picks::default();
+    let path = render(&spec.path, state, &mut picks, names_building, run_tag)?;
+    let body = match &spec.body {
+        Some(b) => Some(render(b, state, &mut picks, names_building, run_tag)?),
+        None => None,
+    };
+    Ok((path, body))
+}
+
 /// Rate mode: waits for this request's slot and returns it (its latency counts from
 /// it); None when the user sends nothing now (the plan asks for no more requests, or
 /// the run is stopping).
@@ -1292,18 +1309,7 @@ async fn send(user: &mut GooseUser, shared: &Shared, index: usize) -> Transactio
             return Ok(());
         }
         let state = vu_mut(user);
-        let mut picks = Picks::default();
-        let uses_building = shared.names_building[index];
-        let tag = &shared.run_tag;
-        let rendered =
-            render(&spec.path, state, &mut picks, uses_building, tag).and_then(|path| match &spec
-                .body
-            {
-                Some(b) => {
-                    render(b, state, &mut picks, uses_building, tag).map(|body| (path, Some(body)))
-                }
-                None => Ok((path, None)),
-            });
+        let rendered = render_request(spec, state, shared.names_building[index], &shared.run_tag);
         let (path, body) = match rendered {
             Ok(rendered) => rendered,
             Err(missing) => {
