@@ -7,9 +7,9 @@
 //! Each scan that filters rows gives a candidate: the table, the columns it compares
 //! with `=` to a parameter or a constant (its index condition first, then its filter),
 //! and its `col IS NULL` conditions as a partial index's `where`. Each join gives one
-//! per side: the scan's `=` columns, then its join key (an index the planner can look
-//! the other side's rows up in). Each sort of one table's rows (`ORDER BY`, a merge
-//! join's or a grouping's sort) gives one: the scan's `=` columns, then the sort keys
+//! per side that no `=` condition of its own narrows: its join key (an index the
+//! planner can look that side's rows up by, in a nested loop). Each sort of one table's
+//! rows (`ORDER BY`, a merge join's or a grouping's sort) gives one: the scan's `=` columns, then the sort keys
 //! with their direction (an index that returns the rows in order, which a `LIMIT`
 //! stops early). With hypopg each
 //! candidate is then created as a hypothetical index and the statements that gave it
@@ -429,7 +429,7 @@ type Want = (String, Vec<String>, Option<String>, Source);
 pub enum Source {
     /// A scan's `=` and `IS NULL` conditions.
     Filter,
-    /// A join's key on this side (with the scan's own `=` conditions before it).
+    /// A join's key on a side that no `=` condition of its own narrows.
     Join,
     /// A sort over one table's rows (its `=` conditions, then the sort keys).
     OrderBy,
@@ -476,9 +476,11 @@ fn walk(node: &Value, out: &mut Vec<Want>) -> Vec<ScanSeen> {
     }
     for key in ["Hash Cond", "Merge Cond", "Join Filter"] {
         if let Some(text) = node[key].as_str() {
+            // A side its own `=` conditions already narrow is looked up by them (its
+            // filter candidate); a hash or merge join never looks the rest up by key.
             for (alias, column) in join_keys(text) {
-                if let Some(s) = seen.iter().find(|s| s.alias == alias) {
-                    out.push((s.table.clone(), keys(&s.eq, [column]), None, Source::Join));
+                if let Some(s) = seen.iter().find(|s| s.alias == alias && s.eq.is_empty()) {
+                    out.push((s.table.clone(), vec![column], None, Source::Join));
                 }
             }
         }
@@ -735,9 +737,28 @@ mod tests {
             vec![
                 want("t_child", "kind", Source::Filter),
                 want("t_parent", "name", Source::Filter),
-                want("t_child", "kind, parent_id", Source::Join),
-                want("t_parent", "name, id", Source::Join),
+                // Both sides filter by `=`: a hash join looks neither up by its key.
                 want("t_child", "kind, created DESC", Source::OrderBy),
+            ]
+        );
+        // A side nothing else narrows is looked up by its join key.
+        let join = serde_json::json!({
+            "Node Type": "Hash Join", "Hash Cond": "(c.parent_id = p.id)",
+            "Plans": [
+                {"Node Type": "Seq Scan", "Relation Name": "t_child", "Alias": "c"},
+                {"Node Type": "Hash", "Plans": [{"Node Type": "Seq Scan",
+                    "Relation Name": "t_parent", "Alias": "p", "Filter": "(name = $1)"}]}
+            ]
+        });
+        let wants: Vec<(String, String, Source)> = scans(&join)
+            .into_iter()
+            .map(|(t, c, _, s)| (t, c.join(", "), s))
+            .collect();
+        assert_eq!(
+            wants,
+            vec![
+                want("t_parent", "name", Source::Filter),
+                want("t_child", "parent_id", Source::Join),
             ]
         );
         // Keys of two tables, or an expression, give no sort candidate.

@@ -228,7 +228,8 @@ async fn an_invalid_profile_changes_nothing() {
     )
     .unwrap();
     let out = f.tune(&["--apply", "--profile", profile.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(1));
+    // Invalid input, as a bad flag: exit 2.
+    assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("bad.toml:3") && err.contains("shared_buffers"),
