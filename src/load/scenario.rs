@@ -403,115 +403,17 @@ pub fn parse(text: &str, file: &str, default_name: &str) -> Result<Scenario, Sce
     if raw.requests.is_empty() {
         return Err(err(0, "no [[request]] entries".into()));
     }
-    let mut requests = Vec::with_capacity(raw.requests.len());
+    let mut requests: Vec<RequestSpec> = Vec::with_capacity(raw.requests.len());
     for spanned in raw.requests {
         let at = spanned.span().start;
-        let r = spanned.into_inner();
-        let method = match r.method.get_ref().to_ascii_uppercase().as_str() {
-            "GET" => Method::Get,
-            "POST" => Method::Post,
-            "PUT" => Method::Put,
-            "PATCH" => Method::Patch,
-            "DELETE" => Method::Delete,
-            other => {
-                return Err(err(
-                    r.method.span().start,
-                    format!("unknown method `{other}` (GET, POST, PUT, PATCH, DELETE)"),
-                ));
-            }
-        };
-        if let Err(why) = origin_relative(r.path.get_ref()) {
-            let request = r.name.as_deref().unwrap_or(r.method.get_ref());
-            return Err(err(
-                r.path.span().start,
-                format!(
-                    "request `{request}`: path `{}` {why}: a path is relative to --host, \
-                     one leading `/` (e.g. /api/v1/buildings), so that the login token \
-                     goes to no other host",
-                    r.path.get_ref().escape_debug()
-                ),
-            ));
-        }
-        let path =
-            Template::parse(r.path.get_ref()).map_err(|(m, _)| err(r.path.span().start, m))?;
-        let body = match &r.body {
-            Some(b) => {
-                let template =
-                    Template::parse(b.get_ref()).map_err(|(m, _)| err(b.span().start, m))?;
-                let sample = template.render(|p, out| out.push_str(&p.sample()));
-                serde_json::from_str::<serde_json::Value>(&sample).map_err(|e| {
-                    err(
-                        b.span().start,
-                        format!("body is not JSON once filled in: {e}"),
-                    )
-                })?;
-                Some(template)
-            }
-            None => None,
-        };
-        let weight = *r.weight.get_ref();
-        if !(1..=1_000_000).contains(&weight) {
-            return Err(err(
-                r.weight.span().start,
-                format!("weight {weight} must be 1 to 1000000"),
-            ));
-        }
-        let think_time = match &r.think_time {
-            Some(t) => crate::units::parse_duration(t.get_ref())
-                .map_err(|m| err(t.span().start, format!("think_time: {m}")))?,
-            None => Duration::ZERO,
-        };
-        let expect = match &r.expect {
-            None => Vec::new(),
-            Some(e) => {
-                let codes = match e.get_ref() {
-                    Expect::One(c) => vec![*c],
-                    Expect::Many(c) => c.clone(),
-                };
-                if codes.is_empty() || codes.iter().any(|c| !(100..=599).contains(c)) {
-                    return Err(err(
-                        e.span().start,
-                        "expect: HTTP statuses from 100 to 599 (`expect = 201` or `[200, 404]`)"
-                            .into(),
-                    ));
-                }
-                codes.into_iter().map(|c| c as u16).collect()
-            }
-        };
-        let mut check = Vec::new();
-        for pointer in &r.check {
-            if !pointer.get_ref().starts_with('/') {
-                return Err(err(
-                    pointer.span().start,
-                    format!(
-                        "check `{}`: a JSON pointer starts with `/` (e.g. \"/id\", \"/data/0/id\")",
-                        pointer.get_ref()
-                    ),
-                ));
-            }
-            check.push(pointer.get_ref().clone());
-        }
-        let name = r
-            .name
-            .clone()
-            .unwrap_or_else(|| format!("{method} {}", r.path.get_ref()));
-        if requests.iter().any(|q: &RequestSpec| q.name == name) {
+        let request = request(spanned, &err)?;
+        if requests.iter().any(|q| q.name == request.name) {
             return Err(err(
                 at,
-                format!("two requests named `{name}`: give one a `name`"),
+                format!("two requests named `{}`: give one a `name`", request.name),
             ));
         }
-        requests.push(RequestSpec {
-            name,
-            method,
-            path,
-            body,
-            weight: weight as u32,
-            think_time,
-            auth: r.auth.unwrap_or(true),
-            expect,
-            check,
-        });
+        requests.push(request);
     }
     let role = match &raw.role {
         None => LoginRole::Syndic,
@@ -533,6 +435,112 @@ pub fn parse(text: &str, file: &str, default_name: &str) -> Result<Scenario, Sce
         role,
         requests,
     })
+}
+
+/// One `[[request]]`, validated; `err` places a message at an offset of the file.
+fn request(
+    spanned: Spanned<RawRequest>,
+    err: &impl Fn(usize, String) -> ScenarioError,
+) -> Result<RequestSpec, ScenarioError> {
+    let r = spanned.into_inner();
+    let method = match r.method.get_ref().to_ascii_uppercase().as_str() {
+        "GET" => Method::Get,
+        "POST" => Method::Post,
+        "PUT" => Method::Put,
+        "PATCH" => Method::Patch,
+        "DELETE" => Method::Delete,
+        other => {
+            return Err(err(
+                r.method.span().start,
+                format!("unknown method `{other}` (GET, POST, PUT, PATCH, DELETE)"),
+            ));
+        }
+    };
+    if let Err(why) = origin_relative(r.path.get_ref()) {
+        let request = r.name.as_deref().unwrap_or(r.method.get_ref());
+        return Err(err(
+            r.path.span().start,
+            format!(
+                "request `{request}`: path `{}` {why}: a path is relative to --host, \
+                 one leading `/` (e.g. /api/v1/buildings), so that the login token \
+                 goes to no other host",
+                r.path.get_ref().escape_debug()
+            ),
+        ));
+    }
+    let path = Template::parse(r.path.get_ref()).map_err(|(m, _)| err(r.path.span().start, m))?;
+    let body = match &r.body {
+        Some(b) => {
+            let template = Template::parse(b.get_ref()).map_err(|(m, _)| err(b.span().start, m))?;
+            let sample = template.render(|p, out| out.push_str(&p.sample()));
+            serde_json::from_str::<serde_json::Value>(&sample).map_err(|e| {
+                err(
+                    b.span().start,
+                    format!("body is not JSON once filled in: {e}"),
+                )
+            })?;
+            Some(template)
+        }
+        None => None,
+    };
+    let weight = *r.weight.get_ref();
+    if !(1..=1_000_000).contains(&weight) {
+        return Err(err(
+            r.weight.span().start,
+            format!("weight {weight} must be 1 to 1000000"),
+        ));
+    }
+    let think_time = match &r.think_time {
+        Some(t) => crate::units::parse_duration(t.get_ref())
+            .map_err(|m| err(t.span().start, format!("think_time: {m}")))?,
+        None => Duration::ZERO,
+    };
+    let expect = match &r.expect {
+        None => Vec::new(),
+        Some(e) => expect_codes(e).map_err(|m| err(e.span().start, m))?,
+    };
+    let mut check = Vec::new();
+    for pointer in &r.check {
+        if !pointer.get_ref().starts_with('/') {
+            return Err(err(
+                pointer.span().start,
+                format!(
+                    "check `{}`: a JSON pointer starts with `/` (e.g. \"/id\", \"/data/0/id\")",
+                    pointer.get_ref()
+                ),
+            ));
+        }
+        check.push(pointer.get_ref().clone());
+    }
+    let name = r
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("{method} {}", r.path.get_ref()));
+    Ok(RequestSpec {
+        name,
+        method,
+        path,
+        body,
+        weight: weight as u32,
+        think_time,
+        auth: r.auth.unwrap_or(true),
+        expect,
+        check,
+    })
+}
+
+/// `expect = 201` or `expect = [200, 404]`: HTTP statuses.
+fn expect_codes(e: &Spanned<Expect>) -> Result<Vec<u16>, String> {
+    let codes = match e.get_ref() {
+        Expect::One(c) => vec![*c],
+        Expect::Many(c) => c.clone(),
+    };
+    if codes.is_empty() || codes.iter().any(|c| !(100..=599).contains(c)) {
+        return Err(
+            "expect: HTTP statuses from 100 to 599 (`expect = 201` or `[200, 404]`)".into(),
+        );
+    }
+    Ok(codes.into_iter().map(|c| c as u16).collect())
 }
 
 /// Refuses a path that could leave the host it is joined to: it must start with exactly
