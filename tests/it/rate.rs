@@ -118,11 +118,14 @@ fn a_stall_shows_in_the_corrected_latencies_and_not_in_the_uncorrected_ones() {
         corrected["p99"]
     );
     assert!(us(&corrected["max"]) >= 900_000, "{corrected}");
-    // Uncorrected: only the 4 requests in flight saw the stall (0.3 % of the run).
+    // Uncorrected: only the 4 requests in flight saw the stall (0.3 % of the run), so
+    // its p99 is a small part of the corrected one. Relative, not a bound in ms: on a
+    // loaded machine every response is slower, the stall's share stays what it is.
     assert!(
-        us(&raw["p99"]) < 100_000,
-        "uncorrected p99 {} µs should hide the stall",
-        raw["p99"]
+        us(&raw["p99"]) * 4 < us(&corrected["p99"]),
+        "uncorrected p99 {} µs should hide the stall (corrected {} µs)",
+        raw["p99"],
+        corrected["p99"]
     );
     assert!(
         us(&raw["max"]) >= 900_000,
