@@ -35,7 +35,8 @@ pub enum Command {
     // The in-process server always listens on a free loopback port.
     #[command(mut_arg("bind", |a| a.hide(true)), after_help = EXIT_CODES)]
     Load(LoadArgs),
-    /// Create the reference schema and fill it with deterministic KoproGo-like data.
+    /// Create the reference schema and fill it with deterministic KoproGo-like data, or
+    /// create the same data on a running KoproGo through its API (--host).
     Seed(SeedArgs),
     /// Apply the tuning guide's PostgreSQL settings and indexes: a diff first (default),
     /// --apply (rollback file, ALTER SYSTEM, reload/restart, indexes built concurrently,
@@ -188,9 +189,63 @@ pub struct ExperimentArgs {
     #[arg(long, default_value = "koprogo-vps")]
     pub profile: String,
     #[command(flatten)]
+    pub external: ExternalStackArgs,
+    #[command(flatten)]
     pub run: RunArgs,
     #[command(flatten)]
     pub scale: ScaleArgs,
+}
+
+/// `experiment --host`: a running KoproGo and its database instead of the embedded stack.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "External stack (a running KoproGo)")]
+pub struct ExternalStackArgs {
+    /// Experiment on a running KoproGo (e.g. http://127.0.0.1:8080) instead of the
+    /// embedded stack. Only the database's arms apply there (baseline, pg_settings,
+    /// indexes, tuned = both): each run's arm is applied through tune-db on
+    /// --database-url before the run and rolled back after it; --scale is not used
+    /// (seed the target first: seed --host).
+    #[arg(long, value_name = "URL", requires = "database_url")]
+    pub host: Option<String>,
+    /// With --host: the PostgreSQL URL of its database, as a superuser (the arms run
+    /// ALTER SYSTEM and CREATE INDEX CONCURRENTLY). Its password is never printed.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// With --host: credentials EMAIL:PASSWORD, repeatable (or KOPROGO_PERF_LOGINS).
+    // Kept as text until the command resolves it: clap would echo a rejected value.
+    #[arg(long = "login", value_name = "EMAIL:PASSWORD", requires = "host")]
+    pub logins: Vec<String>,
+    /// With --host: a logins file, e.g. the one seed --host wrote.
+    #[arg(long, value_name = "FILE", requires = "host")]
+    pub logins_file: Option<PathBuf>,
+    /// With --host: the shell command that restarts its PostgreSQL, for the settings
+    /// that need a restart (shared_buffers, …), as tune-db's --restart-cmd. Without
+    /// it, an arm whose settings need a restart is refused before any run.
+    #[arg(long, value_name = "CMD", requires = "host")]
+    pub restart_cmd: Option<String>,
+    /// With --host: what happens to the rows a writing scenario creates. `refuse`
+    /// (the default): a scenario that writes is refused — use a read-only one.
+    /// `delete`: after each run, the rows it created are deleted (the rows of each
+    /// table the scenario POSTs to, e.g. expenses, whose created_at is after the run's
+    /// start: only on a target nobody else writes to). `keep`: they stay, later runs
+    /// read more data; the alternation spreads it over every arm alike, and the growth
+    /// is reported.
+    #[arg(long, value_enum, default_value_t = WritesPolicy::Refuse, requires = "host")]
+    pub writes: WritesPolicy,
+    /// With --host on this machine: the server's pid, for its CPU and memory.
+    #[arg(long, value_name = "PID", requires = "host")]
+    pub server_pid: Option<u32>,
+    /// With --host on this machine: the postmaster's pid.
+    #[arg(long, value_name = "PID", requires = "host")]
+    pub postgres_pid: Option<u32>,
+}
+
+/// What `experiment --host` does with the rows a writing scenario creates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum WritesPolicy {
+    Refuse,
+    Delete,
+    Keep,
 }
 
 /// Where the database is.
@@ -237,6 +292,37 @@ pub struct SeedArgs {
     /// Replace existing data (TRUNCATE every reference table first).
     #[arg(long)]
     pub reset: bool,
+    /// Seed a running KoproGo through its own API instead of a database (e.g.
+    /// http://127.0.0.1:8080): the same data set, created as its superadmin (--admin);
+    /// a second run finishes what an interrupted one left and creates nothing twice.
+    /// --database-url is not used then.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["reset", "keep_db"], help_heading = "Through KoproGo's API")]
+    pub host: Option<String>,
+    /// With --host: KoproGo's superadmin, EMAIL:PASSWORD (or KOPROGO_PERF_ADMIN, which
+    /// other users cannot see in the process list). Never printed.
+    // Kept as text until the command resolves it: clap would echo a rejected value.
+    #[arg(
+        long,
+        value_name = "EMAIL:PASSWORD",
+        env = "KOPROGO_PERF_ADMIN",
+        hide_env_values = true,
+        help_heading = "Through KoproGo's API"
+    )]
+    pub admin: Option<String>,
+    /// With --host: the file the created logins go to, mode 0600, one EMAIL:PASSWORD a
+    /// line (the syndics; other roles commented out), which load, audit and experiment
+    /// take as --logins-file; a resumed run reads its passwords back from it.
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "koprogo-logins.txt",
+        help_heading = "Through KoproGo's API"
+    )]
+    pub logins_out: PathBuf,
+    /// With --host: requests in flight at most.
+    #[arg(long, value_name = "N", default_value_t = 16,
+          value_parser = clap::value_parser!(u32).range(1..=256), help_heading = "Through KoproGo's API")]
+    pub concurrency: u32,
 }
 
 /// `serve`.

@@ -25,6 +25,7 @@ pub mod experiment;
 pub mod interrupt;
 pub mod latency;
 pub mod load;
+pub mod logins;
 pub mod measure;
 pub mod pg;
 pub mod redact;

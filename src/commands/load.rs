@@ -99,26 +99,7 @@ pub async fn load(args: LoadArgs, cancel: CancellationToken) -> anyhow::Result<E
     let mut plan = plan(&args.run, Duration::from_secs(60), cancel)?;
     match &args.host {
         Some(host) => {
-            let host = host.trim_end_matches('/').to_string();
-            // What is printed and stored: never a password of the URL.
-            let shown = crate::redact::redact(&host);
-            let Some(url) = reqwest::Url::parse(&host)
-                .ok()
-                .filter(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
-            else {
-                return Err(InputError::msg(format!(
-                    "--host `{shown}` is not an http(s) URL (e.g. http://127.0.0.1:8080)"
-                ))
-                .into());
-            };
-            if !url.username().is_empty() || url.password().is_some() {
-                return Err(InputError::msg(format!(
-                    "--host `{shown}` carries credentials (USER:PASSWORD@): sent as HTTP basic \
-                     auth they would replace the login token, and every request would get a \
-                     401; give the API's logins with --login or --logins-file"
-                ))
-                .into());
-            }
+            let (host, shown) = super::validated_host("--host", host)?;
             if args.db.keep_db {
                 return Err(InputError::msg(
                     "--keep-db applies to the embedded cluster, which --host does not start",

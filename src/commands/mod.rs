@@ -63,3 +63,30 @@ pub fn exit_code_for(error: &anyhow::Error) -> ExitCode {
         ExitCode::FAILURE
     }
 }
+
+/// A `--host` (or `--url`) as the commands take it: an http(s) URL without trailing
+/// slash and without credentials, and the form of it that may be printed (no password).
+pub fn validated_host(
+    flag: &str,
+    host: &str,
+) -> Result<(String, String), crate::report::InputError> {
+    use crate::report::InputError;
+    let host = host.trim_end_matches('/').to_string();
+    let shown = crate::redact::redact(&host);
+    let Some(url) = reqwest::Url::parse(&host)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
+    else {
+        return Err(InputError::msg(format!(
+            "{flag} `{shown}` is not an http(s) URL (e.g. http://127.0.0.1:8080)"
+        )));
+    };
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(InputError::msg(format!(
+            "{flag} `{shown}` carries credentials (USER:PASSWORD@): sent as HTTP basic \
+             auth they would replace the login token, and every request would get a \
+             401; give the API's logins with --login or --logins-file"
+        )));
+    }
+    Ok((host, shown))
+}

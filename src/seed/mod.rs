@@ -7,6 +7,7 @@
 //! refuses a database that already holds organizations unless told to reset it, and
 //! writes every row in one transaction with array-bound multi-row inserts.
 
+pub mod api;
 mod generate;
 mod insert;
 mod names;

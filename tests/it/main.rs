@@ -20,6 +20,7 @@ mod report;
 mod scenarios;
 mod secrets;
 mod seed;
+mod seed_api;
 mod server;
 mod structure;
 mod tune;

@@ -16,6 +16,7 @@ const LAYERS: &[&[&str]] = &[
         "redact",
         "interrupt",
         "assets",
+        "logins",
     ],
     &["pg"],
     &["server", "tune"],

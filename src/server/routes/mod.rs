@@ -22,6 +22,12 @@
 //! | /accounts | POST (accountant, superadmin) | 201, 400, 401, 403 |
 //! | /accounts/{id} | PUT (accountant, superadmin) | 200, 400, 401, 403, 404 |
 //! | /accounts/{id} | DELETE (accountant, superadmin) | 204, 400, 401, 403, 404 |
+//! | /accounts/seed/belgian-pcmn | POST (accountant, superadmin) | 200, 400, 401, 403 |
+//! | /organizations | GET, POST (superadmin) | 200, 201, 400, 401, 403 |
+//! | /users | POST (superadmin) | 201, 400, 401, 403 |
+//! | /units/{id}/owners | POST (syndic, superadmin) | 201, 400, 401, 403 |
+//! | /invoices/{id}/submit, /approve, /reject | PUT | 200, 400, 401, 403, 404 |
+//! | /expenses/{id}/mark-paid (PUT), /mark-overdue, /cancel (POST) | | 200, 400, 401, 403, 404 |
 //!
 //! GET /buildings/{id} may also answer 304 with the `http_cache_headers` switch.
 //!
@@ -72,6 +78,7 @@ macro_rules! account_columns {
 }
 
 pub mod accounts;
+pub mod admin;
 pub mod auth;
 pub mod buildings;
 pub mod expenses;
@@ -80,9 +87,10 @@ pub mod list;
 pub mod owners;
 pub mod units;
 pub mod validate;
+pub mod workflow;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 
 use super::AppState;
 use super::error::ApiError;
@@ -102,11 +110,29 @@ pub fn router() -> Router<AppState> {
         .route(v1!("/buildings/{id}/expenses"), get(buildings::expenses))
         .route(v1!("/units"), get(units::list).post(units::create))
         .route(v1!("/units/{id}"), get(units::get_one))
-        .route(v1!("/units/{id}/owners"), get(units::owners))
+        .route(
+            v1!("/units/{id}/owners"),
+            get(units::owners).post(workflow::add_owner),
+        )
         .route(v1!("/owners"), get(owners::list).post(owners::create))
         .route(v1!("/owners/{id}"), get(owners::get_one))
         .route(v1!("/expenses"), get(expenses::list).post(expenses::create))
         .route(v1!("/expenses/{id}"), get(expenses::get_one))
+        .route(v1!("/expenses/{id}/mark-paid"), put(workflow::mark_paid))
+        .route(
+            v1!("/expenses/{id}/mark-overdue"),
+            post(workflow::mark_overdue),
+        )
+        .route(v1!("/expenses/{id}/cancel"), post(workflow::cancel))
+        .route(v1!("/invoices/{id}/submit"), put(workflow::submit))
+        .route(v1!("/invoices/{id}/approve"), put(workflow::approve))
+        .route(v1!("/invoices/{id}/reject"), put(workflow::reject))
+        .route(
+            v1!("/organizations"),
+            get(admin::list_organizations).post(admin::create_organization),
+        )
+        .route(v1!("/users"), post(admin::create_user))
+        .route(v1!("/accounts/seed/belgian-pcmn"), post(admin::seed_pcmn))
         .route(v1!("/accounts"), get(accounts::list).post(accounts::create))
         .route(
             v1!("/accounts/{id}"),
