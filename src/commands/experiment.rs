@@ -9,8 +9,9 @@ use std::time::Duration;
 use anyhow::Context;
 
 use super::load;
-use crate::cli::ExperimentArgs;
+use crate::cli::{ExperimentArgs, WritesPolicy};
 use crate::engine::experiment::Runner;
+use crate::engine::external::{self, External};
 use crate::experiment::{self, ExperimentReport, Setup};
 use crate::interrupt::{CancellationToken, interruptible};
 use crate::pg::Database;
@@ -37,9 +38,16 @@ pub async fn experiment(
         "experiment.json",
         args.run.force,
     )?;
-    let server_bin = plan.server_bin.clone().context(
-        "experiment runs the reference server as its own process: call it through the koprogo-perf binary",
-    )?;
+    let external = match &args.external.host {
+        Some(host) => Some(external(&args, &plan, &arms, host)?),
+        None => None,
+    };
+    let server_bin = match &external {
+        Some(_) => std::path::PathBuf::new(),
+        None => plan.server_bin.clone().context(
+            "experiment runs the reference server as its own process: call it through the koprogo-perf binary",
+        )?,
+    };
     if added {
         eprintln!("experiment: baseline added to the arms (every ratio is to it)");
     }
@@ -65,7 +73,9 @@ pub async fn experiment(
         out.display()
     );
 
-    let mut db = interruptible(&plan.cancel, Database::open(None)).await?;
+    // An external stack has its own database: no cluster is started.
+    let database = external.as_ref().map(|e| e.database_url.clone());
+    let mut db = interruptible(&plan.cancel, Database::open(database.as_deref())).await?;
     let mut runner = Runner {
         plan,
         out,
@@ -88,6 +98,7 @@ pub async fn experiment(
         reports: Vec::new(),
         settings: Vec::new(),
         tune_plan: None,
+        external,
     };
     runner.setup.scenario = runner.plan.scenario.name.clone();
     runner.setup.vus = runner.plan.vus;
@@ -96,6 +107,66 @@ pub async fn experiment(
     db.close().await;
     let (x, took) = result?;
     finish(&x, took, &runner.out)
+}
+
+/// `--host`: the running stack, its logins and what its scenario's writes become, all
+/// checked before anything runs.
+fn external(
+    args: &ExperimentArgs,
+    plan: &crate::engine::RunPlan,
+    arms: &[crate::experiment::Arm],
+    host: &str,
+) -> anyhow::Result<External> {
+    let ext = &args.external;
+    let (host, shown) = super::validated_host("--host", host)?;
+    external::check_arms(arms).map_err(|e| InputError::msg(format!("--arms: {e}")))?;
+    let database_url = ext.database_url.clone().ok_or_else(|| {
+        InputError::msg("--host needs --database-url (its database, as a superuser)")
+    })?;
+    crate::pg::connect_options(&database_url)?;
+    let logins = crate::load::resolve_logins(&ext.logins, ext.logins_file.as_deref())
+        .map_err(InputError::msg)?;
+    if plan.scenario.needs_login() && logins.is_empty() {
+        return Err(InputError(
+            crate::load::LoadError::NoLogins(plan.scenario.name.clone()).into(),
+        )
+        .into());
+    }
+    let writes = plan
+        .scenario
+        .requests
+        .iter()
+        .filter(|r| r.method != crate::load::scenario::Method::Get)
+        .map(|r| r.name.clone())
+        .collect::<Vec<_>>();
+    let written_tables = match ext.writes {
+        WritesPolicy::Refuse if !writes.is_empty() => {
+            return Err(InputError::msg(format!(
+                "scenario {} writes ({}): on a running KoproGo each run's rows would stay for the next; use a read-only scenario, --writes delete or --writes keep (see --help)",
+                plan.scenario.name,
+                writes.join(", ")
+            ))
+            .into());
+        }
+        WritesPolicy::Delete => external::written_tables(plan).map_err(InputError::msg)?,
+        _ => Vec::new(),
+    };
+    if arms.iter().any(|a| a.name == "tuned") {
+        eprintln!(
+            "experiment: with --host, tuned is the profile's settings and indexes (KoproGo runs as it is)"
+        );
+    }
+    Ok(External {
+        host,
+        shown,
+        database_url,
+        logins,
+        restart_cmd: ext.restart_cmd.clone(),
+        writes: ext.writes,
+        server_pid: ext.server_pid,
+        postgres_pid: ext.postgres_pid,
+        written_tables,
+    })
 }
 
 /// Prints the arms' table and where the files are; 130 after Ctrl-C.

@@ -42,6 +42,8 @@ pub struct Runner {
     pub settings: Vec<(String, String)>,
     /// tune-db's plan of the profile on this cluster, to verify the settings with.
     pub tune_plan: Option<crate::tune::ProfileDiff>,
+    /// A running KoproGo instead of the embedded stack (`experiment --host`).
+    pub external: Option<crate::engine::external::External>,
 }
 
 impl Runner {
@@ -53,7 +55,13 @@ impl Runner {
         schedule: &[Slot],
         rng_seed: u64,
     ) -> anyhow::Result<(ExperimentReport, Duration)> {
-        interruptible(&self.plan.cancel.clone(), self.prepare(db, rng_seed)).await?;
+        let external = self.external.clone();
+        match &external {
+            Some(ext) => {
+                interruptible(&self.plan.cancel.clone(), self.prepare_external(ext)).await?
+            }
+            None => interruptible(&self.plan.cancel.clone(), self.prepare(db, rng_seed)).await?,
+        }
         let began = Instant::now();
         for (i, slot) in schedule.iter().enumerate() {
             if self.plan.cancel.is_cancelled() {
@@ -70,7 +78,11 @@ impl Runner {
                 arm.name,
                 arm.describe()
             );
-            let report = match self.one(db, i + 1, &arm, &dir).await {
+            let report = match &external {
+                Some(ext) => self.one_external(ext, &arm, &dir).await,
+                None => self.one(db, i + 1, &arm, &dir).await,
+            };
+            let report = match report {
                 Ok(r) => r,
                 Err(e) => {
                     let written = self.write().ok();

@@ -4,6 +4,7 @@
 
 pub mod build;
 pub mod experiment;
+pub mod external;
 pub mod measure;
 pub mod stack;
 
