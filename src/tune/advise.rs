@@ -19,6 +19,11 @@
 //! write per row). Candidates that an existing index already serves, or that score
 //! nothing, are not advised.
 //!
+//! Where pg_qualstats is loaded (preloaded and created in the database), the `=`
+//! predicates it sampled from the workload's executions are candidates too (one per
+//! AND-ed group of a statement; `pg_qualstats` in the "from" column), scored over the
+//! statements that name their table; without it the plans alone give the candidates.
+//!
 //! Everything runs in one transaction that is rolled back (hypopg's extension
 //! included, when it had to be created): the database is left as it was.
 
@@ -155,6 +160,8 @@ impl Candidate {
 pub struct Advice {
     /// hypopg's version, or why it is not there.
     pub hypopg: Result<String, String>,
+    /// pg_qualstats's version and how many predicates it gave, or why it gave none.
+    pub qualstats: Result<String, String>,
     pub statements: Vec<Statement>,
     /// Statements that could not be planned, with PostgreSQL's error.
     pub errors: Vec<(usize, String)>,
@@ -253,6 +260,40 @@ async fn advise_in(
             }
         }
     }
+    let qualstats = match qualstats(conn).await? {
+        Ok((version, wants)) => {
+            let n = wants.len();
+            for (table, columns) in wants {
+                let users = statements_naming(&statements, &table);
+                if users.is_empty() {
+                    continue;
+                }
+                // The same columns as a plan's candidate: its order (index
+                // condition first) and its entry.
+                let key = found
+                    .keys()
+                    .find(|(t, c, p)| {
+                        *t == table
+                            && p.is_none()
+                            && c.len() == columns.len()
+                            && columns.iter().all(|x| c.contains(x))
+                    })
+                    .cloned()
+                    .unwrap_or((table, columns, None));
+                let (seen, sources) = found.entry(key).or_default();
+                for i in users {
+                    if !seen.contains(&i) {
+                        seen.push(i);
+                    }
+                }
+                if !sources.contains(&Source::Qualstats) {
+                    sources.push(Source::Qualstats);
+                }
+            }
+            Ok(format!("{version} ({n} predicates of the workload)"))
+        }
+        Err(why) => Err(why),
+    };
     let mut candidates: Vec<Candidate> = found
         .into_iter()
         .map(
@@ -329,10 +370,71 @@ async fn advise_in(
     }
     Ok(Advice {
         hypopg,
+        qualstats,
         statements,
         errors,
         candidates,
     })
+}
+
+/// The predicates pg_qualstats sampled in this database: per AND-ed group of one
+/// statement, the table and the columns it compared with `=` (by name, in column
+/// order); or why there are none (not installed, not preloaded).
+async fn qualstats(
+    conn: &mut PgConnection,
+) -> anyhow::Result<Result<(String, Vec<(String, Vec<String>)>), String>> {
+    let version: Option<String> = sqlx::query_scalar(
+        "SELECT extversion::text FROM pg_extension WHERE extname = 'pg_qualstats'",
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(version) = version else {
+        return Ok(Err(
+            "not in this database (CREATE EXTENSION pg_qualstats, with the library in \
+             shared_preload_libraries): candidates come from the plans alone"
+                .into(),
+        ));
+    };
+    let preloaded: String =
+        sqlx::query_scalar("SELECT current_setting('shared_preload_libraries')")
+            .fetch_one(&mut *conn)
+            .await?;
+    if !preloaded.split(',').any(|l| l.trim() == "pg_qualstats") {
+        return Ok(Err(format!(
+            "{version}, but not in shared_preload_libraries (it samples nothing): candidates \
+             come from the plans alone"
+        )));
+    }
+    let rows: Vec<(String, Vec<String>)> = sqlx::query_as(
+        "SELECT q.relid::regclass::text, array_agg(DISTINCT a.attname::text ORDER BY a.attname::text) \
+         FROM (SELECT coalesce(lrelid, rrelid) AS relid, \
+                      CASE WHEN lrelid IS NOT NULL THEN lattnum ELSE rattnum END AS attnum, \
+                      opno, coalesce(qualid, qualnodeid) AS grp, queryid, dbid \
+               FROM pg_qualstats() WHERE lrelid IS NOT NULL OR rrelid IS NOT NULL) q \
+         JOIN pg_operator o ON o.oid = q.opno AND o.oprname = '=' \
+         JOIN pg_attribute a ON a.attrelid = q.relid AND a.attnum = q.attnum \
+         WHERE q.dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+         GROUP BY q.relid, q.grp, q.queryid",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .context("reading pg_qualstats()")?;
+    let mut wants: Vec<(String, Vec<String>)> = rows;
+    wants.sort();
+    wants.dedup();
+    Ok(Ok((version, wants)))
+}
+
+/// The statements whose text names `table` (schema-qualified or not) as a word.
+fn statements_naming(statements: &[Statement], table: &str) -> Vec<usize> {
+    let bare = table.rsplit('.').next().unwrap_or(table).trim_matches('"');
+    let word = Regex::new(&format!(r"(?i)\b{}\b", regex::escape(bare))).expect("an escaped name");
+    statements
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| word.is_match(&s.query))
+        .map(|(i, _)| i)
+        .collect()
 }
 
 /// hypopg in this transaction: there, or created now (rolled back at the end).
@@ -433,6 +535,8 @@ pub enum Source {
     Join,
     /// A sort over one table's rows (its `=` conditions, then the sort keys).
     OrderBy,
+    /// The `=` conditions pg_qualstats saw the workload evaluate, AND-ed together.
+    Qualstats,
 }
 
 impl Source {
@@ -441,6 +545,7 @@ impl Source {
             Source::Filter => "filter",
             Source::Join => "join",
             Source::OrderBy => "ORDER BY",
+            Source::Qualstats => "pg_qualstats",
         }
     }
 }

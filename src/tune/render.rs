@@ -24,6 +24,13 @@ pub fn advice(advice: &crate::tune::advise::Advice, source: &str) -> String {
             Err(why) => why.clone(),
         }
     );
+    let _ = writeln!(
+        out,
+        "pg_qualstats: {}",
+        match &advice.qualstats {
+            Ok(v) | Err(v) => v,
+        }
+    );
     for (i, e) in &advice.errors {
         let q: String = advice.statements[*i].query.chars().take(100).collect();
         let _ = writeln!(out, "  not planned: {q}…: {e}");

@@ -291,14 +291,11 @@ async fn any_schema_plan_skip_partial_failure_converge_and_roll_back() {
     f.pool.close().await;
 }
 
-/// The advisor on the seeded reference schema without its performance indexes, from
-/// the guide's two hot queries as the server sends them (prepared, so that
-/// pg_stat_statements normalizes them): with hypopg, it advises the expense index and
-/// the current-owners one, and the profile it writes is one `tune-db` applies.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_advisor_finds_the_guide_indexes_from_the_workload() {
-    let (db, pool) = common::migrated_db().await;
-    koprogo_perf::seed::seed(&pool, &Default::default())
+/// The seeded reference schema without its performance indexes, and the guide's two
+/// hot queries as the server sends them (prepared, so that pg_stat_statements
+/// normalizes them), 300 times each, after the statistics were reset.
+async fn guide_workload(pool: &PgPool) {
+    koprogo_perf::seed::seed(pool, &Default::default())
         .await
         .unwrap();
     // The workload's window starts after the seed: its bulk inserts are no write rate.
@@ -306,22 +303,22 @@ async fn the_advisor_finds_the_guide_indexes_from_the_workload() {
         "CREATE EXTENSION IF NOT EXISTS pg_stat_statements; ANALYZE; \
          SELECT pg_stat_statements_reset()",
     )
-    .execute(&pool)
+    .execute(pool)
     .await
     .unwrap();
     let buildings: Vec<uuid::Uuid> = sqlx::query_scalar("SELECT id FROM buildings")
-        .fetch_all(&pool)
+        .fetch_all(pool)
         .await
         .unwrap();
     let units: Vec<uuid::Uuid> = sqlx::query_scalar("SELECT id FROM units")
-        .fetch_all(&pool)
+        .fetch_all(pool)
         .await
         .unwrap();
     for round in 0..300 {
         sqlx::query("SELECT * FROM expenses WHERE building_id = $1 AND approval_status = $2")
             .bind(buildings[round % buildings.len()])
             .bind("approved")
-            .fetch_all(&pool)
+            .fetch_all(pool)
             .await
             .unwrap();
         sqlx::query(
@@ -329,10 +326,20 @@ async fn the_advisor_finds_the_guide_indexes_from_the_workload() {
              WHERE uo.unit_id = $1 AND uo.end_date IS NULL",
         )
         .bind(units[round % units.len()])
-        .fetch_all(&pool)
+        .fetch_all(pool)
         .await
         .unwrap();
     }
+}
+
+/// The advisor on the seeded reference schema without its performance indexes, from
+/// the guide's two hot queries as the server sends them (prepared, so that
+/// pg_stat_statements normalizes them): with hypopg, it advises the expense index and
+/// the current-owners one, and the profile it writes is one `tune-db` applies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_advisor_finds_the_guide_indexes_from_the_workload() {
+    let (db, pool) = common::migrated_db().await;
+    guide_workload(&pool).await;
     let cwd = tempfile::tempdir().unwrap();
     let out = common::bin()
         .args(["tune-db", "--advise", "--out", "advised.toml"])
@@ -380,6 +387,64 @@ async fn the_advisor_finds_the_guide_indexes_from_the_workload() {
     assert!(stdout(&out).contains("would change"), "{}", all(&out));
     pool.close().await;
     db.close().await;
+}
+
+/// With pg_qualstats preloaded and created, the advisor also takes the predicates it
+/// sampled: the expense lookup's two `=` columns come from it as well as from the plan,
+/// and the advice is the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_advisor_takes_pg_qualstats_predicates_where_it_is_loaded() {
+    use koprogo_perf::pg::embedded::{Cluster, ClusterOptions};
+    let cluster = tokio::task::spawn_blocking(|| {
+        Cluster::start(&ClusterOptions {
+            settings: vec![
+                (
+                    "shared_preload_libraries".into(),
+                    "pg_stat_statements,pg_qualstats".into(),
+                ),
+                // Every statement sampled (the default is 1 / max_connections).
+                ("pg_qualstats.sample_rate".into(), "1".into()),
+            ],
+        })
+    })
+    .await
+    .unwrap()
+    .expect("a cluster with pg_qualstats preloaded starts");
+    let pool = connect(&cluster.url(), 2).await.unwrap();
+    koprogo_perf::pg::migrate(&pool).await.unwrap();
+    sqlx::raw_sql("CREATE EXTENSION pg_qualstats")
+        .execute(&pool)
+        .await
+        .unwrap();
+    guide_workload(&pool).await;
+    let cwd = tempfile::tempdir().unwrap();
+    let out = common::bin()
+        .args(["tune-db", "--advise", "--out", "advised.toml"])
+        .args(["--database-url", &cluster.url()])
+        .current_dir(cwd.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", all(&out));
+    let text = stdout(&out);
+    assert!(text.contains("pg_qualstats: 2."), "{}", all(&out));
+    let expense_row = text
+        .lines()
+        .find(|l| l.contains("expenses") && l.contains("building_id, approval_status"))
+        .unwrap_or_else(|| panic!("no expense candidate: {}", all(&out)));
+    assert!(
+        expense_row.contains("pg_qualstats"),
+        "{expense_row}\n{}",
+        all(&out)
+    );
+    let advised = std::fs::read_to_string(cwd.path().join("advised.toml")).unwrap();
+    assert!(
+        advised.contains("table = \"expenses\"\ncolumns = \"building_id, approval_status\""),
+        "{advised}"
+    );
+    pool.close().await;
+    tokio::task::spawn_blocking(move || drop(cluster))
+        .await
+        .unwrap();
 }
 
 /// Beyond a scan's own conditions: the key a join looks rows up by, and an ORDER BY …
