@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::auth::{UserResponse, UserRow};
 use super::validate;
 use crate::seed::pcmn::ACCOUNTS;
 use crate::server::AppState;
@@ -122,25 +123,13 @@ pub struct CreateUser {
     pub organization_id: Option<Uuid>,
 }
 
-/// The user KoproGo answers a create with (its `UserResponse`, the fields a client uses).
-#[derive(Debug, Serialize, sqlx::FromRow)]
-pub struct CreatedUser {
-    pub id: Uuid,
-    pub email: String,
-    pub first_name: String,
-    pub last_name: String,
-    pub role: Role,
-    pub organization_id: Option<Uuid>,
-    pub is_active: bool,
-}
-
 /// `POST /users` → 201; 400 on KoproGo's checks and "Email already exists". A role
 /// other than superadmin needs an organization.
 pub async fn create_user(
     State(state): State<AppState>,
     user: AuthUser,
     Json(body): Json<CreateUser>,
-) -> Result<(StatusCode, axum::Json<CreatedUser>), ApiError> {
+) -> Result<(StatusCode, axum::Json<UserResponse>), ApiError> {
     if !user.is_superadmin() {
         return Err(ApiError::Forbidden("Only SuperAdmin can create users"));
     }
@@ -180,7 +169,7 @@ pub async fn create_user(
     })
     .await
     .map_err(|e| ApiError::Internal(e.into()))?;
-    let created: Option<CreatedUser> = sqlx::query_as(
+    let created: Option<UserRow> = sqlx::query_as(
         "/* POST /api/v1/users */ INSERT INTO users \
          (id, email, password_hash, first_name, last_name, role, organization_id) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (email) DO NOTHING \
@@ -196,7 +185,7 @@ pub async fn create_user(
     .fetch_optional(&state.pool)
     .await?;
     created
-        .map(|u| (StatusCode::CREATED, axum::Json(u)))
+        .map(|u| (StatusCode::CREATED, axum::Json(UserResponse::from(u))))
         .ok_or_else(|| ApiError::bad_request("Email already exists"))
 }
 

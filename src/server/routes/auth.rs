@@ -28,13 +28,8 @@ pub struct LoginRequest {
 /// application/dto/auth_dto.rs).
 #[derive(Debug, Clone, Serialize)]
 pub struct UserResponse {
-    pub id: Uuid,
-    pub email: String,
-    pub first_name: String,
-    pub last_name: String,
-    pub role: Role,
-    pub organization_id: Option<Uuid>,
-    pub is_active: bool,
+    #[serde(flatten)]
+    pub user: UserRow,
     /// KoproGo's role assignments: this server has one per user, its own.
     pub roles: Vec<RoleSummary>,
     pub active_role: Option<RoleSummary>,
@@ -50,8 +45,8 @@ pub struct RoleSummary {
     pub is_primary: bool,
 }
 
-/// A user row as the login and `/auth/me` read it.
-#[derive(Debug, Clone, sqlx::FromRow)]
+/// A user row as the login, `/auth/me` and `POST /users` read it.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct UserRow {
     pub id: Uuid,
     pub email: String,
@@ -71,13 +66,7 @@ impl From<UserRow> for UserResponse {
             is_primary: true,
         };
         Self {
-            id: u.id,
-            email: u.email,
-            first_name: u.first_name,
-            last_name: u.last_name,
-            role: u.role,
-            organization_id: u.organization_id,
-            is_active: u.is_active,
+            user: u,
             roles: vec![role.clone()],
             active_role: Some(role),
         }
