@@ -1156,3 +1156,201 @@ async fn accounts_are_written_by_accountants() {
 
     h.finish().await;
 }
+
+/// `PUT /api/v1{path}` with `body`, as `token`.
+async fn put(h: &Harness, path: String, token: &str, body: Value) -> crate::server::Reply {
+    let request = h.client.put(format!("{}/api/v1{path}", h.base)).json(&body);
+    h.send(request, Some(token)).await
+}
+
+/// The routes `seed --host` drives (expense_handlers.rs, organization_handlers.rs,
+/// user_handlers.rs, unit_owner_handlers.rs, account_handlers.rs): KoproGo's roles,
+/// and the invoice workflow's transitions as domain/entities/expense.rs allows them.
+#[tokio::test]
+async fn the_invoice_workflow_and_the_superadmins_creations() {
+    let h = Harness::start(5, 3.0).await;
+    let fx = h.fx.clone();
+    let syndic = h.login(&fx.syndic_a).await;
+    let accountant = h.login(&fx.accountant_a).await;
+    let owner = h.login(&fx.owner_user_a).await;
+    let admin = h.login(&fx.superadmin).await;
+    let draft = fx.expense_a_draft;
+    let approve = json!({"approved_by_user_id": Uuid::nil().to_string()});
+
+    // A draft cannot be approved: it is submitted first (by an accountant too).
+    let refused = put(
+        &h,
+        format!("/invoices/{draft}/approve"),
+        &syndic,
+        approve.clone(),
+    )
+    .await
+    .expect_error(400);
+    assert!(refused.contains("approval_status: draft"), "{refused}");
+    let body = put(
+        &h,
+        format!("/invoices/{draft}/submit"),
+        &accountant,
+        json!({}),
+    )
+    .await
+    .expect(200);
+    assert_eq!(body["approval_status"], "pending_approval");
+    // Approving is the syndic's (or the superadmin's), not the accountant's.
+    put(
+        &h,
+        format!("/invoices/{draft}/approve"),
+        &accountant,
+        approve.clone(),
+    )
+    .await
+    .expect_error(403);
+    let body = put(
+        &h,
+        format!("/invoices/{draft}/approve"),
+        &syndic,
+        approve.clone(),
+    )
+    .await
+    .expect(200);
+    assert_eq!(body["approval_status"], "approved");
+    // Paid once approved; an owner has read-only access; paid is final.
+    put(
+        &h,
+        format!("/expenses/{draft}/mark-paid"),
+        &owner,
+        json!({}),
+    )
+    .await
+    .expect_error(403);
+    let body = put(
+        &h,
+        format!("/expenses/{draft}/mark-paid"),
+        &syndic,
+        json!({}),
+    )
+    .await
+    .expect(200);
+    assert_eq!(body["payment_status"], "paid");
+    h.post(
+        &format!("/api/v1/expenses/{draft}/mark-overdue"),
+        Some(&syndic),
+        &json!({}),
+    )
+    .await
+    .expect_error(400);
+    // Another organization's invoice is 403, an unknown one 404.
+    put(
+        &h,
+        format!("/invoices/{}/submit", fx.expense_b),
+        &syndic,
+        json!({}),
+    )
+    .await
+    .expect_error(403);
+    put(
+        &h,
+        format!("/invoices/{}/submit", Uuid::new_v4()),
+        &syndic,
+        json!({}),
+    )
+    .await
+    .expect_error(404);
+    // A rejection needs its reason.
+    let reject = |reason: &str| json!({"rejected_by_user_id": Uuid::nil().to_string(), "rejection_reason": reason});
+    put(
+        &h,
+        format!("/invoices/{}/reject", fx.expense_b),
+        &admin,
+        reject(" "),
+    )
+    .await
+    .expect_error(400);
+
+    // Organizations and users are the superadmin's; a taken slug or e-mail is a 400.
+    let org = json!({"name": "Syndic Test", "slug": "test-slug", "contact_email": "c@test.be", "subscription_plan": "starter"});
+    h.post("/api/v1/organizations", Some(&syndic), &org)
+        .await
+        .expect_error(403);
+    let created = h
+        .post("/api/v1/organizations", Some(&admin), &org)
+        .await
+        .expect(201);
+    assert_eq!(
+        (created["max_buildings"].as_i64(), created["slug"].as_str()),
+        (Some(5), Some("test-slug"))
+    );
+    let taken = h
+        .post("/api/v1/organizations", Some(&admin), &org)
+        .await
+        .expect_error(400);
+    assert_eq!(taken, "Slug already exists");
+    let listed = h
+        .get("/api/v1/organizations", Some(&admin))
+        .await
+        .expect(200);
+    assert_eq!(listed["data"].as_array().unwrap().len(), 3);
+    let user = json!({"email": "New.Syndic@Test.be", "password": PASSWORD, "first_name": "Ann",
+                      "last_name": "Dupont", "role": "syndic", "organization_id": created["id"]});
+    h.post("/api/v1/users", Some(&syndic), &user)
+        .await
+        .expect_error(403);
+    let made = h
+        .post("/api/v1/users", Some(&admin), &user)
+        .await
+        .expect(201);
+    assert_eq!(made["email"], "new.syndic@test.be");
+    assert!(
+        made.get("password_hash").is_none() && made["roles"].is_array(),
+        "{made}"
+    );
+    assert_eq!(
+        h.post("/api/v1/users", Some(&admin), &user)
+            .await
+            .expect_error(400),
+        "Email already exists"
+    );
+    h.login("new.syndic@test.be").await;
+
+    // An ownership: the syndic's, a share in (0, 1], the owner of the unit's organization.
+    let unit = fx.unit_a1_101;
+    let share = |owner: Uuid, p: &str| json!({"owner_id": owner.to_string(), "ownership_percentage": p, "is_primary_contact": false});
+    h.post(
+        &format!("/api/v1/units/{unit}/owners"),
+        Some(&accountant),
+        &share(fx.owner_a2, "0.1"),
+    )
+    .await
+    .expect_error(403);
+    h.post(
+        &format!("/api/v1/units/{unit}/owners"),
+        Some(&syndic),
+        &share(fx.owner_b1, "0.1"),
+    )
+    .await
+    .expect_error(400);
+    h.post(
+        &format!("/api/v1/units/{unit}/owners"),
+        Some(&syndic),
+        &share(fx.owner_a2, "1.5"),
+    )
+    .await
+    .expect_error(400);
+
+    // The chart: seeded once, kept the second time.
+    let pcmn = json!({"organization_id": created["id"]});
+    h.post("/api/v1/accounts/seed/belgian-pcmn", Some(&syndic), &pcmn)
+        .await
+        .expect_error(403);
+    let first = h
+        .post("/api/v1/accounts/seed/belgian-pcmn", Some(&admin), &pcmn)
+        .await
+        .expect(200);
+    assert!(first["accounts_created"].as_u64().unwrap() > 90, "{first}");
+    let second = h
+        .post("/api/v1/accounts/seed/belgian-pcmn", Some(&admin), &pcmn)
+        .await
+        .expect(200);
+    assert_eq!(second["accounts_created"], 0);
+    h.finish().await;
+}
