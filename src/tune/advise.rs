@@ -28,6 +28,7 @@
 //! included, when it had to be created): the database is left as it was.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use anyhow::Context;
 use regex::Regex;
@@ -75,20 +76,20 @@ pub async fn live_statements(pool: &PgPool) -> anyhow::Result<Vec<Statement>> {
 
 /// The table an INSERT, UPDATE or DELETE writes to, and the rows it wrote.
 fn written(statement: &Statement) -> Option<(String, i64)> {
-    let re = Regex::new(
-        r"(?i)^\s*(?:/\*.*?\*/\s*)*(?:insert\s+into|update|delete\s+from)\s+([a-z_][a-z0-9_.]*)",
-    )
-    .expect("a valid regex");
-    let table = re.captures(&statement.query)?[1].to_ascii_lowercase();
+    let table = WRITTEN.captures(&statement.query)?[1].to_ascii_lowercase();
     Some((
         table.strip_prefix("public.").unwrap_or(&table).to_string(),
         statement.rows,
     ))
 }
 
-/// SELECT, UPDATE, DELETE or WITH, after any leading comment: what an index can speed
-/// up and `EXPLAIN` can plan without running.
+/// SELECT, UPDATE, DELETE or WITH, after any leading comment, on the application's
+/// tables (not the system catalogs): what an index can speed up and `EXPLAIN` can plan
+/// without running.
 pub fn plannable(query: &str) -> bool {
+    if CATALOG.is_match(query) {
+        return false;
+    }
     let mut q = query.trim_start();
     while let Some(rest) = q.strip_prefix("/*") {
         q = rest.split_once("*/").map_or("", |(_, r)| r).trim_start();
@@ -467,8 +468,7 @@ async fn generic_plan(
     i: usize,
     query: &str,
 ) -> anyhow::Result<Result<Value, String>> {
-    let params = Regex::new(r"\$(\d+)")
-        .expect("a valid regex")
+    let params = PARAMS
         .captures_iter(query)
         .filter_map(|c| c[1].parse::<usize>().ok())
         .max()
@@ -656,11 +656,8 @@ fn keys(first: &[String], more: impl IntoIterator<Item = String>) -> Vec<String>
 /// Both sides of each equality between two tables' columns in a join condition, as
 /// EXPLAIN prints it (`(uo.owner_id = o.id)`): (alias, column).
 fn join_keys(text: &str) -> Vec<(String, String)> {
-    let re = Regex::new(
-        r"\(?([a-z_][a-z0-9_]*)\.([a-z_][a-z0-9_]*)\)?(?:::[a-z][a-z ]*?)? = \(?([a-z_][a-z0-9_]*)\.([a-z_][a-z0-9_]*)",
-    )
-    .expect("a valid regex");
-    re.captures_iter(text)
+    JOIN_KEYS
+        .captures_iter(text)
         .flat_map(|c| {
             [
                 (c[1].to_string(), c[2].to_string()),
@@ -674,12 +671,10 @@ fn join_keys(text: &str) -> Vec<(String, String)> {
 /// every key is a plain column of that one table, in an order an index can give (ASC
 /// with NULLS LAST or DESC with NULLS FIRST, PostgreSQL's defaults).
 fn sort_keys<'a>(sort: &[Value], seen: &'a [ScanSeen]) -> Option<(&'a ScanSeen, Vec<String>)> {
-    let re = Regex::new(r"^(?:([a-z_][a-z0-9_]*)\.)?([a-z_][a-z0-9_]*)( DESC)?$")
-        .expect("a valid regex");
     let mut table: Option<&ScanSeen> = None;
     let mut columns = Vec::new();
     for key in sort {
-        let c = re.captures(key.as_str()?)?;
+        let c = SORT_KEY.captures(key.as_str()?)?;
         let s = match c.get(1) {
             Some(alias) => seen.iter().find(|s| s.alias == alias.as_str())?,
             None if seen.len() == 1 => &seen[0],
@@ -700,10 +695,7 @@ fn sort_keys<'a>(sort: &[Value], seen: &'a [ScanSeen]) -> Option<(&'a ScanSeen, 
 /// scan (`(owner_id = o.id)`: a lookup per outer row). A join's own condition, qualified
 /// on both sides (`o.id = uo.owner_id`), is [`join_keys`]'s.
 pub fn conditions(text: &str) -> (Vec<String>, Vec<String>) {
-    let eq =
-        Regex::new(r"\(\(?([a-z_][a-z0-9_]*)\)?(?:::[a-z][a-z ]*?)? = (?:\$\d|'|-?\d|true|false|[a-z_][a-z0-9_]*\.)")
-            .expect("a valid regex");
-    let null = Regex::new(r"\(([a-z_][a-z0-9_]*) IS NULL\)").expect("a valid regex");
+    let (eq, null) = (&*EQ, &*IS_NULL);
     let mut a: Vec<String> = Vec::new();
     for c in eq.captures_iter(text) {
         if !a.contains(&c[1].to_string()) {
@@ -756,6 +748,40 @@ async fn score(
     Ok(())
 }
 
+/// The table an INSERT, UPDATE or DELETE names.
+static WRITTEN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)^\s*(?:/\*.*?\*/\s*)*(?:insert\s+into|update|delete\s+from)\s+([a-z_][a-z0-9_.]*)",
+    )
+    .expect("a valid regex")
+});
+
+static PARAMS: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\$(\d+)").expect("a valid regex"));
+
+static JOIN_KEYS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\(?([a-z_][a-z0-9_]*)\.([a-z_][a-z0-9_]*)\)?(?:::[a-z][a-z ]*?)? = \(?([a-z_][a-z0-9_]*)\.([a-z_][a-z0-9_]*)")
+        .expect("a valid regex")
+});
+
+static SORT_KEY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:([a-z_][a-z0-9_]*)\.)?([a-z_][a-z0-9_]*)( DESC)?$").expect("a valid regex")
+});
+
+static EQ: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\(\(?([a-z_][a-z0-9_]*)\)?(?:::[a-z][a-z ]*?)? = (?:\$\d|'|-?\d|true|false|[a-z_][a-z0-9_]*\.)")
+        .expect("a valid regex")
+});
+static IS_NULL: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\(([a-z_][a-z0-9_]*) IS NULL\)").expect("a valid regex"));
+/// A statement on the system catalogs or the statistics views (the tool's own, a
+/// monitoring agent's, psql's): no index of the application's serves it.
+static CATALOG: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)\b(?:pg_catalog|information_schema|pg_stat_\w+|pg_settings|pg_class|pg_index|pg_indexes|pg_namespace|pg_attribute|pg_constraint|pg_extension|pg_database|pg_roles|pg_am|pg_operator|pg_proc|pg_type|pg_locks|pg_tables|hypopg\w*|pg_qualstats\w*)\b",
+    )
+    .expect("a valid regex")
+});
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -792,6 +818,15 @@ mod tests {
         assert!(plannable("with a as (select 1) select * from a"));
         assert!(!plannable("INSERT INTO t VALUES ($1)"));
         assert!(!plannable("/* x */ BEGIN"));
+        // The tool's own catalog reads are no workload (they showed as "not planned").
+        assert!(!plannable(
+            "SELECT name, setting FROM pg_settings WHERE name = ANY($1)"
+        ));
+        assert!(!plannable(
+            "SELECT c.relname FROM pg_catalog.pg_class c WHERE c.oid = $1"
+        ));
+        assert!(!plannable("SELECT * FROM hypopg_create_index($1)"));
+        assert!(plannable("SELECT * FROM expenses WHERE building_id = $1"));
         let s = |q: &str| Statement {
             query: q.into(),
             calls: 3,
