@@ -94,6 +94,7 @@ pub async fn experiment(
             repeat: args.repeat,
             profile: args.profile.clone(),
             interrupted: false,
+            target: external.as_ref().map(|e| e.shown.clone()),
         },
         reports: Vec::new(),
         settings: Vec::new(),

@@ -291,6 +291,10 @@ pub struct Setup {
     pub profile: String,
     /// True when Ctrl-C cut the experiment short (the arms sum up the runs that ended).
     pub interrupted: bool,
+    /// `experiment --host`: the running KoproGo measured, on its own data (`scale`
+    /// is then not the tool's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
 }
 
 /// Adds the runs up per arm. Interrupted runs are listed but left out of the figures;
@@ -366,14 +370,21 @@ pub fn summarize(setup: Setup, arms: &[Arm], done: &[Done]) -> anyhow::Result<Ex
             interrupted: d.report.interrupted,
         })
         .collect();
+    let method: String = match &setup.target {
+        None => "round by round, every arm in turn (A B A B …); each run on a fresh copy of one \
+                 seeded template database, on a freshly restarted cluster, with its own server \
+                 process"
+            .into(),
+        Some(_) => "round by round, every arm in turn (A B A B …), on the running target and its \
+                    own database: each run's arm applied through tune-db before it and rolled \
+                    back after it"
+            .into(),
+    };
     Ok(ExperimentReport {
         schema_version: SCHEMA_VERSION,
         tool: format!("koprogo-perf {}", env!("CARGO_PKG_VERSION")),
         setup,
-        method: "round by round, every arm in turn (A B A B …); each run on a fresh copy of one \
-                 seeded template database, on a freshly restarted cluster, with its own server \
-                 process"
-            .into(),
+        method,
         confidence: CONFIDENCE,
         arms: summaries,
         runs,
@@ -552,6 +563,7 @@ mod tests {
             repeat: 3,
             profile: "koprogo-vps".into(),
             interrupted: true,
+            target: None,
         };
         let x = summarize(setup, &arms, &done).unwrap();
         let (base, tuned) = (&x.arms[0], &x.arms[1]);

@@ -193,9 +193,12 @@ pub fn sections(x: &ExperimentReport) -> Vec<Section> {
 /// One line on what ran.
 pub fn headline(x: &ExperimentReport) -> String {
     format!(
-        "experiment: {} at scale {}, {} users{}, {:.0} s steady per run, {} round{} of {} arms, profile {}, started {}{}",
+        "experiment: {} {}, {} users{}, {:.0} s steady per run, {} round{} of {} arms, profile {}, started {}{}",
         x.setup.scenario,
-        x.setup.scale,
+        match &x.setup.target {
+            Some(target) => format!("on {target} (its own data)"),
+            None => format!("at scale {}", x.setup.scale),
+        },
         x.setup.vus,
         x.setup
             .rate

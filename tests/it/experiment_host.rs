@@ -137,6 +137,13 @@ async fn each_arm_is_applied_for_its_run_and_the_database_ends_as_it_began() {
         .map(|a| a["name"].as_str().unwrap())
         .collect();
     assert_eq!(arms, ["baseline", "pg_settings", "indexes"]);
+    assert_eq!(x["target"].as_str(), Some(server.base.as_str()));
+    assert!(
+        x["method"].as_str().unwrap().contains("rolled back"),
+        "{}",
+        x["method"]
+    );
+    assert!(String::from_utf8_lossy(&run.stdout).contains("(its own data)"));
     for arm in x["arms"].as_array().unwrap() {
         assert!(arm["rps"].as_f64().unwrap() > 0.0, "{arm}");
     }
