@@ -131,6 +131,12 @@ fn print_summary(s: &ApiSeedSummary, shown: &str, logins: &str) {
         "logins: {logins} ({} syndics; mode 0600) — e.g. koprogo-perf load --host {shown} --logins-file {logins}",
         s.syndic_logins
     );
+    if s.created.approvals_refused > 0 {
+        println!(
+            "{} invoices left pending_approval: the target refused their approval (KoproGo approves a Works invoice only with a validated contractor report, which the seed does not create)",
+            s.created.approvals_refused
+        );
+    }
     println!(
         "not created (KoproGo's API offers no way): {}",
         s.not_created.join("; ")
