@@ -210,12 +210,19 @@ async fn buildings(
     }
     let mut placed = Vec::with_capacity(b.id.len());
     for i in 0..b.id.len() {
-        if let Some(id) = existing.remove(&(b.name[i].to_string(), b.address[i].clone())) {
+        // KoproGo derives a building's slug from its name and city, unique across
+        // organizations: a name taken elsewhere gets the organization's slug and the
+        // building's number.
+        let alternative = format!("{} ({} {})", b.name[i], batch.organizations.slug[0], i + 1);
+        let known = existing
+            .remove(&(b.name[i].to_string(), b.address[i].clone()))
+            .or_else(|| existing.remove(&(alternative.clone(), b.address[i].clone())));
+        if let Some(id) = known {
             t.found.buildings += 1;
             placed.push(Placed { id, fresh: false });
             continue;
         }
-        let body = json!({
+        let mut body = json!({
             "organization_id": org,
             "name": b.name[i],
             "address": b.address[i],
@@ -226,10 +233,36 @@ async fn buildings(
             "total_tantiemes": 1000,
             "construction_year": b.construction_year[i],
         });
-        let created = run
+        let mut answer = run
             .api
-            .expect_ok(Method::POST, "/buildings", &run.admin.token, Some(&body))
+            .send(
+                Method::POST,
+                "/buildings",
+                Some(&run.admin.token),
+                Some(&body),
+            )
             .await?;
+        if answer.status == StatusCode::BAD_REQUEST && answer.message().contains("slug") {
+            body["name"] = json!(alternative);
+            answer = run
+                .api
+                .send(
+                    Method::POST,
+                    "/buildings",
+                    Some(&run.admin.token),
+                    Some(&body),
+                )
+                .await?;
+        }
+        if !answer.status.is_success() {
+            return Err(run.api.refused(
+                &Method::POST,
+                "/buildings",
+                answer.status,
+                &answer.message(),
+            ));
+        }
+        let created = answer.body;
         t.created.buildings += 1;
         placed.push(Placed {
             id: id_of(run, &created, "/buildings")?,
