@@ -291,8 +291,12 @@ async fn owners(
     }
     let mut ids = HashMap::new();
     let mut missing = Vec::new();
+    let org_slug = &batch.organizations.slug[0];
     for i in 0..o.id.len() {
-        match existing.get(&o.email[i]) {
+        let known = existing
+            .get(&o.email[i])
+            .or_else(|| existing.get(&unique_email(&o.email[i], org_slug)));
+        match known {
             Some(id) => {
                 t.found.owners += 1;
                 ids.insert(o.id[i], id.clone());
@@ -301,7 +305,7 @@ async fn owners(
         }
     }
     let created = try_join_all(missing.iter().map(|&i| {
-        let body = json!({
+        let mut body = json!({
             "first_name": o.first_name[i],
             "last_name": o.last_name[i],
             "email": o.email[i],
@@ -312,17 +316,44 @@ async fn owners(
             "country": "Belgium",
         });
         async move {
-            let created = run
+            let mut answer = run
                 .api
-                .expect_ok(Method::POST, "/owners", &syndic.token, Some(&body))
+                .send(Method::POST, "/owners", Some(&syndic.token), Some(&body))
                 .await?;
-            Ok::<_, ApiSeedError>((o.id[i], id_of(run, &created, "/owners")?))
+            // KoproGo's owner e-mails are unique across organizations: one taken
+            // elsewhere gets the organization's slug as a +tag.
+            if answer.status == StatusCode::BAD_REQUEST
+                && answer.message().contains("already exists")
+            {
+                body["email"] = json!(unique_email(&o.email[i], org_slug));
+                answer = run
+                    .api
+                    .send(Method::POST, "/owners", Some(&syndic.token), Some(&body))
+                    .await?;
+            }
+            if !answer.status.is_success() {
+                return Err(run.api.refused(
+                    &Method::POST,
+                    "/owners",
+                    answer.status,
+                    &answer.message(),
+                ));
+            }
+            Ok::<_, ApiSeedError>((o.id[i], id_of(run, &answer.body, "/owners")?))
         }
     }))
     .await?;
     t.created.owners += created.len() as u64;
     ids.extend(created);
     Ok(ids)
+}
+
+/// `local+slug@domain`: an e-mail made unique to the organization.
+fn unique_email(email: &str, slug: &str) -> String {
+    match email.split_once('@') {
+        Some((local, domain)) => format!("{local}+{slug}@{domain}"),
+        None => format!("{email}+{slug}"),
+    }
 }
 
 /// The units of every building: generated id → target id.
