@@ -13,7 +13,9 @@
 
 use std::sync::LazyLock;
 
-use utoipa::openapi::path::{HttpMethod, Operation, OperationBuilder, ParameterBuilder, ParameterIn};
+use utoipa::openapi::path::{
+    HttpMethod, Operation, OperationBuilder, ParameterBuilder, ParameterIn,
+};
 use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, SchemaType, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{
@@ -91,8 +93,11 @@ const ROUTES: &[Route] = &[
 ];
 
 /// The document, built once.
-pub static DOCUMENT: LazyLock<String> =
-    LazyLock::new(|| document().to_json().expect("the OpenAPI document serializes"));
+pub static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
+    document()
+        .to_json()
+        .expect("the OpenAPI document serializes")
+});
 
 /// The (method, full path) of every documented operation, `{id}` kept: what the router
 /// must route (tests check it does).

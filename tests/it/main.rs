@@ -15,6 +15,7 @@ mod limits;
 mod load;
 mod measure;
 mod merge;
+mod openapi;
 mod parsers;
 mod rate;
 mod report;

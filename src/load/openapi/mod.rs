@@ -208,7 +208,11 @@ pub fn convert(text: &str, options: &Options) -> Result<Conversion, DocumentErro
     };
     let (base, base_from) = base_path(options, &raw.servers)?;
     let mut conversion = Conversion {
-        title: raw.info.title.clone().unwrap_or_else(|| "untitled API".into()),
+        title: raw
+            .info
+            .title
+            .clone()
+            .unwrap_or_else(|| "untitled API".into()),
         version: raw.info.version.clone().unwrap_or_default(),
         openapi: version,
         base,
@@ -229,8 +233,15 @@ pub fn convert(text: &str, options: &Options) -> Result<Conversion, DocumentErro
             .map_err(|e| bad(format!("paths.{path}.get: {e}")))?;
         let shared = item.get("parameters").cloned().unwrap_or(Value::Null);
         let shared: Vec<Value> = serde_json::from_value(shared).unwrap_or_default();
-        let route = route(&raw.components, &conversion.base, path, &op, &shared, options)
-            .map_err(|m| bad(format!("paths.{path}.get: {m}")))?;
+        let route = route(
+            &raw.components,
+            &conversion.base,
+            path,
+            &op,
+            &shared,
+            options,
+        )
+        .map_err(|m| bad(format!("paths.{path}.get: {m}")))?;
         conversion.stray_path_params += usize::from(route.1);
         conversion.routes.push(route.0);
     }
@@ -259,7 +270,7 @@ fn base_path(
         Some(p) if !p.is_empty() && !p.contains('{') => Ok((p, "the document's server URL")),
         _ => Ok((
             "/api/v1".into(),
-            "KoproGo's /api/v1 scope (its document's server URL has no path)",
+            "the default, KoproGo's scope, as the document's server URL has no path",
         )),
     }
 }
@@ -321,9 +332,10 @@ fn excluded(full: &str, op: &RawOperation, options: &Options) -> Option<String> 
     if op.deprecated {
         return Some("deprecated".into());
     }
-    if let Some(segment) = full.split('/').find(|s| {
-        s.eq_ignore_ascii_case("admin") || s.eq_ignore_ascii_case("superadmin")
-    }) {
+    if let Some(segment) = full
+        .split('/')
+        .find(|s| s.eq_ignore_ascii_case("admin") || s.eq_ignore_ascii_case("superadmin"))
+    {
         return Some(format!("under /{segment} (SuperAdmin's)"));
     }
     if let Some(tag) = op
@@ -333,14 +345,19 @@ fn excluded(full: &str, op: &RawOperation, options: &Options) -> Option<String> 
     {
         return Some(format!("tagged {tag} (SuperAdmin's)"));
     }
-    if let Some(tag) = op
-        .tags
-        .iter()
-        .find(|t| options.exclude_tags.iter().any(|x| x.eq_ignore_ascii_case(t)))
-    {
+    if let Some(tag) = op.tags.iter().find(|t| {
+        options
+            .exclude_tags
+            .iter()
+            .any(|x| x.eq_ignore_ascii_case(t))
+    }) {
         return Some(format!("tagged {tag} (--exclude-tag)"));
     }
-    if let Some(prefix) = options.exclude_paths.iter().find(|p| full.starts_with(p.as_str())) {
+    if let Some(prefix) = options
+        .exclude_paths
+        .iter()
+        .find(|p| full.starts_with(p.as_str()))
+    {
         return Some(format!("under {prefix} (--exclude-path)"));
     }
     None
@@ -391,12 +408,7 @@ fn learned_id(name: &str, previous: &str) -> Option<&'static str> {
 }
 
 /// Fills a route's path parameters and required query parameters.
-fn fill(
-    components: &RawComponents,
-    full: &str,
-    params: &[RawParameter],
-    auth: bool,
-) -> Outcome {
+fn fill(components: &RawComponents, full: &str, params: &[RawParameter], auth: bool) -> Outcome {
     let mut path = String::new();
     let mut unfilled: Option<String> = None;
     let mut previous = "";
@@ -414,7 +426,9 @@ fn fill(
             previous = segment;
             continue;
         };
-        let declared = params.iter().find(|p| p.name == name && p.location == "path");
+        let declared = params
+            .iter()
+            .find(|p| p.name == name && p.location == "path");
         match learned_id(name, previous) {
             Some(placeholder) => path.push_str(&format!("{{{placeholder}}}")),
             None => match declared.and_then(|p| value_of(components, p)) {

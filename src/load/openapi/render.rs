@@ -36,7 +36,12 @@ pub fn render(conversion: &Conversion, source: &str) -> String {
         out.push_str("\n# Skipped, not a syndic's:\n");
         for route in skipped {
             if let Outcome::Skipped { reason } = &route.outcome {
-                let _ = writeln!(out, "#   GET {}: {}", comment(&route.documented), comment(reason));
+                let _ = writeln!(
+                    out,
+                    "#   GET {}: {}",
+                    comment(&route.documented),
+                    comment(reason)
+                );
             }
         }
     }
@@ -112,10 +117,10 @@ fn about(out: &mut String, route: &Route, prefix: &str) {
         }
         text.push_str(summary.lines().next().unwrap_or_default().trim());
     }
-    if text.is_empty() {
-        if let Some(id) = &route.operation_id {
-            text = id.clone();
-        }
+    if text.is_empty()
+        && let Some(id) = &route.operation_id
+    {
+        text = id.clone();
     }
     if !text.is_empty() {
         let _ = writeln!(out, "{prefix}# {}", comment(&text));

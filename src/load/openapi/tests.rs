@@ -70,13 +70,19 @@ fn routes_are_joined_to_the_scope_and_filled_from_learned_ids_and_the_document()
             auth: false
         }
     );
-    assert_eq!(*outcome(&c, "/api/v1/buildings"), covered("/api/v1/buildings"));
+    assert_eq!(
+        *outcome(&c, "/api/v1/buildings"),
+        covered("/api/v1/buildings")
+    );
     assert_eq!(
         *outcome(&c, "/api/v1/buildings/{id}"),
         covered("/api/v1/buildings/{building_id}")
     );
     assert_eq!(
-        *outcome(&c, "/api/v1/buildings/{building_id}/tickets/status/{status}"),
+        *outcome(
+            &c,
+            "/api/v1/buildings/{building_id}/tickets/status/{status}"
+        ),
         covered("/api/v1/buildings/{building_id}/tickets/status/Open")
     );
     assert_eq!(
@@ -114,8 +120,14 @@ fn routes_without_a_value_are_commented_out_with_why_and_admin_routes_skipped() 
         Outcome::Skipped { reason } => reason.clone(),
         other => panic!("{d}: {other:?}"),
     };
-    assert_eq!(skipped("/api/v1/admin/users"), "under /admin (SuperAdmin's)");
-    assert_eq!(skipped("/api/v1/stats"), "tagged SuperAdmin Stats (SuperAdmin's)");
+    assert_eq!(
+        skipped("/api/v1/admin/users"),
+        "under /admin (SuperAdmin's)"
+    );
+    assert_eq!(
+        skipped("/api/v1/stats"),
+        "tagged SuperAdmin Stats (SuperAdmin's)"
+    );
     assert_eq!(skipped("/api/v1/old"), "deprecated");
     let options = Options {
         base_path: Some("".into()),
@@ -123,8 +135,13 @@ fn routes_without_a_value_are_commented_out_with_why_and_admin_routes_skipped() 
         exclude_paths: vec!["/files".into()],
     };
     let c = convert(DOC, &options).unwrap();
-    assert!(matches!(outcome(&c, "/buildings"), Outcome::Skipped { reason } if reason == "tagged Buildings (--exclude-tag)"));
-    assert!(matches!(outcome(&c, "/files/{name}"), Outcome::Skipped { .. }));
+    assert!(
+        matches!(outcome(&c, "/buildings"), Outcome::Skipped { reason } if reason == "tagged Buildings (--exclude-tag)")
+    );
+    assert!(matches!(
+        outcome(&c, "/files/{name}"),
+        Outcome::Skipped { .. }
+    ));
     assert!(outcome(&c, "/api/v1/health").is_covered());
 }
 
@@ -161,10 +178,18 @@ fn documents_that_are_not_openapi_3_are_refused_with_one_line() {
         e(r#"{"swagger": "2.0", "paths": {}}"#),
         "a Swagger \"2.0\" document, not OpenAPI 3: convert it to OpenAPI 3 first"
     );
-    assert_eq!(e(r#"{"paths": {}}"#), "not an OpenAPI document: no `openapi` field");
-    assert_eq!(e(r#"{"openapi": "3.1.0"}"#), "the OpenAPI document has no `paths`");
-    assert!(e(r##"{"openapi": "3.1.0", "paths": {"/a": {"get": {"parameters": [{"$ref": "#/x"}]}}}}"##)
-        .starts_with("paths./a.get: parameter $ref `#/x`"));
+    assert_eq!(
+        e(r#"{"paths": {}}"#),
+        "not an OpenAPI document: no `openapi` field"
+    );
+    assert_eq!(
+        e(r#"{"openapi": "3.1.0"}"#),
+        "the OpenAPI document has no `paths`"
+    );
+    assert!(
+        e(r##"{"openapi": "3.1.0", "paths": {"/a": {"get": {"parameters": [{"$ref": "#/x"}]}}}}"##)
+            .starts_with("paths./a.get: parameter $ref `#/x`")
+    );
     for text in [DOC, "{\"openapi\":\"4.0\",\"paths\":{}}"] {
         if let Err(DocumentError(m)) = convert(text, &Options::default()) {
             assert!(!m.contains('\n'), "{m}");
