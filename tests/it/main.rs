@@ -2,6 +2,7 @@
 //! Everything runs against real parts: an embedded PostgreSQL cluster per test, the
 //! reference server on a free loopback port, real HTTP, real goose.
 
+mod action;
 mod audit;
 mod cli;
 mod cluster;
