@@ -55,7 +55,10 @@ fn every_script_the_action_names_exists() {
         .collect();
     assert_eq!(named.len(), 6, "{named:?}");
     for script in named {
-        assert!(root().join("deploy/github-action").join(script).is_file(), "{script}");
+        assert!(
+            root().join("deploy/github-action").join(script).is_file(),
+            "{script}"
+        );
     }
 }
 
@@ -82,14 +85,20 @@ fn bad_inputs_are_refused_with_one_error_line_and_the_baseline_is_recorded_on_it
     };
     for (changes, says) in [
         (vec![("RUNS", "three")], "runs: `three`"),
-        (vec![("SEED_SCALE", "0")], "seed-scale 0 (no seed) needs logins"),
+        (
+            vec![("SEED_SCALE", "0")],
+            "seed-scale 0 (no seed) needs logins",
+        ),
         (vec![("ADMIN", "")], "seed-scale 1 needs admin"),
     ] {
         let (output, _) = step("context.sh", &with(&changes), temp.path());
         let stdout = String::from_utf8(output.stdout).unwrap();
         assert_eq!(output.status.code(), Some(2), "{stdout}");
         assert_eq!(stdout.lines().count(), 1, "{stdout}");
-        assert!(stdout.starts_with("::error::") && stdout.contains(says), "{stdout}");
+        assert!(
+            stdout.starts_with("::error::") && stdout.contains(says),
+            "{stdout}"
+        );
         assert!(!stdout.contains("Pw-9zq"));
     }
     let (output, outputs) = step("context.sh", &base, temp.path());
@@ -99,7 +108,10 @@ fn bad_inputs_are_refused_with_one_error_line_and_the_baseline_is_recorded_on_it
     assert!(Path::new(&outputs["dir"]).is_dir());
     let (_, outputs) = step(
         "context.sh",
-        &with(&[("EVENT", "pull_request"), ("GITHUB_REF", "refs/pull/7/merge")]),
+        &with(&[
+            ("EVENT", "pull_request"),
+            ("GITHUB_REF", "refs/pull/7/merge"),
+        ]),
         temp.path(),
     );
     assert_eq!(outputs["record"], "false");
@@ -149,7 +161,10 @@ async fn the_gate_step_runs_and_gates_a_scenario_from_the_servers_openapi_docume
         "{log}"
     );
     let md = std::fs::read_to_string(first.join("gate.md")).unwrap();
-    assert!(md.contains("No baseline of the baseline branch yet"), "{md}");
+    assert!(
+        md.contains("No baseline of the baseline branch yet"),
+        "{md}"
+    );
     assert!(first.join("gate.xml").is_file() && first.join("report.html").is_file());
     assert!(first.join("runs/run-1/run.json").is_file());
     let summary = std::fs::read_to_string(temp.path().join("summary.md")).unwrap();
