@@ -86,7 +86,8 @@ not at the same time, unreadable, --out taken): nothing is written; 2 invalid fl
 }
 
 const SCENARIO_HELP: &str = "Which routes: every GET but deprecated ones, those with a path \
-segment admin or superadmin, those tagged with a tag holding \"admin\", and --exclude-tag / \
+segment admin or superadmin, those tagged with a tag holding \"admin\", those whose 403, \
+summary or description says \"SuperAdmin only\", and --exclude-tag / \
 --exclude-path. {building_id}, {unit_id}, {owner_id} and {organization_id} (a parameter of \
 that name, or {id} after buildings/, units/, owners/, organizations/) are learned after \
 login; another id cannot be, and its route is written commented out with why; any other \

@@ -9,7 +9,9 @@
 //! - a paginated list's fields (`page`, `per_page`, `sort_by`, `order`: KoproGo's
 //!   `PageRequest`, an `IntoParams` without `parameter_in = Query`) as required *path*
 //!   parameters that its path does not hold;
-//! - `bearer_auth` security on the routes that need a login.
+//! - `bearer_auth` security on the routes that need a login;
+//! - a SuperAdmin-only route's 403 described "Forbidden - SuperAdmin only", as KoproGo's
+//!   annotations describe theirs (`POST /buildings`).
 
 use std::sync::LazyLock;
 
@@ -48,18 +50,25 @@ struct Route {
     paged: bool,
     /// Sends the bearer token.
     auth: bool,
+    /// Only KoproGo's SuperAdmin may call it.
+    superadmin: bool,
     /// The statuses it answers (routes/mod.rs).
     statuses: &'static [u16],
 }
 
-/// `route!(METHOD, path, tag, id, summary, param, paged, auth, [statuses])`.
+/// `route!(METHOD, path, tag, id, summary, param, paged, auth, [statuses])`, and
+/// `route!(superadmin METHOD, …)` for a SuperAdmin-only one.
 macro_rules! route {
     ($m:ident, $path:literal, $tag:literal, $id:literal, $summary:literal, $param:expr,
      $paged:literal, $auth:literal, [$($s:literal),*]) => {
         Route {
             method: HttpMethod::$m, path: $path, tag: $tag, operation_id: $id,
-            summary: $summary, param: $param, paged: $paged, auth: $auth, statuses: &[$($s),*],
+            summary: $summary, param: $param, paged: $paged, auth: $auth, superadmin: false,
+            statuses: &[$($s),*],
         }
+    };
+    (superadmin $m:ident, $($rest:tt)*) => {
+        Route { superadmin: true, ..route!($m, $($rest)*) }
     };
 }
 
@@ -70,25 +79,36 @@ const ROUTES: &[Route] = &[
     route!(Post, "/auth/login", "Auth", "login", "Login", None, false, false, [200, 400, 401, 403, 429]),
     route!(Get, "/auth/me", "Auth", "get_current_user", "Get Current User", None, false, true, [200, 401, 404]),
     route!(Get, "/buildings", "Buildings", "list_buildings", "List buildings", None, true, true, [200, 400, 401]),
-    route!(Post, "/buildings", "Buildings", "create_building", "Create a building (SuperAdmin)", None, false, true, [201, 400, 401, 403]),
+    route!(superadmin Post, "/buildings", "Buildings", "create_building", "Create a building (SuperAdmin)", None, false, true, [201, 400, 401, 403]),
     route!(Get, "/buildings/{id}", "Buildings", "get_building", "Get a building", Some(Param::Id("Building UUID")), false, true, [200, 304, 400, 401, 403, 404]),
     route!(Get, "/buildings/{id}/units", "Units", "list_units_by_building", "A building's units", Some(Param::Id("Building UUID")), false, true, [200, 400, 401, 403, 404]),
     route!(Get, "/buildings/{id}/expenses", "Expenses", "list_expenses_by_building", "A building's expenses, newest first", Some(Param::Id("Building UUID")), false, true, [200, 400, 401, 403, 404]),
     route!(Get, "/units", "Units", "list_units", "List units", None, true, true, [200, 400, 401]),
-    route!(Post, "/units", "Units", "create_unit", "Create a unit (SuperAdmin)", None, false, true, [201, 400, 401, 403]),
+    route!(superadmin Post, "/units", "Units", "create_unit", "Create a unit (SuperAdmin)", None, false, true, [201, 400, 401, 403]),
     route!(Get, "/units/{id}", "Units", "get_unit", "Get a unit", Some(Param::Id("Unit UUID")), false, true, [200, 400, 401, 403, 404]),
     route!(Get, "/units/{id}/owners", "Units", "list_unit_owners", "A unit's current owners", Some(Param::Id("Unit UUID")), false, true, [200, 400, 401, 403]),
+    route!(Post, "/units/{id}/owners", "Units", "add_unit_owner", "Add an owner to a unit (syndic, SuperAdmin)", Some(Param::Id("Unit UUID")), false, true, [201, 400, 401, 403]),
     route!(Get, "/owners", "Owners", "list_owners", "List owners", None, true, true, [200, 400, 401]),
     route!(Post, "/owners", "Owners", "create_owner", "Create an owner", None, false, true, [201, 400, 401, 403]),
     route!(Get, "/owners/{id}", "Owners", "get_owner", "Get an owner", Some(Param::Id("Owner UUID")), false, true, [200, 400, 401, 403, 404]),
     route!(Get, "/expenses", "Expenses", "list_expenses", "List expenses", None, true, true, [200, 400, 401]),
     route!(Post, "/expenses", "Expenses", "create_expense", "Create an expense", None, false, true, [201, 400, 401, 403]),
     route!(Get, "/expenses/{id}", "Expenses", "get_expense", "Get an expense", Some(Param::Id("Expense UUID")), false, true, [200, 400, 401, 403, 404]),
+    route!(Put, "/expenses/{id}/mark-paid", "Expenses", "mark_expense_paid", "Mark an expense paid", Some(Param::Id("Expense UUID")), false, true, [200, 400, 401, 403, 404]),
+    route!(Post, "/expenses/{id}/mark-overdue", "Expenses", "mark_expense_overdue", "Mark an expense overdue", Some(Param::Id("Expense UUID")), false, true, [200, 400, 401, 403, 404]),
+    route!(Post, "/expenses/{id}/cancel", "Expenses", "cancel_expense", "Cancel an expense", Some(Param::Id("Expense UUID")), false, true, [200, 400, 401, 403, 404]),
+    route!(Put, "/invoices/{id}/submit", "Invoices", "submit_invoice", "Submit an invoice for approval", Some(Param::Id("Invoice (expense) UUID")), false, true, [200, 400, 401, 403, 404]),
+    route!(Put, "/invoices/{id}/approve", "Invoices", "approve_invoice", "Approve an invoice", Some(Param::Id("Invoice (expense) UUID")), false, true, [200, 400, 401, 403, 404]),
+    route!(Put, "/invoices/{id}/reject", "Invoices", "reject_invoice", "Reject an invoice", Some(Param::Id("Invoice (expense) UUID")), false, true, [200, 400, 401, 403, 404]),
+    route!(superadmin Get, "/organizations", "Organizations", "list_organizations", "Every organization", None, false, true, [200, 401, 403]),
+    route!(superadmin Post, "/organizations", "Organizations", "create_organization", "Create an organization", None, false, true, [201, 400, 401, 403]),
+    route!(superadmin Post, "/users", "Users", "create_user", "Create a user", None, false, true, [201, 400, 401, 403]),
     route!(Get, "/accounts", "Accounts", "list_accounts", "The organization's PCMN accounts", None, false, true, [200, 304, 400, 401, 403]),
     route!(Post, "/accounts", "Accounts", "create_account", "Create an account (accountant, SuperAdmin)", None, false, true, [201, 400, 401, 403]),
     route!(Get, "/accounts/{id}", "Accounts", "get_account", "Get an account", Some(Param::Id("Account UUID")), false, true, [200, 400, 401, 403, 404]),
     route!(Put, "/accounts/{id}", "Accounts", "update_account", "Update an account (accountant, SuperAdmin)", Some(Param::Id("Account UUID")), false, true, [200, 400, 401, 403, 404]),
     route!(Delete, "/accounts/{id}", "Accounts", "delete_account", "Delete an account (accountant, SuperAdmin)", Some(Param::Id("Account UUID")), false, true, [204, 400, 401, 403, 404]),
+    route!(Post, "/accounts/seed/belgian-pcmn", "Accounts", "seed_belgian_pcmn", "Seed the Belgian PCMN (accountant, SuperAdmin)", None, false, true, [200, 400, 401, 403]),
     route!(Get, "/accounts/code/{code}", "Accounts", "get_account_by_code", "Get an account by its PCMN code", Some(Param::Code), false, true, [200, 304, 400, 401, 403, 404]),
 ];
 
@@ -212,7 +232,11 @@ fn operation(route: &Route) -> Operation {
             );
     }
     for status in route.statuses {
-        op = op.response(status.to_string(), Response::new(reason(*status)));
+        let description = match *status {
+            403 if route.superadmin => "Forbidden - SuperAdmin only",
+            s => reason(s),
+        };
+        op = op.response(status.to_string(), Response::new(description));
     }
     if route.auth {
         op = op.security(SecurityRequirement::new("bearer_auth", [] as [&str; 0]));

@@ -13,7 +13,9 @@
 //! **Which routes.** The document does not say which role may call a route. Every GET
 //! is taken but: a `deprecated` one; one with a path segment `admin` or `superadmin`
 //! (KoproGo's `/admin/...` routes are its SuperAdmin's); one tagged with a tag whose name
-//! holds `admin` (`Admin`, `SuperAdmin`); those of `--exclude-tag` and `--exclude-path`.
+//! holds `admin` (`Admin`, `SuperAdmin`); one whose 403 response, summary or description
+//! says "SuperAdmin only" (KoproGo's annotations: "Forbidden - SuperAdmin only"); those of
+//! `--exclude-tag` and `--exclude-path`.
 //! A route a syndic is still refused shows as 403s in `load`'s table.
 //!
 //! **Paths.** KoproGo's utoipa annotations give paths relative to its `/api/v1` scope
@@ -164,6 +166,9 @@ struct RawOperation {
     #[serde(default)]
     parameters: Vec<Value>,
     security: Option<Vec<Value>>,
+    description: Option<String>,
+    #[serde(default)]
+    responses: Map<String, Value>,
 }
 
 #[derive(Deserialize, Clone)]
@@ -345,6 +350,18 @@ fn excluded(full: &str, op: &RawOperation, options: &Options) -> Option<String> 
     {
         return Some(format!("tagged {tag} (SuperAdmin's)"));
     }
+    let forbidden = op
+        .responses
+        .get("403")
+        .and_then(|r| r.get("description"))
+        .and_then(Value::as_str);
+    if [forbidden, op.summary.as_deref(), op.description.as_deref()]
+        .into_iter()
+        .flatten()
+        .any(says_superadmin_only)
+    {
+        return Some("documented as SuperAdmin only".into());
+    }
     if let Some(tag) = op.tags.iter().find(|t| {
         options
             .exclude_tags
@@ -361,6 +378,16 @@ fn excluded(full: &str, op: &RawOperation, options: &Options) -> Option<String> 
         return Some(format!("under {prefix} (--exclude-path)"));
     }
     None
+}
+
+/// "Forbidden - SuperAdmin only" (KoproGo's 403 descriptions), "Only SuperAdmin can …";
+/// not "only syndic/superadmin", which a syndic may call.
+fn says_superadmin_only(text: &str) -> bool {
+    let text = text.to_ascii_lowercase().replace(['-', '_'], "");
+    text.contains("superadmin only")
+        || text
+            .match_indices("only superadmin")
+            .any(|(i, m)| !text[i + m.len()..].starts_with('/'))
 }
 
 /// A parameter, its `$ref` (`#/components/parameters/X`) resolved.

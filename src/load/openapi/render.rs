@@ -86,9 +86,10 @@ fn header(c: &Conversion, source: &str) -> String {
     }
     out.push_str(
         "#\n# Which GETs: all but deprecated ones, those under /admin or /superadmin, those \
-         tagged with a\n# tag holding \"admin\", and --exclude-tag / --exclude-path. The \
-         document does not say which\n# role a route wants: one a syndic is refused shows \
-         as 403s in load's table; comment it out.\n\
+         tagged with a\n# tag holding \"admin\" or documented \"SuperAdmin only\", and \
+         --exclude-tag / --exclude-path. Beyond\n# that the document does not say which \
+         role a route wants: one a syndic is refused shows\n# as 403s in load's table; \
+         comment it out.\n\
          #\n# Ids: {building_id} {unit_id} {owner_id} {organization_id} are learned after \
          login, from the\n# user's own organization; other parameters take the document's \
          example, enum or default;\n# required query parameters likewise, optional ones \

@@ -30,6 +30,8 @@ const DOC: &str = r##"{
     "/reports/monthly": {"get": {"parameters": [
        {"name": "month", "in": "query", "required": true, "schema": {"type": "integer"}}]}},
     "/admin/users": {"get": {}},
+    "/organizations": {"get": {"responses": {"403": {"description": "Forbidden - SuperAdmin only"}}}},
+    "/tickets/assignable-users": {"get": {"responses": {"403": {"description": "Forbidden — only syndic/superadmin"}}}},
     "/stats": {"get": {"tags": ["SuperAdmin Stats"]}},
     "/old": {"get": {"deprecated": true}},
     "/files/{name}": {"get": {"parameters": [{"name": "name", "in": "path", "required": true,
@@ -60,7 +62,7 @@ fn covered(path: &str) -> Outcome {
 #[test]
 fn routes_are_joined_to_the_scope_and_filled_from_learned_ids_and_the_document() {
     let c = convert(DOC, &Options::default()).unwrap();
-    assert_eq!((c.operations, c.routes.len()), (13, 12));
+    assert_eq!((c.operations, c.routes.len()), (15, 14));
     assert_eq!(c.base, "/api/v1");
     assert_eq!(c.stray_path_params, 1);
     assert_eq!(
@@ -129,6 +131,11 @@ fn routes_without_a_value_are_commented_out_with_why_and_admin_routes_skipped() 
         "tagged SuperAdmin Stats (SuperAdmin's)"
     );
     assert_eq!(skipped("/api/v1/old"), "deprecated");
+    assert_eq!(
+        skipped("/api/v1/organizations"),
+        "documented as SuperAdmin only"
+    );
+    assert!(outcome(&c, "/api/v1/tickets/assignable-users").is_covered());
     let options = Options {
         base_path: Some("".into()),
         exclude_tags: vec!["buildings".into()],
@@ -151,10 +158,10 @@ fn the_rendered_scenario_is_valid_and_says_what_it_covers() {
     let text = render(&c, "test.json");
     let scenario = crate::load::scenario::parse(&text, "out.toml", "out").unwrap();
     assert_eq!(scenario.requests.len(), c.count(Outcome::is_covered));
-    assert_eq!(scenario.requests.len(), 6);
+    assert_eq!(scenario.requests.len(), 7);
     assert!(
         text.contains(
-            "# 12 GET routes of 13 operations in the document: 6 covered, 3 commented out\n"
+            "# 14 GET routes of 15 operations in the document: 7 covered, 3 commented out\n"
         ),
         "{text}"
     );
