@@ -78,7 +78,25 @@ not at the same time, unreadable, --out taken): nothing is written; 2 invalid fl
     /// nothing.
     #[command(after_help = AUDIT_HELP)]
     Audit(AuditArgs),
+    /// Write a load scenario from an OpenAPI 3 document (KoproGo's, at
+    /// /api-docs/openapi.json): its GET routes a syndic may call, path parameters
+    /// filled with the ids each virtual user learns after login, weights to edit.
+    #[command(after_help = SCENARIO_HELP)]
+    Scenario(ScenarioArgs),
 }
+
+const SCENARIO_HELP: &str = "Which routes: every GET but deprecated ones, those with a path \
+segment admin or superadmin, those tagged with a tag holding \"admin\", those whose 403, \
+summary or description says \"SuperAdmin only\", and --exclude-tag / \
+--exclude-path. {building_id}, {unit_id}, {owner_id} and {organization_id} (a parameter of \
+that name, or {id} after buildings/, units/, owners/, organizations/) are learned after \
+login; another id cannot be, and its route is written commented out with why; any other \
+parameter takes the document's example, enum or default. The header says how many routes \
+were found, covered, commented out and skipped.
+
+Exit codes: 0 written; 1 the document could not be fetched (connection refused, timeout); \
+2 bad input: not an OpenAPI 3 JSON document, a URL that answers an error, no route to \
+cover, --out taken (nothing is written).";
 
 const AUDIT_HELP: &str = "The checks:
   gzip               an authenticated list of 1 KiB or more (GET /api/v1/accounts, else
@@ -698,6 +716,35 @@ pub struct MergeArgs {
     /// Replace the run in --out when it already holds one.
     #[arg(long)]
     pub force: bool,
+}
+
+/// `scenario`.
+#[derive(Debug, Args)]
+pub struct ScenarioArgs {
+    /// The OpenAPI 3 document (JSON): an http(s) URL (e.g.
+    /// http://127.0.0.1:8080/api-docs/openapi.json, fetched without credentials) or a
+    /// file.
+    #[arg(long, value_name = "URL|FILE")]
+    pub from_openapi: String,
+    /// Where to write the scenario TOML (give it to load --scenario). Default: standard
+    /// output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Replace --out when it exists.
+    #[arg(long)]
+    pub force: bool,
+    /// Prefix of the documented paths that do not start with it ("/" for none).
+    /// [default: the path of the document's first server URL, else /api/v1, the scope
+    /// KoproGo's document is relative to]
+    #[arg(long, value_name = "PATH")]
+    pub base_path: Option<String>,
+    /// Leave out the routes with this tag (case-insensitive; repeatable).
+    #[arg(long, value_name = "TAG")]
+    pub exclude_tag: Vec<String>,
+    /// Leave out the routes under this path prefix, base path included (e.g.
+    /// /api/v1/gdpr; repeatable).
+    #[arg(long, value_name = "PREFIX")]
+    pub exclude_path: Vec<String>,
 }
 
 /// Output of `audit`.

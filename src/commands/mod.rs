@@ -8,6 +8,7 @@ mod gate;
 mod load;
 mod merge;
 mod report;
+mod scenario;
 mod seed;
 mod serve;
 mod tune;
@@ -33,6 +34,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report(args) => report::report(args),
         Command::Gate(args) => gate::gate(args, cancel).await,
         Command::Audit(args) => audit::audit(args).await,
+        Command::Scenario(args) => scenario::scenario(args).await,
     }
 }
 

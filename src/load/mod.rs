@@ -6,6 +6,7 @@
 //! Its own metrics are off: they would measure the same requests a second time, in
 //! coarser buckets, on the same two cores.
 
+pub mod openapi;
 pub mod plan;
 pub mod progress;
 pub mod record;

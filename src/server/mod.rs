@@ -17,6 +17,7 @@ pub mod error;
 pub mod http_cache;
 pub mod limiter;
 pub mod model;
+pub mod openapi;
 pub mod password;
 pub mod routes;
 

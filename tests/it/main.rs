@@ -2,6 +2,7 @@
 //! Everything runs against real parts: an embedded PostgreSQL cluster per test, the
 //! reference server on a free loopback port, real HTTP, real goose.
 
+mod action;
 mod audit;
 mod cli;
 mod cluster;
@@ -15,6 +16,7 @@ mod limits;
 mod load;
 mod measure;
 mod merge;
+mod openapi;
 mod parsers;
 mod rate;
 mod report;

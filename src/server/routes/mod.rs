@@ -29,6 +29,9 @@
 //! | /invoices/{id}/submit, /approve, /reject | PUT | 200, 400, 401, 403, 404 |
 //! | /expenses/{id}/mark-paid (PUT), /mark-overdue, /cancel (POST) | | 200, 400, 401, 403, 404 |
 //!
+//! `GET /api-docs/openapi.json` (outside `/api/v1`, where KoproGo has it) is their
+//! OpenAPI document ([`super::openapi`]).
+//!
 //! GET /buildings/{id} may also answer 304 with the `http_cache_headers` switch.
 //!
 //! Any route may also answer 503 (no pooled connection in time, with `Retry-After`)
@@ -141,8 +144,17 @@ pub fn router() -> Router<AppState> {
                 .delete(accounts::delete),
         )
         .route(v1!("/accounts/code/{code}"), get(accounts::by_code))
+        .route(super::openapi::PATH, get(openapi_document))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
+}
+
+/// The OpenAPI document of these routes ([`super::openapi`]), where KoproGo serves its own.
+async fn openapi_document() -> impl axum::response::IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        super::openapi::DOCUMENT.as_str(),
+    )
 }
 
 async fn not_found() -> ApiError {
