@@ -139,9 +139,9 @@ compared on gzip sizes unless they say otherwise. The checks:
                      every module parses
   compression        (URL) text files of 1 KiB or more come with Content-Encoding gzip or
                      br to Accept-Encoding: gzip, br
-  caching            (URL) files with a content hash in their name (Vite's name.HASH.js)
+  caching headers    (URL) files with a content hash in their name (Vite's name.HASH.js)
                      have Cache-Control max-age of at least caching.fingerprinted_max_age
-                     (a year) and immutable
+                     (a year) and immutable; files without one are not cached like that
   ETag               (URL) every file has an ETag, and If-None-Match is answered 304
 --html FILE writes one self-contained page: the checks, a treemap of the bundles (the
 bundle visualizer's view), the pages, files, images and headers.

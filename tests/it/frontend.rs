@@ -95,6 +95,7 @@ fn build_frontend(root: &Path, shape: Shape) {
         "index.html",
         format!(
             r#"<!doctype html><html><head><link rel="stylesheet" href="/_astro/Layout.L4y5O6u7.css">
+<script src="/config.js"></script>
 <script type="module" src="/_astro/index.A1b2C3d4.js"></script></head><body>
 <astro-island component-url="/_astro/Map.M1a2P3s4.js" renderer-url="/_astro/client.C1l2I3e4.js" client="visible"></astro-island>
 {image}<a href="/heavy/">heavy</a></body></html>"#
@@ -109,6 +110,12 @@ fn build_frontend(root: &Path, shape: Shape) {
         root,
         "_astro/runtime.R1r2R3r4.js",
         "export function r(){return 1}",
+    );
+    // Runtime settings without a hash in the name, as KoproGo's config.js.
+    write(
+        root,
+        "config.js",
+        "window.__CONFIG__ = { api: '/api/v1' };\n",
     );
     write(
         root,
@@ -247,7 +254,11 @@ async fn a_directory_shows_first_loads_lazy_chunks_and_webp_savings() {
     let home = &r.analysis.pages[0];
     assert_eq!(
         home.first_load.scripts,
-        ["/_astro/index.A1b2C3d4.js", "/_astro/runtime.R1r2R3r4.js"]
+        [
+            "/_astro/index.A1b2C3d4.js",
+            "/_astro/runtime.R1r2R3r4.js",
+            "/config.js"
+        ]
     );
     assert_eq!(
         home.lazy.scripts,
@@ -398,6 +409,10 @@ enum Serving {
     /// brotli or gzip as asked, a year's Cache-Control on fingerprinted files (with
     /// immutable unless `immutable` is false), an ETag and 304 on If-None-Match.
     Tuned { immutable: bool },
+    /// As KoproGo's nginx.conf: gzip, and on every .js, .css and image `expires 1y`
+    /// and `add_header Cache-Control "public, immutable"` — two Cache-Control fields,
+    /// on hashed and unhashed files alike.
+    LikeNginxConf,
 }
 
 #[derive(Clone)]
@@ -432,8 +447,10 @@ async fn serve_file(State(files): State<Files>, request: Request<Body>) -> Respo
         _ => "application/octet-stream",
     };
     let mut response = Response::builder().header(header::CONTENT_TYPE, kind);
-    let Serving::Tuned { immutable } = files.serving else {
-        return response.body(Body::from(bytes)).unwrap();
+    let immutable = match files.serving {
+        Serving::Bare => return response.body(Body::from(bytes)).unwrap(),
+        Serving::Tuned { immutable } => immutable,
+        Serving::LikeNginxConf => true,
     };
     let etag = format!(
         "\"{:x}\"",
@@ -442,14 +459,23 @@ async fn serve_file(State(files): State<Files>, request: Request<Body>) -> Respo
     let headers: &HeaderMap = request.headers();
     let name = file.file_name().unwrap().to_string_lossy();
     let fingerprinted = name.matches('.').count() >= 2;
-    response = response.header(header::ETAG, &etag).header(
-        header::CACHE_CONTROL,
-        match (fingerprinted, immutable) {
-            (true, true) => "public, max-age=31536000, immutable",
-            (true, false) => "public, max-age=31536000",
-            (false, _) => "no-cache",
-        },
-    );
+    response = response.header(header::ETAG, &etag);
+    if files.serving == Serving::LikeNginxConf {
+        if !kind.starts_with("text/html") {
+            response = response
+                .header(header::CACHE_CONTROL, "max-age=31536000")
+                .header(header::CACHE_CONTROL, "public, immutable");
+        }
+    } else {
+        response = response.header(
+            header::CACHE_CONTROL,
+            match (fingerprinted, immutable) {
+                (true, true) => "public, max-age=31536000, immutable",
+                (true, false) => "public, max-age=31536000",
+                (false, _) => "no-cache",
+            },
+        );
+    }
     if headers
         .get(header::IF_NONE_MATCH)
         .is_some_and(|v| v == etag.as_str())
@@ -465,7 +491,7 @@ async fn serve_file(State(files): State<Files>, request: Request<Body>) -> Respo
         .unwrap_or_default()
         .to_string();
     if kind.starts_with("text/") && bytes.len() >= 1024 {
-        if accept.contains("br") {
+        if accept.contains("br") && files.serving != Serving::LikeNginxConf {
             let mut out = Vec::new();
             brotli::CompressorWriter::new(&mut out, 4096, 5, 22)
                 .write_all(&bytes)
@@ -593,6 +619,37 @@ async fn a_served_front_end_is_judged_by_its_headers() {
     let (url, stop) = serve(&dist, Serving::Tuned { immutable: true }).await;
     let out = audit(&url, &["--budgets", budgets]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    // KoproGo's nginx.conf: the hashed files pass on its two Cache-Control fields read
+    // as one, but config.js, without a hash, is cached immutable for a year too.
+    let (nginx_url, nginx) = serve(&dist, Serving::LikeNginxConf).await;
+    let out = audit(&nginx_url, &["--budgets", budgets]).await;
+    drop(nginx);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let r = report(&out);
+    let caching = check(&r, Id::FingerprintedCaching);
+    assert_eq!(caching.status, Status::Fail);
+    assert!(
+        !caching
+            .evidence
+            .contains("fingerprinted files are not cached"),
+        "{caching:?}"
+    );
+    assert!(
+        caching.evidence.contains(
+            "4 files without a content hash are cached like fingerprinted ones, so a new deploy \
+             never reaches returning visitors"
+        ) && caching
+            .evidence
+            .contains("/config.js (Cache-Control: max-age=31536000, public, immutable)"),
+        "{caching:?}"
+    );
+    let compression = check(&r, Id::Compression);
+    assert_eq!(compression.status, Status::Pass, "{compression:?}");
+    assert!(
+        compression.evidence.contains(": 0 br, 2 gzip"),
+        "{compression:?}"
+    );
 
     // Nothing failed but no file is recognised as fingerprinted: "not checked", exit 2.
     let never = budgets_file(

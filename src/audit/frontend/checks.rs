@@ -474,14 +474,38 @@ pub fn cache_lifetime(value: &str) -> (Option<u64>, bool, bool) {
     (max_age, immutable, forbidden)
 }
 
+/// What is wrong with a fingerprinted file's Cache-Control, if anything.
+fn fingerprinted_problem(cache_control: Option<&str>, min: u64) -> Option<String> {
+    let Some(cc) = cache_control else {
+        return Some("no Cache-Control".into());
+    };
+    let (age, immutable, forbidden) = cache_lifetime(cc);
+    if forbidden {
+        return Some(format!("Cache-Control: {cc}"));
+    }
+    let mut p = Vec::new();
+    if age.is_none_or(|a| a < min) {
+        let age = age.map_or("none".into(), |a| a.to_string());
+        p.push(format!("max-age {age} < {min}"));
+    }
+    if !immutable {
+        p.push("no immutable".to_string());
+    }
+    (!p.is_empty()).then(|| p.join(", "))
+}
+
+/// Fingerprinted files cached for `fingerprinted_max_age` and immutable; and no file
+/// without a content hash cached like one (immutable, or as long): a new deploy of it
+/// would never reach a returning visitor.
 pub fn fingerprinted_caching(a: &Analysis, b: &Budgets) -> FrontendCheck {
     let min = b.fingerprinted_max_age.as_secs();
-    let judged: Vec<&Asset> = a
-        .assets
-        .iter()
-        .filter(|x| x.fingerprinted && x.served.is_some())
-        .collect();
-    if judged.is_empty() {
+    let served = || {
+        a.assets
+            .iter()
+            .filter_map(|x| x.served.as_ref().map(|s| (x, s)))
+    };
+    let hashed: Vec<_> = served().filter(|(x, _)| x.fingerprinted).collect();
+    if hashed.is_empty() {
         return FrontendCheck::new(
             Id::FingerprintedCaching,
             Status::NotChecked,
@@ -491,53 +515,50 @@ pub fn fingerprinted_caching(a: &Analysis, b: &Budgets) -> FrontendCheck {
     }
     let mut wrong = Vec::new();
     let mut example = String::new();
-    for x in &judged {
-        let cc = x.served.as_ref().and_then(|s| s.cache_control.clone());
-        let problem = match cc.as_deref().map(cache_lifetime) {
-            None => Some("no Cache-Control".to_string()),
-            Some((_, _, true)) => {
-                Some(format!("Cache-Control: {}", cc.clone().unwrap_or_default()))
-            }
-            Some((age, immutable, false)) => {
-                let mut p = Vec::new();
-                if age.is_none_or(|a| a < min) {
-                    p.push(format!(
-                        "max-age {} < {min}",
-                        age.map_or("none".into(), |a| a.to_string())
-                    ));
-                }
-                if !immutable {
-                    p.push("no immutable".to_string());
-                }
-                (!p.is_empty()).then(|| p.join(", "))
-            }
-        };
-        match problem {
+    for (x, s) in &hashed {
+        match fingerprinted_problem(s.cache_control.as_deref(), min) {
             Some(p) => wrong.push(format!("{} ({p})", x.path)),
-            None if example.is_empty() => example = cc.unwrap_or_default(),
+            None if example.is_empty() => example = s.cache_control.clone().unwrap_or_default(),
             None => {}
         }
     }
-    match wrong.is_empty() {
+    let stale: Vec<String> = served()
+        .filter(|(x, _)| !x.fingerprinted)
+        .filter_map(|(x, s)| {
+            let cc = s.cache_control.as_deref()?;
+            let (age, immutable, forbidden) = cache_lifetime(cc);
+            (!forbidden && (immutable || age.is_some_and(|a| a >= min)))
+                .then(|| format!("{} (Cache-Control: {cc})", x.path))
+        })
+        .collect();
+    let mut problems = Vec::new();
+    if !wrong.is_empty() {
+        problems.push(format!(
+            "{} of {} fingerprinted files are not cached for max-age ≥ {min} with immutable: {}",
+            wrong.len(),
+            hashed.len(),
+            named(&wrong)
+        ));
+    }
+    if !stale.is_empty() {
+        problems.push(format!(
+            "{} files without a content hash are cached like fingerprinted ones, so a new \
+             deploy never reaches returning visitors: {}",
+            stale.len(),
+            named(&stale)
+        ));
+    }
+    match problems.is_empty() {
         true => FrontendCheck::new(
             Id::FingerprintedCaching,
             Status::Pass,
             format!(
-                "{} fingerprinted files, each Cache-Control: {example}",
-                judged.len()
+                "{} fingerprinted files, each Cache-Control: {example}; none without a hash \
+                 cached as immutable",
+                hashed.len()
             ),
         ),
-        false => FrontendCheck::new(
-            Id::FingerprintedCaching,
-            Status::Fail,
-            format!(
-                "{} of {} fingerprinted files are not cached for max-age ≥ {min} with \
-                 immutable: {}",
-                wrong.len(),
-                judged.len(),
-                named(&wrong)
-            ),
-        ),
+        false => FrontendCheck::new(Id::FingerprintedCaching, Status::Fail, problems.join("; ")),
     }
 }
 

@@ -51,7 +51,7 @@ pub enum FrontendCheckId {
     BrokenReferences,
     /// Served text files come compressed (URL mode).
     Compression,
-    /// Fingerprinted files are cached long and immutable (URL mode).
+    /// Fingerprinted files are cached long and immutable, the others not (URL mode).
     FingerprintedCaching,
     /// Every served file has an ETag that a conditional GET turns into a 304.
     Etag,
@@ -67,7 +67,7 @@ impl FrontendCheckId {
             FrontendCheckId::PictureWebp => "<picture> with WebP",
             FrontendCheckId::BrokenReferences => "broken references",
             FrontendCheckId::Compression => "compression",
-            FrontendCheckId::FingerprintedCaching => "caching (fingerprinted)",
+            FrontendCheckId::FingerprintedCaching => "caching headers",
             FrontendCheckId::Etag => "ETag revalidation",
         }
     }

@@ -396,10 +396,16 @@ fn percent_decode(path: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// A header's value; several fields of one name are one list, joined with `, ` as
+/// HTTP reads them (nginx's `expires 1y` plus `add_header Cache-Control "public,
+/// immutable"` sends two Cache-Control fields).
 fn header(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Option<String> {
-    headers
-        .get(name)
+    let values: Vec<String> = headers
+        .get_all(name)
+        .iter()
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .collect();
+    (!values.is_empty()).then(|| values.join(", "))
 }
 
 /// GETs `path`, then asks again conditionally. A connection error is the error
@@ -532,6 +538,18 @@ mod tests {
             read(dir.path(), "/nope.js").unwrap_err().reason,
             "not found"
         );
+    }
+
+    #[test]
+    fn repeated_headers_are_one_list() {
+        let mut h = HeaderMap::new();
+        h.append(CACHE_CONTROL, "max-age=31536000".parse().unwrap());
+        h.append(CACHE_CONTROL, "public, immutable".parse().unwrap());
+        assert_eq!(
+            header(&h, CACHE_CONTROL).as_deref(),
+            Some("max-age=31536000, public, immutable")
+        );
+        assert_eq!(header(&h, ETAG), None);
     }
 
     #[test]
