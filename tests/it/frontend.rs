@@ -98,7 +98,7 @@ fn build_frontend(root: &Path, shape: Shape) {
 <script src="/config.js"></script>
 <script type="module" src="/_astro/index.A1b2C3d4.js"></script></head><body>
 <astro-island component-url="/_astro/Map.M1a2P3s4.js" renderer-url="/_astro/client.C1l2I3e4.js" client="visible"></astro-island>
-{image}<a href="/heavy/">heavy</a></body></html>"#
+{image}<a href="/heavy">heavy</a></body></html>"#
         ),
     );
     write(
@@ -388,7 +388,14 @@ async fn a_split_front_end_with_pictures_passes_and_a_broken_one_fails() {
     );
 
     // A referenced file that is not there fails, naming it and who referenced it.
+    // So does a link to a page the build does not have.
     std::fs::remove_file(dist.join("_astro/runtime.R1r2R3r4.js")).unwrap();
+    let index = std::fs::read_to_string(dist.join("index.html")).unwrap();
+    std::fs::write(
+        dist.join("index.html"),
+        index.replace("</body>", r#"<a href="/forgot-password">?</a></body>"#),
+    )
+    .unwrap();
     let out = audit(dist.to_str().unwrap(), &["--budgets", budgets]).await;
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let broken = check(&report(&out), Id::BrokenReferences).clone();
@@ -397,6 +404,12 @@ async fn a_split_front_end_with_pictures_passes_and_a_broken_one_fails() {
         broken
             .evidence
             .contains("/_astro/runtime.R1r2R3r4.js (not found, from /_astro/index.A1b2C3d4.js)"),
+        "{broken:?}"
+    );
+    assert!(
+        broken
+            .evidence
+            .contains("/forgot-password (not found, from /)"),
         "{broken:?}"
     );
 }
@@ -431,6 +444,14 @@ async fn serve_file(State(files): State<Files>, request: Request<Body>) -> Respo
     };
     if rel.split('/').any(|p| p == "..") {
         return Response::builder().status(400).body(Body::empty()).unwrap();
+    }
+    // A folder asked without its slash is redirected, as static servers do.
+    if !rel.is_empty() && !rel.ends_with('/') && file.is_dir() {
+        return Response::builder()
+            .status(StatusCode::MOVED_PERMANENTLY)
+            .header(header::LOCATION, format!("/{rel}/"))
+            .body(Body::empty())
+            .unwrap();
     }
     let Ok(bytes) = std::fs::read(&file) else {
         return Response::builder()
@@ -555,8 +576,10 @@ async fn a_served_front_end_is_judged_by_its_headers() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let r = report(&out);
     assert!(r.served);
-    // The crawl found the second page through the home page's link.
-    assert_eq!(r.analysis.pages.len(), 2);
+    // The crawl found the second page through the home page's link, and names it
+    // where the server's redirect led (/heavy → /heavy/).
+    let pages: Vec<&str> = r.analysis.pages.iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(pages, ["/", "/heavy/"]);
     let compression = check(&r, Id::Compression);
     assert_eq!(compression.status, Status::Fail);
     assert!(

@@ -272,6 +272,11 @@ fn page_roots(site: &Site, walker: &mut Walker, path: &str, html: &str) -> PageR
     let stylesheets = resolve(&refs.stylesheets, walker).into_iter().collect();
     let others = resolve(&refs.other, walker);
     walker.others.extend(others);
+    // A served site's links are the crawl's; a directory's must lead to a file too.
+    if !site.is_served() {
+        let links = resolve(&refs.links, walker);
+        walker.others.extend(links);
+    }
     let images = refs
         .images
         .iter()
@@ -409,7 +414,12 @@ pub async fn analyze(
         .missing()
         .into_iter()
         .map(|m| Broken {
-            referrer: walker.referrer.get(&m.path).cloned().unwrap_or_default(),
+            referrer: walker
+                .referrer
+                .get(&m.path)
+                .cloned()
+                .or_else(|| site.linked_from(&m.path).map(str::to_string))
+                .unwrap_or_default(),
             path: m.path,
             reason: m.reason,
         })

@@ -46,6 +46,9 @@ pub struct File {
     pub served: Option<Served>,
     /// HTML, by its Content-Type when served, by its name on disk.
     pub is_html: bool,
+    /// Where it was found: the path asked for, or where the server redirected to
+    /// (`/settings` → `/settings/`).
+    pub location: String,
 }
 
 /// Why a referenced file could not be had.
@@ -69,6 +72,8 @@ pub struct Site {
     origin: Origin,
     base: Url,
     files: BTreeMap<String, Result<File, Missing>>,
+    /// The page that links to a path first (the crawl's).
+    linked_from: BTreeMap<String, String>,
 }
 
 /// What `--frontend` names: a directory, or an http(s) URL.
@@ -135,6 +140,7 @@ impl Site {
                 origin: Origin::Dir(dir.clone()),
                 base: Url::parse(DIR_BASE).expect("a valid URL"),
                 files: BTreeMap::new(),
+                linked_from: BTreeMap::new(),
             }),
             Target::Url(url) => {
                 let client = reqwest::Client::builder()
@@ -150,6 +156,7 @@ impl Site {
                     origin: Origin::Url { client, timeout },
                     base: url.clone(),
                     files: BTreeMap::new(),
+                    linked_from: BTreeMap::new(),
                 };
                 let first = url.path().to_string();
                 site.fetch(&first).await?;
@@ -210,11 +217,13 @@ impl Site {
             .collect()
     }
 
-    /// Every file had, by path.
+    /// Every file had, by path, each once (under where it was found, not under a path
+    /// that redirected to it).
     pub fn files(&self) -> impl Iterator<Item = (&String, &File)> {
         self.files
             .iter()
             .filter_map(|(p, f)| f.as_ref().ok().map(|f| (p, f)))
+            .filter(|(p, f)| **p == f.location)
     }
 
     /// Every file of a directory (paths on the site), sorted; empty for a URL.
@@ -257,20 +266,26 @@ impl Site {
                 .collect();
         }
         let start = self.base.path().to_string();
-        let mut pages = Vec::new();
+        let mut pages = BTreeSet::new();
         let mut seen = BTreeSet::from([start.clone()]);
         let mut queue = VecDeque::from([start]);
         while let Some(path) = queue.pop_front() {
             if pages.len() >= max {
                 break;
             }
-            let links = match self.get(&path).await {
-                Ok(f) if f.is_html => super::parse::page(&String::from_utf8_lossy(&f.bytes)).links,
+            // A page is named where the server answered it (after redirects), once.
+            let (location, links) = match self.get(&path).await {
+                Ok(f) if f.is_html => (
+                    f.location.clone(),
+                    super::parse::page(&String::from_utf8_lossy(&f.bytes)).links,
+                ),
                 _ => continue,
             };
-            pages.push(path.clone());
+            if !pages.insert(location.clone()) {
+                continue;
+            }
             for link in links {
-                let Some(next) = self.resolve(&path, &link) else {
+                let Some(next) = self.resolve(&location, &link) else {
                     continue;
                 };
                 let looks_like_page = next.ends_with('/')
@@ -280,12 +295,17 @@ impl Site {
                     && next.starts_with(self.base.path())
                     && seen.insert(next.clone())
                 {
+                    self.linked_from.insert(next.clone(), location.clone());
                     queue.push_back(next);
                 }
             }
         }
-        pages.sort();
-        pages
+        pages.into_iter().collect()
+    }
+
+    /// The page whose link led the crawl to `path`.
+    pub fn linked_from(&self, path: &str) -> Option<&str> {
+        self.linked_from.get(path).map(String::as_str)
     }
 
     async fn fetch(&mut self, path: &str) -> Result<(), CannotAuditFrontend> {
@@ -295,6 +315,13 @@ impl Site {
         };
         match result {
             Ok(file) => {
+                if let Ok(f) = &file
+                    && f.location != path
+                {
+                    self.files
+                        .entry(f.location.clone())
+                        .or_insert_with(|| file.clone());
+                }
                 self.files.insert(path.to_string(), file);
                 Ok(())
             }
@@ -367,6 +394,7 @@ fn read(root: &Path, path: &str) -> Result<File, Missing> {
                     .is_some_and(|e| e == "html" || e == "htm"),
                 bytes,
                 served: None,
+                location: site_path(root, &candidate).unwrap_or_else(|| path.to_string()),
             }),
             Err(e) => Err(missing(&format!("cannot be read: {e}"))),
         };
@@ -434,6 +462,11 @@ async fn fetch(
         .map_err(unreachable)?;
     let status = response.status();
     let headers = response.headers().clone();
+    let url = response.url().clone();
+    let location = match url.origin() == base.origin() {
+        true => url.path().to_string(),
+        false => path.to_string(),
+    };
     let body = response.bytes().await.map_err(unreachable)?;
     let missing = |reason: String| Missing {
         path: path.to_string(),
@@ -474,6 +507,7 @@ async fn fetch(
             .as_deref()
             .is_some_and(|t| t.trim_start().starts_with("text/html")),
         bytes,
+        location,
         served: Some(Served {
             status: status.as_u16(),
             content_type,
@@ -508,6 +542,7 @@ mod tests {
             origin: Origin::Dir(PathBuf::from("/srv/dist")),
             base: Url::parse(DIR_BASE).unwrap(),
             files: BTreeMap::new(),
+            linked_from: BTreeMap::new(),
         };
         let r = |from: &str, to: &str| site.resolve(from, to);
         assert_eq!(r("/_astro/a.js", "./b.js").as_deref(), Some("/_astro/b.js"));
