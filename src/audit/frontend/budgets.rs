@@ -230,28 +230,37 @@ fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
-/// Checks budgets text; `file` names it in errors (the first problem, with its line).
-pub fn parse(text: &str, file: &str) -> Result<Budgets, BudgetsError> {
-    let invalid = |offset: usize, message: String| BudgetsError::Invalid {
-        file: file.to_string(),
-        line: line_of(text, offset),
-        message: message.replace('\n', "; "),
-    };
-    let raw: RawBudgets = toml::from_str(text).map_err(|e| {
-        let offset = e.span().map(|s| s.start).unwrap_or(0);
-        invalid(offset, e.message().trim_end().to_string())
-    })?;
-    let size = |v: &Spanned<toml::Value>, what: &str| {
-        parse_size(v.get_ref()).map_err(|m| invalid(v.span().start, format!("{what}: {m}")))
-    };
-    let opt_size = |v: &Option<Spanned<toml::Value>>, what: &str| match v {
-        Some(v) => size(v, what).map(Some),
-        None => Ok(None),
-    };
-    let glob = |p: &Spanned<String>, what: &str| {
+/// The text being read, to name the file and line of a problem.
+struct Reader<'a> {
+    text: &'a str,
+    file: &'a str,
+}
+
+impl Reader<'_> {
+    fn invalid(&self, offset: usize, message: String) -> BudgetsError {
+        BudgetsError::Invalid {
+            file: self.file.to_string(),
+            line: line_of(self.text, offset),
+            message: message.replace('\n', "; "),
+        }
+    }
+
+    fn size(&self, v: &Spanned<toml::Value>, what: &str) -> Result<u64, BudgetsError> {
+        parse_size(v.get_ref()).map_err(|m| self.invalid(v.span().start, format!("{what}: {m}")))
+    }
+
+    fn opt_size(
+        &self,
+        v: &Option<Spanned<toml::Value>>,
+        what: &str,
+    ) -> Result<Option<u64>, BudgetsError> {
+        v.as_ref().map(|v| self.size(v, what)).transpose()
+    }
+
+    fn glob(&self, p: &Spanned<String>, what: &str) -> Result<GlobMatcher, BudgetsError> {
         let text = p.get_ref();
         if !text.starts_with('/') {
-            return Err(invalid(
+            return Err(self.invalid(
                 p.span().start,
                 format!("{what} `{text}`: a path on the site starts with / (e.g. /_astro/*.js)"),
             ));
@@ -260,45 +269,29 @@ pub fn parse(text: &str, file: &str) -> Result<Budgets, BudgetsError> {
             .literal_separator(true)
             .build()
             .map(|g: Glob| g.compile_matcher())
-            .map_err(|e| invalid(p.span().start, format!("{what} `{text}`: {}", e.kind())))
-    };
-    let compression = match &raw.compression {
-        None => Compression::Gzip,
-        Some(c) => match c.get_ref().as_str() {
-            "raw" => Compression::Raw,
-            "gzip" => Compression::Gzip,
-            "brotli" => Compression::Brotli,
-            other => {
-                return Err(invalid(
-                    c.span().start,
-                    format!("compression `{other}`: use raw, gzip or brotli"),
-                ));
-            }
-        },
-    };
-    let mut pages = Vec::new();
-    for p in &raw.pages {
-        let line = line_of(text, p.span().start);
+            .map_err(|e| self.invalid(p.span().start, format!("{what} `{text}`: {}", e.kind())))
+    }
+
+    fn page(&self, p: &Spanned<RawPage>) -> Result<PageBudget, BudgetsError> {
+        let line = line_of(self.text, p.span().start);
         let p = p.get_ref();
         let budget = PageBudget {
             path: p.path.get_ref().clone(),
-            matcher: glob(&p.path, "[[page]] path")?,
-            script: opt_size(&p.script, "script")?,
-            stylesheet: opt_size(&p.stylesheet, "stylesheet")?,
-            document: opt_size(&p.document, "document")?,
-            total: opt_size(&p.total, "total")?,
+            matcher: self.glob(&p.path, "[[page]] path")?,
+            script: self.opt_size(&p.script, "script")?,
+            stylesheet: self.opt_size(&p.stylesheet, "stylesheet")?,
+            document: self.opt_size(&p.document, "document")?,
+            total: self.opt_size(&p.total, "total")?,
             line,
         };
-        if [
+        let limits = [
             budget.script,
             budget.stylesheet,
             budget.document,
             budget.total,
-        ]
-        .iter()
-        .all(Option::is_none)
-        {
-            return Err(invalid(
+        ];
+        if limits.iter().all(Option::is_none) {
+            return Err(self.invalid(
                 p.path.span().start,
                 format!(
                     "[[page]] `{}` sets no budget: give script, stylesheet, document or total",
@@ -306,52 +299,99 @@ pub fn parse(text: &str, file: &str) -> Result<Budgets, BudgetsError> {
                 ),
             ));
         }
-        pages.push(budget);
+        Ok(budget)
     }
-    let mut files = Vec::new();
-    for f in &raw.files {
-        let line = line_of(text, f.span().start);
+
+    fn file(&self, f: &Spanned<RawFile>) -> Result<FileBudget, BudgetsError> {
+        let line = line_of(self.text, f.span().start);
         let f = f.get_ref();
-        files.push(FileBudget {
+        Ok(FileBudget {
             path: f.path.get_ref().clone(),
-            matcher: glob(&f.path, "[[file]] path")?,
-            limit: size(&f.limit, "limit")?,
+            matcher: self.glob(&f.path, "[[file]] path")?,
+            limit: self.size(&f.limit, "limit")?,
             line,
-        });
+        })
     }
-    let initial_js = match &raw.code_splitting {
-        Some(c) => size(&c.initial_js, "code_splitting.initial_js")?,
-        None => 150_000,
-    };
-    let min_webp_saving = match &raw.images {
-        Some(i) => size(&i.min_webp_saving, "images.min_webp_saving")?,
-        None => 4_000,
-    };
-    let caching = raw.caching.as_ref();
-    let fingerprinted_max_age = match caching.and_then(|c| c.fingerprinted_max_age.as_ref()) {
-        // Cache lifetimes are long (a year is usual): humantime's own bounds, not the
-        // 30 days of run durations.
-        Some(d) => match humantime::parse_duration(d.get_ref()) {
-            Ok(age) if !age.is_zero() => age,
-            _ => {
-                return Err(invalid(
-                    d.span().start,
-                    format!(
-                        "caching.fingerprinted_max_age: `{}` is not a duration (e.g. 365days, 1year)",
-                        d.get_ref()
-                    ),
+
+    /// `caching`: the fingerprinted files' lifetime and the fingerprint pattern.
+    fn caching(
+        &self,
+        caching: Option<&RawCaching>,
+    ) -> Result<(Duration, Option<regex::Regex>), BudgetsError> {
+        let max_age = match caching.and_then(|c| c.fingerprinted_max_age.as_ref()) {
+            // Cache lifetimes are long (a year is usual): humantime's own bounds, not
+            // the 30 days of run durations.
+            Some(d) => match humantime::parse_duration(d.get_ref()) {
+                Ok(age) if !age.is_zero() => age,
+                _ => {
+                    return Err(self.invalid(
+                        d.span().start,
+                        format!(
+                            "caching.fingerprinted_max_age: `{}` is not a duration (e.g. \
+                             365days, 1year)",
+                            d.get_ref()
+                        ),
+                    ));
+                }
+            },
+            None => DEFAULT_MAX_AGE,
+        };
+        let fingerprint = match caching.and_then(|c| c.fingerprint.as_ref()) {
+            Some(r) => Some(regex::Regex::new(r.get_ref()).map_err(|e| {
+                let last = e.to_string().lines().last().unwrap_or_default().to_string();
+                self.invalid(r.span().start, format!("caching.fingerprint: {last}"))
+            })?),
+            None => None,
+        };
+        Ok((max_age, fingerprint))
+    }
+}
+
+/// What a file that leaves a section out gets: the shipped budgets' values.
+const DEFAULT_INITIAL_JS: u64 = 170_000;
+const DEFAULT_MIN_WEBP_SAVING: u64 = 8 * 1024;
+const DEFAULT_MAX_AGE: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// Checks budgets text; `file` names it in errors (the first problem, with its line).
+pub fn parse(text: &str, file: &str) -> Result<Budgets, BudgetsError> {
+    let r = Reader { text, file };
+    let raw: RawBudgets = toml::from_str(text).map_err(|e| {
+        let offset = e.span().map(|s| s.start).unwrap_or(0);
+        r.invalid(offset, e.message().trim_end().to_string())
+    })?;
+    let compression = match &raw.compression {
+        None => Compression::Gzip,
+        Some(c) => match c.get_ref().as_str() {
+            "raw" => Compression::Raw,
+            "gzip" => Compression::Gzip,
+            "brotli" => Compression::Brotli,
+            other => {
+                return Err(r.invalid(
+                    c.span().start,
+                    format!("compression `{other}`: use raw, gzip or brotli"),
                 ));
             }
         },
-        None => Duration::from_secs(365 * 24 * 3600),
     };
-    let fingerprint = match caching.and_then(|c| c.fingerprint.as_ref()) {
-        Some(r) => Some(regex::Regex::new(r.get_ref()).map_err(|e| {
-            let last = e.to_string().lines().last().unwrap_or_default().to_string();
-            invalid(r.span().start, format!("caching.fingerprint: {last}"))
-        })?),
-        None => None,
+    let pages = raw
+        .pages
+        .iter()
+        .map(|p| r.page(p))
+        .collect::<Result<_, _>>()?;
+    let files = raw
+        .files
+        .iter()
+        .map(|f| r.file(f))
+        .collect::<Result<_, _>>()?;
+    let initial_js = match &raw.code_splitting {
+        Some(c) => r.size(&c.initial_js, "code_splitting.initial_js")?,
+        None => DEFAULT_INITIAL_JS,
     };
+    let min_webp_saving = match &raw.images {
+        Some(i) => r.size(&i.min_webp_saving, "images.min_webp_saving")?,
+        None => DEFAULT_MIN_WEBP_SAVING,
+    };
+    let (fingerprinted_max_age, fingerprint) = r.caching(raw.caching.as_ref())?;
     Ok(Budgets {
         source: file.to_string(),
         compression,

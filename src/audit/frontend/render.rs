@@ -34,11 +34,20 @@ fn numbers(t: &mut Table) {
 
 /// Everything, for a terminal `width` wide.
 pub fn text(report: &FrontendReport, width: u16) -> String {
-    let a = &report.analysis;
-    let c = report.compression;
-    let mut out = String::new();
+    let mut out = files(report, width);
+    out.push_str(&pages(report, width));
+    if !report.analysis.images.is_empty() {
+        out.push_str(&images(report, width));
+    }
+    if report.served {
+        out.push_str(&served(report, width));
+    }
+    out.push_str(&checks(report, width));
+    out
+}
 
-    let mut files = table(
+fn files(report: &FrontendReport, width: u16) -> String {
+    let mut t = table(
         &[
             "File",
             "raw",
@@ -50,12 +59,13 @@ pub fn text(report: &FrontendReport, width: u16) -> String {
         width,
         true,
     );
-    for x in a
+    let bundles = report
+        .analysis
         .assets
         .iter()
-        .filter(|x| matches!(x.kind, Kind::Script | Kind::Stylesheet))
-    {
-        files.add_row(vec![
+        .filter(|x| matches!(x.kind, Kind::Script | Kind::Stylesheet));
+    for x in bundles {
+        t.add_row(vec![
             x.path.clone(),
             format_size(x.sizes.raw),
             format_size(x.sizes.gzip),
@@ -64,22 +74,29 @@ pub fn text(report: &FrontendReport, width: u16) -> String {
             x.lazy_pages.to_string(),
         ]);
     }
-    numbers(&mut files);
-    let t = &report.totals;
-    out.push_str(&format!(
-        "Bundles: {} JavaScript files, {} raw / {} gzip / {} brotli; {} CSS files, {} / {} / {}\n{files}\n\n",
-        t.scripts,
-        format_size(t.script.raw),
-        format_size(t.script.gzip),
-        format_size(t.script.brotli),
-        t.stylesheets,
-        format_size(t.stylesheet.raw),
-        format_size(t.stylesheet.gzip),
-        format_size(t.stylesheet.brotli),
-    ));
+    numbers(&mut t);
+    let n = &report.totals;
+    let sizes = |s: super::sizes::Sizes| {
+        format!(
+            "{} raw / {} gzip / {} brotli",
+            format_size(s.raw),
+            format_size(s.gzip),
+            format_size(s.brotli)
+        )
+    };
+    format!(
+        "Bundles: {} JavaScript files, {}; {} CSS files, {}\n{t}\n\n",
+        n.scripts,
+        sizes(n.script),
+        n.stylesheets,
+        sizes(n.stylesheet)
+    )
+}
 
+fn pages(report: &FrontendReport, width: u16) -> String {
+    let c = report.compression;
     let label = c.label();
-    let mut pages = table(
+    let mut t = table(
         &[
             "Page",
             &format!("JS up front ({label})"),
@@ -91,8 +108,8 @@ pub fn text(report: &FrontendReport, width: u16) -> String {
         width,
         true,
     );
-    for p in &a.pages {
-        pages.add_row(vec![
+    for p in &report.analysis.pages {
+        t.add_row(vec![
             p.path.clone(),
             format_size(p.first_load.script.get(c)),
             p.first_load.scripts.len().to_string(),
@@ -101,66 +118,57 @@ pub fn text(report: &FrontendReport, width: u16) -> String {
             p.lazy.scripts.len().to_string(),
         ]);
     }
-    numbers(&mut pages);
-    out.push_str(&format!("Pages: {}\n{pages}\n\n", a.pages.len()));
+    numbers(&mut t);
+    format!("Pages: {}\n{t}\n\n", report.analysis.pages.len())
+}
 
-    if !a.images.is_empty() {
-        let mut images = table(
-            &[
-                "Image",
-                "size",
-                "WebP q80",
-                "WebP lossless",
-                "saving",
-                "served as WebP",
-            ],
-            width,
-            true,
-        );
-        for i in &a.images {
-            images.add_row(vec![
-                i.path.clone(),
-                format_size(i.bytes),
-                format_size(i.webp),
-                i.webp_lossless.map_or("—".into(), format_size),
-                format_size(i.webp_saving),
-                if i.webp_served { "yes" } else { "no" }.into(),
-            ]);
-        }
-        numbers(&mut images);
-        out.push_str(&format!("Images: {}\n{images}\n\n", a.images.len()));
+fn images(report: &FrontendReport, width: u16) -> String {
+    let header = [
+        "Image",
+        "size",
+        "WebP q80",
+        "WebP lossless",
+        "saving",
+        "served as WebP",
+    ];
+    let mut t = table(&header, width, true);
+    for i in &report.analysis.images {
+        t.add_row(vec![
+            i.path.clone(),
+            format_size(i.bytes),
+            format_size(i.webp),
+            i.webp_lossless.map_or("—".into(), format_size),
+            format_size(i.webp_saving),
+            if i.webp_served { "yes" } else { "no" }.into(),
+        ]);
     }
+    numbers(&mut t);
+    format!("Images: {}\n{t}\n\n", report.analysis.images.len())
+}
 
-    if report.served {
-        let mut served = table(
-            &[
-                "File",
-                "Content-Encoding",
-                "sent",
-                "Cache-Control",
-                "ETag",
-                "conditional",
-            ],
-            width,
-            true,
-        );
-        for x in &a.assets {
-            let Some(s) = &x.served else { continue };
-            let none = || "—".to_string();
-            served.add_row(vec![
-                x.path.clone(),
-                s.content_encoding.clone().unwrap_or_else(none),
-                format_size(s.bytes_sent),
-                s.cache_control.clone().unwrap_or_else(none),
-                s.etag.clone().unwrap_or_else(none),
-                s.revalidated.map_or_else(none, |c| c.to_string()),
-            ]);
-        }
-        out.push_str(&format!("Served headers\n{served}\n\n"));
+fn served(report: &FrontendReport, width: u16) -> String {
+    let header = [
+        "File",
+        "Content-Encoding",
+        "sent",
+        "Cache-Control",
+        "ETag",
+        "conditional",
+    ];
+    let mut t = table(&header, width, true);
+    for x in &report.analysis.assets {
+        let Some(s) = &x.served else { continue };
+        let none = || "—".to_string();
+        t.add_row(vec![
+            x.path.clone(),
+            s.content_encoding.clone().unwrap_or_else(none),
+            format_size(s.bytes_sent),
+            s.cache_control.clone().unwrap_or_else(none),
+            s.etag.clone().unwrap_or_else(none),
+            s.revalidated.map_or_else(none, |c| c.to_string()),
+        ]);
     }
-
-    out.push_str(&checks(report, width));
-    out
+    format!("Served headers\n{t}\n\n")
 }
 
 /// The checks table, the notes and the summary line.
