@@ -660,7 +660,7 @@ async fn a_served_front_end_is_judged_by_its_headers() {
     );
     assert!(
         caching.evidence.contains(
-            "4 files without a content hash are cached like fingerprinted ones, so a new deploy \
+            "4 files without a content hash cached like fingerprinted ones, so a new deploy \
              never reaches returning visitors"
         ) && caching
             .evidence
@@ -736,6 +736,25 @@ async fn what_cannot_be_audited_exits_2_with_one_line() {
     let err = one_line(&audit(&format!("http://127.0.0.1:{port}/"), &[]).await);
     assert!(
         err.contains("cannot reach") && err.contains("refused"),
+        "{err}"
+    );
+    // A URL with credentials is refused, its password never shown.
+    let err = one_line(&audit("http://u:s3cret@127.0.0.1:9/", &[]).await);
+    assert!(
+        err.contains("carries credentials") && !err.contains("s3cret"),
+        "{err}"
+    );
+    // An --html whose folder does not exist, before anything is read.
+    let nowhere = tmp.path().join("no/such/report.html");
+    let err = one_line(
+        &audit(
+            dist.to_str().unwrap(),
+            &["--html", nowhere.to_str().unwrap()],
+        )
+        .await,
+    );
+    assert!(
+        err.contains("--html") && err.contains("does not exist"),
         "{err}"
     );
     // --url and --frontend are one audit or the other.

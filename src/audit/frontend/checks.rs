@@ -13,6 +13,11 @@ const NAMED: usize = 5;
 /// Text files smaller than this may rightly be sent uncompressed.
 pub const COMPRESS_MIN: u64 = 1024;
 
+/// `1 file`, `2 files`.
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// `a, b, c and 4 more`.
 fn named(items: &[String]) -> String {
     let mut out = items
@@ -381,8 +386,8 @@ pub fn broken_references(a: &Analysis) -> FrontendCheck {
             Id::BrokenReferences,
             Status::Fail,
             format!(
-                "{} references lead nowhere: {}",
-                problems.len(),
+                "{} leading nowhere: {}",
+                count(problems.len(), "reference", "references"),
                 named(&problems)
             ),
         ),
@@ -542,9 +547,9 @@ pub fn fingerprinted_caching(a: &Analysis, b: &Budgets) -> FrontendCheck {
     }
     if !stale.is_empty() {
         problems.push(format!(
-            "{} files without a content hash are cached like fingerprinted ones, so a new \
-             deploy never reaches returning visitors: {}",
-            stale.len(),
+            "{} without a content hash cached like fingerprinted ones, so a new deploy never \
+             reaches returning visitors: {}",
+            count(stale.len(), "file", "files"),
             named(&stale)
         ));
     }
