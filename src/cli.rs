@@ -688,31 +688,36 @@ pub struct AuditArgs {
     /// [default: the reference seed's first demo login]
     // Kept as text until the command resolves it: clap would echo a rejected value,
     // password included.
-    #[arg(long = "login", value_name = "EMAIL:PASSWORD")]
+    #[arg(
+        long = "login",
+        value_name = "EMAIL:PASSWORD",
+        conflicts_with = "frontend"
+    )]
     pub logins: Vec<String>,
     /// A file of credentials, one EMAIL:PASSWORD a line (the password is everything after
     /// the first colon; blank lines and # comments skipped); the first one is used.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "frontend")]
     pub logins_file: Option<PathBuf>,
     /// The settings to compare with: koprogo-vps (the guide's), auto (PGTune's rules for
     /// this machine) or a profile TOML file.
-    #[arg(long, default_value = "koprogo-vps")]
+    #[arg(long, default_value = "koprogo-vps", conflicts_with = "frontend")]
     pub profile: String,
     /// The scenario whose hottest GET (highest weight, the first of equals) the burst
     /// sends when --burst-path is not given: a name (api-load, health, buildings-list)
     /// or a scenario TOML file.
-    #[arg(long, default_value = "api-load", conflicts_with = "burst_path")]
+    #[arg(long, default_value = "api-load", conflicts_with_all = ["burst_path", "frontend"])]
     pub scenario: String,
     /// The GET the burst sends, relative to --url (e.g. /api/v1/buildings); scenario
     /// placeholders such as {building_id} are filled as load fills them.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", conflicts_with = "frontend")]
     pub burst_path: Option<String>,
     /// Concurrent clients of the pool check's burst.
-    #[arg(long, value_name = "N", default_value_t = 200,
+    #[arg(long, value_name = "N", default_value_t = 200, conflicts_with = "frontend",
           value_parser = clap::value_parser!(u32).range(1..=2000))]
     pub burst: u32,
     /// How long the burst lasts (at most 60 s).
-    #[arg(long, default_value = "3s", value_parser = parse_burst_duration)]
+    #[arg(long, default_value = "3s", value_parser = parse_burst_duration,
+          conflicts_with = "frontend")]
     pub burst_duration: Duration,
     /// Per-request timeout; in the burst, a request slower than this fails the check
     /// (3 s is the guide's pool acquire timeout).

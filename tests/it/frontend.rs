@@ -769,6 +769,18 @@ async fn what_cannot_be_audited_exits_2_with_one_line() {
         .output()
         .unwrap();
     one_line(&both);
+    // The API's own flags have no meaning for a front end: refused, not ignored.
+    let login = common::bin()
+        .args([
+            "audit",
+            "--frontend",
+            dist.to_str().unwrap(),
+            "--login",
+            "a@b.be:pw",
+        ])
+        .output()
+        .unwrap();
+    assert!(one_line(&login).contains("cannot be used with '--login"));
     // The shipped budgets by name.
     let out = audit(dist.to_str().unwrap(), &["--budgets", "frontend-budgets"]).await;
     assert!(matches!(out.status.code(), Some(0 | 1)), "{}", text(&out));
