@@ -74,8 +74,9 @@ not at the same time, unreadable, --out taken): nothing is written; 2 invalid fl
     )]
     Merge(MergeArgs),
     /// Check a running KoproGo (or the reference server) and its database for the tuning
-    /// guide's quick wins, each with pass/fail and the evidence. Read-only: it changes
-    /// nothing.
+    /// guide's quick wins, or (--frontend) a built or served front end for its bundles,
+    /// images and caching headers; each check with pass/fail and the evidence. Read-only:
+    /// it changes nothing.
     #[command(after_help = AUDIT_HELP)]
     Audit(AuditArgs),
     /// Write a load scenario from an OpenAPI 3 document (KoproGo's, at
@@ -135,15 +136,46 @@ that fixes it only when tune-db's plan for --profile would (with --fk-indexes or
 database, SELECTs on a read-only session (default_transaction_read_only). Passwords,
 tokens and the database password are never printed.
 
+With --frontend DIR|URL (instead of --url) it audits a front end: a built directory
+(Astro's or Vite's dist/) or a served one, whose pages are crawled from the URL through
+same-site links (up to --max-pages). Every JavaScript and CSS file is measured raw,
+gzipped (level 9) and brotli-compressed (quality 11); each page's first load (scripts,
+module preloads, Astro islands hydrated on load, idle or only, their static imports;
+stylesheets and their @imports) is set against what it loads lazily (dynamic import(),
+islands hydrated on visibility or media); every JPEG and PNG is encoded as WebP (quality
+80, sharp's default) to measure what it would save. The budgets (--budgets, TOML) are
+compared on gzip sizes unless they say otherwise. The checks:
+  file budgets       every file within its [[file]] limit (size-limit's model)
+  page budgets       every page's first load within its [[page]] budget: script,
+                     stylesheet, document, total (Lighthouse's budgets)
+  code splitting     no page loads more than code_splitting.initial_js of JavaScript up
+                     front while loading nothing lazily
+  WebP images        no JPEG or PNG that WebP would shrink by images.min_webp_saving is
+                     left without a WebP (next to it, or in a <picture>)
+  <picture> w/ WebP  every <img> of a JPEG or PNG sits in a <picture> with a <source
+                     type=\"image/webp\"> (or AVIF)
+  broken references  every file the pages, modules and stylesheets reference exists,
+                     every module parses
+  compression        (URL) text files of 1 KiB or more come with Content-Encoding gzip or
+                     br to Accept-Encoding: gzip, br
+  caching headers    (URL) files with a content hash in their name (Vite's name.HASH.js)
+                     have Cache-Control max-age of at least caching.fingerprinted_max_age
+                     (a year) and immutable; files without one are not cached like that
+  ETag               (URL) every file has an ETag, and If-None-Match is answered 304
+--html FILE writes one self-contained page: the checks, a treemap of the bundles (the
+bundle visualizer's view), the pages, files, images and headers.
+
 Exit codes: 0 every check passed; 1 at least one check failed; 2 nothing failed but
 something could not be checked (no --database-url, an https URL for keep-alive), or the
 audit could not run at all (host unreachable, login refused, database unreachable,
-invalid flags).
+invalid flags or budgets).
 
 Examples:
   koprogo-perf audit --url http://127.0.0.1:8080 --database-url postgres://…
   koprogo-perf audit --url https://api.example.be --logins-file logins.txt --format json \\
-    --out audit.json";
+    --out audit.json
+  koprogo-perf audit --frontend frontend/dist --html frontend.html
+  koprogo-perf audit --frontend http://127.0.0.1:4321/ --budgets my-budgets.toml --format json";
 
 const REPORT_EXIT_CODES: &str = "Exit codes: 0 written; 1 the output could not be written; 2 invalid \
 flags, or a run or baseline that cannot be read.";
@@ -758,8 +790,27 @@ pub enum AuditFormat {
 #[derive(Debug, Args)]
 pub struct AuditArgs {
     /// Base URL of the KoproGo API to check, without /api/v1 (e.g. http://127.0.0.1:8080).
-    #[arg(long)]
-    pub url: String,
+    #[arg(
+        long,
+        required_unless_present = "frontend",
+        conflicts_with = "frontend"
+    )]
+    pub url: Option<String>,
+    /// Audit a front end instead of the API: its built directory (e.g. frontend/dist) or
+    /// the URL of its first page (e.g. http://127.0.0.1:4321/).
+    #[arg(long, value_name = "DIR|URL")]
+    pub frontend: Option<String>,
+    /// With --frontend: the budgets, a TOML file or a shipped name (see
+    /// profiles/frontend-budgets.toml).
+    #[arg(long, value_name = "FILE", default_value = "frontend-budgets")]
+    pub budgets: String,
+    /// With --frontend: also write the HTML report with the bundles' treemap to this file.
+    #[arg(long, value_name = "FILE", requires = "frontend")]
+    pub html: Option<PathBuf>,
+    /// With --frontend URL: the most pages the crawl visits.
+    #[arg(long, value_name = "N", default_value_t = 100, requires = "frontend",
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub max_pages: u32,
     /// PostgreSQL URL of the API's database, for the four database checks (read-only;
     /// the application's own role will do, a superuser or pg_read_all_settings member
     /// also sees shared_preload_libraries). Without it they are not checked.
@@ -770,31 +821,36 @@ pub struct AuditArgs {
     /// [default: the reference seed's first demo login]
     // Kept as text until the command resolves it: clap would echo a rejected value,
     // password included.
-    #[arg(long = "login", value_name = "EMAIL:PASSWORD")]
+    #[arg(
+        long = "login",
+        value_name = "EMAIL:PASSWORD",
+        conflicts_with = "frontend"
+    )]
     pub logins: Vec<String>,
     /// A file of credentials, one EMAIL:PASSWORD a line (the password is everything after
     /// the first colon; blank lines and # comments skipped); the first one is used.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "frontend")]
     pub logins_file: Option<PathBuf>,
     /// The settings to compare with: koprogo-vps (the guide's), auto (PGTune's rules for
     /// this machine) or a profile TOML file.
-    #[arg(long, default_value = "koprogo-vps")]
+    #[arg(long, default_value = "koprogo-vps", conflicts_with = "frontend")]
     pub profile: String,
     /// The scenario whose hottest GET (highest weight, the first of equals) the burst
     /// sends when --burst-path is not given: a name (api-load, health, buildings-list)
     /// or a scenario TOML file.
-    #[arg(long, default_value = "api-load", conflicts_with = "burst_path")]
+    #[arg(long, default_value = "api-load", conflicts_with_all = ["burst_path", "frontend"])]
     pub scenario: String,
     /// The GET the burst sends, relative to --url (e.g. /api/v1/buildings); scenario
     /// placeholders such as {building_id} are filled as load fills them.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", conflicts_with = "frontend")]
     pub burst_path: Option<String>,
     /// Concurrent clients of the pool check's burst.
-    #[arg(long, value_name = "N", default_value_t = 200,
+    #[arg(long, value_name = "N", default_value_t = 200, conflicts_with = "frontend",
           value_parser = clap::value_parser!(u32).range(1..=2000))]
     pub burst: u32,
     /// How long the burst lasts (at most 60 s).
-    #[arg(long, default_value = "3s", value_parser = parse_burst_duration)]
+    #[arg(long, default_value = "3s", value_parser = parse_burst_duration,
+          conflicts_with = "frontend")]
     pub burst_duration: Duration,
     /// Per-request timeout; in the burst, a request slower than this fails the check
     /// (3 s is the guide's pool acquire timeout).

@@ -15,10 +15,14 @@
 //! failed, 2 nothing failed but something could not be checked. When the audit cannot
 //! run at all (host unreachable, login refused, database unreachable) it returns a
 //! [`CannotAudit`] instead, which also exits 2.
+//!
+//! [`frontend`] audits a front end instead (`--frontend DIR|URL`): bundles, images and
+//! served headers, with the same statuses and exit codes.
 
 pub mod burst;
 pub mod db;
 pub mod fixes;
+pub mod frontend;
 pub mod http;
 pub mod render;
 

@@ -17,6 +17,9 @@ use crate::tune::profile::{self, AutoInputs};
 const GUIDE_PROFILE: &str = "koprogo-vps";
 
 pub async fn audit(args: AuditArgs) -> anyhow::Result<ExitCode> {
+    if let Some(target) = args.frontend.clone() {
+        return super::frontend::audit(args, &target).await;
+    }
     if let Some(path) = &args.out {
         crate::report::check_out_file(path, "--out")?;
     }
@@ -61,7 +64,9 @@ pub async fn audit(args: AuditArgs) -> anyhow::Result<ExitCode> {
 /// Everything checked before any I/O: the URL, the credentials, the profile, the
 /// burst's request. Also says whether the login is the reference seed's default.
 fn resolve(args: &AuditArgs) -> anyhow::Result<(AuditOptions, bool)> {
-    let url = audit::base_url(&args.url).map_err(InputError::msg)?;
+    // clap requires --url when --frontend is not given.
+    let url = args.url.as_deref().unwrap_or_default();
+    let url = audit::base_url(url).map_err(InputError::msg)?;
     let logins = crate::load::resolve_logins(&args.logins, args.logins_file.as_deref())
         .map_err(InputError::msg)?;
     let default_login = logins.is_empty();

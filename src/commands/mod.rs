@@ -4,6 +4,7 @@
 
 mod audit;
 mod experiment;
+mod frontend;
 mod gate;
 mod load;
 mod merge;
@@ -56,6 +57,8 @@ pub fn exit_code_for(error: &anyhow::Error) -> ExitCode {
     } else if error.chain().any(|e| {
         e.is::<crate::report::InputError>()
             || e.is::<crate::audit::CannotAudit>()
+            || e.is::<crate::audit::frontend::CannotAuditFrontend>()
+            || e.is::<crate::audit::frontend::budgets::BudgetsError>()
             || e.is::<crate::load::scenario::ScenarioError>()
             || e.is::<crate::server::ConfigError>()
             || e.is::<crate::tune::profile::ProfileError>()

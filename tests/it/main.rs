@@ -10,6 +10,7 @@ mod common;
 mod contract;
 mod experiment;
 mod experiment_host;
+mod frontend;
 mod honest;
 mod hostile;
 mod limits;
