@@ -230,6 +230,7 @@ impl Runner {
             &server,
             &self.server_bin,
             self.plan.flamegraph,
+            None,
         );
         let result = match interruptible(&self.plan.cancel.clone(), started).await {
             Ok(stack) => {
@@ -253,6 +254,7 @@ impl Runner {
                             stack.switches
                         )),
                     }),
+                    command: None,
                 };
                 let postgres_pid = cluster.postmaster_pid();
                 let probe = Probe {

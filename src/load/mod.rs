@@ -122,6 +122,29 @@ pub fn parse_logins_file(text: &str, file: &str) -> Result<Vec<Login>, String> {
     Ok(logins)
 }
 
+/// `--host`, checked: an http(s) URL without credentials, its trailing `/` removed.
+/// Errors show it with any password hidden.
+pub fn parse_host(host: &str) -> Result<(String, reqwest::Url), String> {
+    let host = host.trim_end_matches('/').to_string();
+    let shown = crate::redact::redact(&host);
+    let Some(url) = reqwest::Url::parse(&host)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
+    else {
+        return Err(format!(
+            "--host `{shown}` is not an http(s) URL (e.g. http://127.0.0.1:8080)"
+        ));
+    };
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!(
+            "--host `{shown}` carries credentials (USER:PASSWORD@): sent as HTTP basic \
+             auth they would replace the login token, and every request would get a \
+             401; give the API's logins with --login or --logins-file"
+        ));
+    }
+    Ok((host, url))
+}
+
 /// The logins a command was given: `--login` flags and `--logins-file`, or else
 /// `KOPROGO_PERF_LOGINS`. Errors never hold a password.
 pub fn resolve_logins(

@@ -8,6 +8,7 @@ mod cluster;
 mod common;
 mod contract;
 mod experiment;
+mod heap;
 mod honest;
 mod hostile;
 mod limits;
