@@ -400,9 +400,11 @@ pub fn resources(
     .map(Some)
 }
 
-/// The server's heap over the run (the highest of each second), its RSS, the steady
-/// state's peak marked, and `target` (bytes; the guide's memory figure) as a dashed line
-/// when it is within reach of the figures. `None` without a heap series.
+/// The server's heap over the run (the highest of each second) with the steady state's
+/// peak marked, on the heap's own scale; the server's RSS and `target` (bytes; the
+/// guide's memory figure, dashed) share it when they are within three times the heap's
+/// highest (otherwise the heap would be a flat line at the bottom: the table beside the
+/// chart has them). `None` without a heap series.
 pub fn heap(run: &RunReport, target: Option<f64>) -> anyhow::Result<Option<String>> {
     let Some(heap) = run.heap.as_ref().filter(|h| !h.series.is_empty()) else {
         return Ok(None);
@@ -413,17 +415,13 @@ pub fn heap(run: &RunReport, target: Option<f64>) -> anyhow::Result<Option<Strin
         .iter()
         .map(|p| (p.t as f64 + 0.5, mb(p.heap_bytes)))
         .collect();
+    let heap_max = heap_points.iter().map(|p| p.1).fold(0.0, f64::max);
+    let within = |v: f64| v <= heap_max * 3.0;
     let rss_points: Vec<(f64, f64)> = run
         .resources
         .as_ref()
-        .filter(|r| r.server.measured)
-        .map(|r| {
-            r.server
-                .series
-                .iter()
-                .map(|s| (s.t_s, mb(s.rss_bytes)))
-                .collect()
-        })
+        .filter(|r| r.server.measured && within(mb(r.server.peak_rss_bytes)))
+        .map(|r| r.server.series.iter().map(|s| (s.t_s, mb(s.rss_bytes))).collect())
         .unwrap_or_default();
     let t_max = heap_points
         .iter()
@@ -435,7 +433,7 @@ pub fn heap(run: &RunReport, target: Option<f64>) -> anyhow::Result<Option<Strin
         .chain(&rss_points)
         .map(|p| p.1)
         .fold(0.0, f64::max);
-    let target_mb = target.map(|t| t / 1e6).filter(|t| *t <= data_max * 3.0);
+    let target_mb = target.map(|t| t / 1e6).filter(|t| within(*t));
     // Headroom above the lines for the legend.
     let y_max = nice_max(data_max.max(target_mb.unwrap_or(0.0))) * 1.35;
     svg(|root| {

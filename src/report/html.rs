@@ -216,6 +216,12 @@ fn charts_of(
                 charts::heap(run, target)?,
                 "no heap series in this run",
             )];
+            if let Some(note) = &mut block.note {
+                note.push_str(
+                    "; the chart is on the heap's scale, with RSS and the target only when \
+                     they are within three times its highest",
+                );
+            }
         }
         "heap_sites" => {
             let file = run.heap.as_ref().and_then(|h| h.flamegraph.as_deref());

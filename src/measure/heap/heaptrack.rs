@@ -8,11 +8,10 @@
 //! Why not the `heaptrack` script itself: it runs the program as its own child, so the
 //! process the tool would signal, sample and stop is the script, not the server; and it
 //! interprets the events while the run goes on. Interpreting took 1.6 s of CPU per
-//! million allocations here (the reference server makes about 250 per request), most of
+//! million allocations here (the reference server makes 200 to 500 per request), most of
 //! a core at a few thousand requests per second on the machine under load; compressing
-//! the raw events with zstd -1 costs a few percent of one. Uncompressed they would be
-//! about 9 KB per request (600 MB for 30 s at 2,000 req/s); zstd makes that about a
-//! sixth.
+//! the raw events with zstd -1 costs a few percent of one, and leaves about 2.3 KB a
+//! request on disk (a sixth of the raw events) until the session ends.
 
 use std::ffi::OsString;
 use std::io::{BufReader, Read};
