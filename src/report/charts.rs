@@ -421,7 +421,13 @@ pub fn heap(run: &RunReport, target: Option<f64>) -> anyhow::Result<Option<Strin
         .resources
         .as_ref()
         .filter(|r| r.server.measured && within(mb(r.server.peak_rss_bytes)))
-        .map(|r| r.server.series.iter().map(|s| (s.t_s, mb(s.rss_bytes))).collect())
+        .map(|r| {
+            r.server
+                .series
+                .iter()
+                .map(|s| (s.t_s, mb(s.rss_bytes)))
+                .collect()
+        })
         .unwrap_or_default();
     let t_max = heap_points
         .iter()

@@ -152,39 +152,44 @@ pub fn profile(mut session: Session, clock: &RunClock, out: &Path) -> Result<Hea
                 t: (ms - offset_ms) / 1000,
                 heap_bytes,
             })
-            .filter(|p| (p.t as f64) < clock.end_s)
+            .filter(|p| (p.t as f64) <= clock.end_s)
             .collect(),
         sites: sites(&timeline.live_at_peak),
         flamegraph,
     })
 }
 
+/// Frames of the allocator itself.
+const ALLOCATOR: &[&str] = &[
+    "alloc::",
+    "core::",
+    "hashbrown::",
+    "allocator_api2::",
+    "__rustc::",
+    "__rust_",
+    "__rdl_",
+    "__rg_",
+    "malloc",
+    "calloc",
+    "realloc",
+    "posix_memalign",
+    "aligned_alloc",
+    "operator new",
+    "T as ",
+    "[T] as ",
+    "str as ",
+];
+
+/// Whether a frame is in `prefixes` (a function of `<A as B>` counts by `A`).
+fn is_in(function: &str, prefixes: &[&str]) -> bool {
+    let f = function.trim_start_matches(['<', '&']);
+    prefixes.iter().any(|p| f.starts_with(p))
+}
+
 /// Whether a frame is the allocator's or the standard library's plumbing rather than the
 /// code that wanted the memory.
 fn plumbing(function: &str) -> bool {
-    let f = function.trim_start_matches(['<', '&']);
-    [
-        "alloc::",
-        "core::",
-        "std::",
-        "hashbrown::",
-        "allocator_api2::",
-        "__rustc::",
-        "__rust_",
-        "__rdl_",
-        "__rg_",
-        "malloc",
-        "calloc",
-        "realloc",
-        "posix_memalign",
-        "aligned_alloc",
-        "operator new",
-        "T as ",
-        "[T] as ",
-        "str as ",
-    ]
-    .iter()
-    .any(|p| f.starts_with(p))
+    is_in(function, ALLOCATOR) || is_in(function, &["std::"])
 }
 
 /// A source path, short: from the crate's directory for registry sources
@@ -205,11 +210,17 @@ fn sites(stacks: &[LiveStack]) -> Vec<HeapSite> {
     let mut by_site: std::collections::HashMap<(String, Option<String>), (u64, u64)> =
         std::collections::HashMap::new();
     for s in stacks {
+        // A stack of the standard library alone (a thread's start) is named by its first
+        // frame past the allocator.
         let frame = s
             .frames
             .iter()
             .rev()
             .find(|f| !plumbing(&f.function))
+            .or_else(|| {
+                let mut frames = s.frames.iter().rev();
+                frames.find(|f| !is_in(&f.function, ALLOCATOR))
+            })
             .or(s.frames.last());
         let Some(frame) = frame else { continue };
         let location = frame.file.as_deref().map(|f| match frame.line {
@@ -330,13 +341,18 @@ mod tests {
                 allocations: 4,
             },
             LiveStack {
-                frames: vec![grow],
+                frames: vec![grow.clone()],
                 bytes: 7,
+                allocations: 1,
+            },
+            LiveStack {
+                frames: vec![frame("std::thread::Builder::spawn", None, 0), grow],
+                bytes: 5,
                 allocations: 1,
             },
         ];
         let s = sites(&stacks);
-        assert_eq!(s.len(), 3, "{s:#?}");
+        assert_eq!(s.len(), 4, "{s:#?}");
         assert_eq!(
             s[0].function,
             "sqlx_core::pool::inner::PoolInner<DB>::acquire"
