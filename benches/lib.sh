@@ -1,7 +1,7 @@
 # Helpers shared by the bench scripts (sourced, from the repository root).
 
 # The release binary, or a message to build it first.
-BIN=target/release/koprogo-perf
+BIN=${CARGO_TARGET_DIR:-target}/release/koprogo-perf
 [ -x "$BIN" ] || { echo "build first: cargo build --release" >&2; exit 1; }
 
 # A free TCP port on 127.0.0.1.

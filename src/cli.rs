@@ -280,22 +280,14 @@ pub struct ExternalStackArgs {
     /// start: only on a target nobody else writes to). `keep`: they stay, later runs
     /// read more data; the alternation spreads it over every arm alike, and the growth
     /// is reported.
-    #[arg(long, value_enum, default_value_t = WritesPolicy::Refuse, requires = "host")]
-    pub writes: WritesPolicy,
+    #[arg(long, value_enum, default_value_t = crate::engine::external::WritesPolicy::Refuse, requires = "host")]
+    pub writes: crate::engine::external::WritesPolicy,
     /// With --host on this machine: the server's pid, for its CPU and memory.
     #[arg(long, value_name = "PID", requires = "host")]
     pub server_pid: Option<u32>,
     /// With --host on this machine: the postmaster's pid.
     #[arg(long, value_name = "PID", requires = "host")]
     pub postgres_pid: Option<u32>,
-}
-
-/// What `experiment --host` does with the rows a writing scenario creates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum WritesPolicy {
-    Refuse,
-    Delete,
-    Keep,
 }
 
 /// Where the database is.
@@ -526,6 +518,24 @@ pub struct LoadArgs {
     /// With --host on this machine: the postmaster's pid (its backends are found).
     #[arg(long, value_name = "PID")]
     pub postgres_pid: Option<u32>,
+    /// With --host: start the server under test with this command (split as a shell
+    /// would, run without one, in the tool's environment), wait until --host answers,
+    /// load it, and stop it at the end (SIGINT, then SIGTERM and SIGKILL to its process
+    /// group), whatever happens. Its CPU, memory, flamegraph and --heap-profile are then
+    /// measured as the reference server's. E.g. --server-cmd
+    /// "./target/release/koprogo-api".
+    #[arg(
+        long,
+        value_name = "\"CMD ARGS\"",
+        requires = "host",
+        conflicts_with = "server_pid"
+    )]
+    pub server_cmd: Option<String>,
+    /// With --server-cmd: how long the command's server may take to answer on --host.
+    #[arg(long, default_value = "120s", value_parser = parse_positive_whole_seconds, requires = "server_cmd")]
+    pub server_start_timeout: Duration,
+    #[command(flatten)]
+    pub heap: HeapArgs,
     #[command(flatten)]
     pub run: RunArgs,
     #[command(flatten)]
@@ -536,9 +546,24 @@ pub struct LoadArgs {
     pub server: ServerArgs,
 }
 
+/// `--heap-profile`, for the runs that start their server (`load`, `demo`).
+#[derive(Debug, Clone, Args)]
+pub struct HeapArgs {
+    /// Record the server's heap with heaptrack ($HEAPTRACK or heaptrack on the PATH;
+    /// Debian's heaptrack package): the heap over time, its peak during the steady state
+    /// and the allocation sites holding memory then, in run.json `heap`, the report and
+    /// heap-flamegraph.svg. For the reference server, or with --host the one --server-cmd
+    /// starts. It slows the server (every allocation is recorded): its req/s and latency
+    /// are not those of an unprofiled run (README, "What a run costs").
+    #[arg(long)]
+    pub heap_profile: bool,
+}
+
 /// `demo`.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
+    #[command(flatten)]
+    pub heap: HeapArgs,
     #[command(flatten)]
     pub run: RunArgs,
     #[command(flatten)]

@@ -27,6 +27,7 @@ pub mod latency;
 pub mod load;
 pub mod logins;
 pub mod measure;
+pub mod pcmn;
 pub mod pg;
 pub mod redact;
 pub mod report;

@@ -9,9 +9,9 @@ use std::time::Duration;
 use anyhow::Context;
 
 use super::load;
-use crate::cli::{ExperimentArgs, WritesPolicy};
+use crate::cli::ExperimentArgs;
 use crate::engine::experiment::Runner;
-use crate::engine::external::{self, External};
+use crate::engine::external::{self, External, WritesPolicy};
 use crate::experiment::{self, ExperimentReport, Setup};
 use crate::interrupt::{CancellationToken, interruptible};
 use crate::pg::Database;

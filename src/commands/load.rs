@@ -6,8 +6,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use crate::cli::{DemoArgs, LoadArgs, RunArgs, ScaleArgs};
-use crate::engine::{LocalStack, Probe, RunPlan, measure};
+use anyhow::Context;
+
+use crate::cli::{DemoArgs, HeapArgs, LoadArgs, RunArgs, ScaleArgs};
+use crate::engine::process::ServerCommand;
+use crate::engine::{LocalStack, Probe, RunPlan, attach_heap, measure};
 use crate::interrupt::{CancellationToken, interruptible};
 use crate::measure::carbon::{Model as CarbonModel, Region};
 use crate::report::InputError;
@@ -62,8 +65,17 @@ pub(super) fn plan(
         region,
         carbon,
         server_bin: run.server_bin.clone().or_else(own_binary),
+        heap: None,
         cancel,
     })
+}
+
+/// `--heap-profile`: heaptrack, found before anything starts.
+fn heaptrack(heap: &HeapArgs) -> anyhow::Result<Option<crate::measure::heap::Heaptrack>> {
+    let found = heap
+        .heap_profile
+        .then(crate::measure::heap::Heaptrack::find);
+    Ok(found.transpose().map_err(InputError::msg)?)
 }
 
 /// This executable when it is koprogo-perf (not a test harness linking the library).
@@ -85,6 +97,7 @@ fn claim_run_dir(plan: &mut RunPlan, run: &RunArgs) -> anyhow::Result<()> {
 pub async fn demo(args: DemoArgs, cancel: CancellationToken) -> anyhow::Result<ExitCode> {
     let began = Instant::now();
     let mut plan = plan(&args.run, Duration::from_secs(30), cancel)?;
+    plan.heap = heaptrack(&args.heap)?;
     claim_run_dir(&mut plan, &args.run)?;
     let code = local(plan, &args.scale, None, &ServerArgs::default(), false).await?;
     eprintln!(
@@ -97,37 +110,9 @@ pub async fn demo(args: DemoArgs, cancel: CancellationToken) -> anyhow::Result<E
 /// `koprogo-perf load`.
 pub async fn load(args: LoadArgs, cancel: CancellationToken) -> anyhow::Result<ExitCode> {
     let mut plan = plan(&args.run, Duration::from_secs(60), cancel)?;
+    plan.heap = heaptrack(&args.heap)?;
     match &args.host {
-        Some(host) => {
-            let (host, shown) = super::validated_host("--host", host)?;
-            if args.db.keep_db {
-                return Err(InputError::msg(
-                    "--keep-db applies to the embedded cluster, which --host does not start",
-                )
-                .into());
-            }
-            let logins = crate::load::resolve_logins(&args.logins, args.logins_file.as_deref())
-                .map_err(InputError::msg)?;
-            if plan.scenario.needs_login() && logins.is_empty() {
-                return Err(InputError(
-                    crate::load::LoadError::NoLogins(plan.scenario.name.clone()).into(),
-                )
-                .into());
-            }
-            claim_run_dir(&mut plan, &args.run)?;
-            let target = TargetInfo {
-                host: shown,
-                embedded: false,
-                server: None,
-            };
-            let probe = Probe::external(
-                args.db.database_url.clone(),
-                args.server_pid,
-                args.postgres_pid,
-            );
-            let run = measure(&plan, host, logins, target, probe).await?;
-            finish(&plan, &run)
-        }
+        Some(host) => external(&args, host, plan).await,
         None => {
             claim_run_dir(&mut plan, &args.run)?;
             local(
@@ -140,6 +125,66 @@ pub async fn load(args: LoadArgs, cancel: CancellationToken) -> anyhow::Result<E
             .await
         }
     }
+}
+
+/// `load --host`: the flags checked, then the run against the host, which is either
+/// running already or started by `--server-cmd`.
+async fn external(args: &LoadArgs, host: &str, mut plan: RunPlan) -> anyhow::Result<ExitCode> {
+    // `shown` is what is printed and stored: never a password of the URL.
+    let (host, shown) = super::validated_host("--host", host)?;
+    let url = reqwest::Url::parse(&host).expect("validated_host parsed it");
+    if args.db.keep_db {
+        return Err(InputError::msg(
+            "--keep-db applies to the embedded cluster, which --host does not start",
+        )
+        .into());
+    }
+    let command = args
+        .server_cmd
+        .as_deref()
+        .map(ServerCommand::parse)
+        .transpose()?;
+    if plan.heap.is_some() && command.is_none() {
+        return Err(InputError::msg(
+            "--heap-profile with --host needs --server-cmd: heaptrack records a server the tool \
+             starts (without --host, the reference server is profiled)",
+        )
+        .into());
+    }
+    if command.is_some() {
+        crate::engine::process::ensure_free(&url).await?;
+    }
+    let logins = crate::load::resolve_logins(&args.logins, args.logins_file.as_deref())
+        .map_err(InputError::msg)?;
+    if plan.scenario.needs_login() && logins.is_empty() {
+        return Err(InputError(
+            crate::load::LoadError::NoLogins(plan.scenario.name.clone()).into(),
+        )
+        .into());
+    }
+    claim_run_dir(&mut plan, &args.run)?;
+    let target = TargetInfo {
+        host: shown,
+        embedded: false,
+        server: None,
+        command: command.as_ref().map(|c| c.shown.clone()),
+    };
+    let db = args.db.database_url.clone();
+    let Some(command) = command else {
+        let probe = Probe::external(db, args.server_pid, args.postgres_pid);
+        let run = measure(&plan, host, logins, target, probe).await?;
+        return finish(&plan, &run);
+    };
+    let run = crate::engine::process::measure_started(
+        &plan,
+        &command,
+        &url,
+        (host, logins, target),
+        Probe::external(db, None, args.postgres_pid),
+        args.server_start_timeout,
+    )
+    .await?;
+    finish(&plan, &run)
 }
 
 /// Starts the local stack (the server as its own process when this is the
@@ -161,6 +206,11 @@ async fn local(
             server,
             plan.server_bin.as_deref(),
             plan.flamegraph,
+            plan.heap
+                .as_ref()
+                .map(|h| h.session())
+                .transpose()
+                .context("preparing heaptrack's recording")?,
         ),
     )
     .await?;
@@ -171,8 +221,13 @@ async fn local(
     let (target, probe) = (stack.target(), Probe::of_stack(&stack));
     let logins = crate::load::logins_for(&plan.scenario, stack.logins.clone());
     let result = measure(&plan, stack.base_url(), logins, target, probe).await;
+    let heap = stack.take_heap();
     stack.stop().await;
-    finish(&plan, &result?)
+    let mut run = result?;
+    if let Some(session) = heap {
+        attach_heap(&plan, &mut run, session).await?;
+    }
+    finish(&plan, &run)
 }
 
 /// Prints the tables, writes the files, and decides the exit code: 0 when the run
@@ -184,6 +239,9 @@ fn finish(plan: &RunPlan, run: &Run) -> anyhow::Result<ExitCode> {
     print!("{}", crate::report::tables::run(report));
     if let Some(svg) = &report.flamegraph {
         println!("flamegraph: {}", plan.out.join(svg).display());
+    }
+    if let Some(svg) = report.heap.as_ref().and_then(|h| h.flamegraph.as_ref()) {
+        println!("heap flamegraph: {}", plan.out.join(svg).display());
     }
     crate::report::RunDir::new(&plan.out).write(run)?;
     println!(

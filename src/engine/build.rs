@@ -93,6 +93,8 @@ impl RunReport {
             flamegraph: None,
             flamegraph_skipped_reason: None,
             flamegraph_sampler: None,
+            heap: None,
+            heap_skipped_reason: None,
             series: outcome.intervals.iter().map(series_point).collect(),
             phases: outcome.phases.iter().map(phase_report).collect(),
             rate: outcome.rate.as_ref().map(|r| RateInfo {

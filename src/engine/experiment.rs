@@ -242,6 +242,7 @@ impl Runner {
             &server,
             &self.server_bin,
             self.plan.flamegraph,
+            None,
         );
         let result = match interruptible(&self.plan.cancel.clone(), started).await {
             Ok(stack) => {
@@ -265,6 +266,7 @@ impl Runner {
                             stack.switches
                         )),
                     }),
+                    command: None,
                 };
                 let postgres_pid = cluster.postmaster_pid();
                 let probe = Probe {

@@ -15,7 +15,6 @@ use std::path::Path;
 use anyhow::Context;
 use sqlx::PgPool;
 
-use crate::cli::WritesPolicy;
 use crate::engine::experiment::Runner;
 use crate::engine::{Probe, RunPlan};
 use crate::experiment::Arm;
@@ -26,6 +25,14 @@ use crate::report::RunReport;
 use crate::report::run::TargetInfo;
 use crate::tune::apply::{self, Event, Restarter};
 use crate::tune::profile::Profile;
+
+/// What `experiment --host` does with the rows a writing scenario creates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum WritesPolicy {
+    Refuse,
+    Delete,
+    Keep,
+}
 
 /// The running stack an experiment measures.
 #[derive(Debug, Clone)]
@@ -177,6 +184,7 @@ impl Runner {
             host: ext.shown.clone(),
             embedded: false,
             server: None,
+            command: None,
         };
         let probe = Probe::external(
             Some(ext.database_url.clone()),

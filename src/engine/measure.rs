@@ -37,6 +37,8 @@ pub struct RunPlan {
     pub region: Region,
     pub carbon: CarbonModel,
     pub server_bin: Option<PathBuf>,
+    /// `--heap-profile`: heaptrack, found before the run.
+    pub heap: Option<crate::measure::heap::Heaptrack>,
     /// Cancelled by Ctrl-C: the run stops, and its report covers what was measured.
     pub cancel: crate::interrupt::CancellationToken,
 }
@@ -428,6 +430,50 @@ pub async fn measure(
         report,
         hlog: crate::engine::build::interval_log(&outcome),
     })
+}
+
+/// Reads the heap profile of the run's server, which has exited, into the report
+/// (`heap`, or `heap_skipped_reason`), draws its allocation flamegraph into the run
+/// directory, and checks the targets again (`server_heap` is one).
+pub async fn attach_heap(
+    plan: &RunPlan,
+    run: &mut Run,
+    session: crate::measure::heap::Session,
+) -> anyhow::Result<()> {
+    let report = &run.report;
+    let started_at = chrono::DateTime::parse_from_rfc3339(&report.started_at)
+        .map(std::time::SystemTime::from)
+        .unwrap_or_else(|_| std::time::SystemTime::now());
+    let clock = crate::measure::heap::RunClock {
+        started_at,
+        steady: report
+            .phases
+            .iter()
+            .filter(|p| p.steady)
+            .map(|p| (p.start_s, p.start_s + p.duration_s))
+            .collect(),
+        end_s: report
+            .phases
+            .iter()
+            .map(|p| p.start_s + p.duration_s)
+            .fold(0.0, f64::max),
+        requests: report.totals.requests,
+    };
+    let out = plan.out.clone();
+    eprintln!("heap profile: reading heaptrack's data…");
+    let profiled =
+        tokio::task::spawn_blocking(move || crate::measure::heap::profile(session, &clock, &out))
+            .await
+            .unwrap_or_else(|e| Err(format!("the heap profile's task failed: {e}")));
+    match profiled {
+        Ok(heap) => run.report.heap = Some(heap),
+        Err(reason) => {
+            eprintln!("no heap profile: {reason}");
+            run.report.heap_skipped_reason = Some(reason);
+        }
+    }
+    run.report.targets = crate::report::targets::check_all(&thresholds(plan)?, &run.report);
+    Ok(())
 }
 
 /// CO2 of the run from its requests, resources and bytes; None without a request.

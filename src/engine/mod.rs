@@ -6,10 +6,11 @@ pub mod build;
 pub mod experiment;
 pub mod external;
 pub mod measure;
+pub mod process;
 pub mod stack;
 
 pub use build::RunContext;
-pub use measure::{Probe, RunPlan, measure};
+pub use measure::{Probe, RunPlan, attach_heap, measure};
 pub use stack::LocalStack;
 
 /// Load's interval records go through `report::hlog` and back: a test of the seam the

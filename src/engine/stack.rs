@@ -16,6 +16,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::load::Login;
+use crate::measure::heap::Session;
 use crate::pg::Database;
 use crate::report::run::{ServerInfo, TargetInfo};
 use crate::seed::{SeedOptions, SeedSummary};
@@ -62,6 +63,8 @@ pub struct LocalStack {
     server: Option<Server>,
     /// Holds the file a child server's built-in sampler writes its stacks to.
     sampler_dir: Option<tempfile::TempDir>,
+    /// heaptrack recording a child server (`--heap-profile`).
+    heap: Option<Session>,
 }
 
 /// The built-in sampler's stacks, in the stack's sampler directory.
@@ -82,16 +85,24 @@ impl LocalStack {
     /// The stack of a measured run: the server as its own process of `server_bin`
     /// (`serve --child`, so that its CPU, memory and flamegraph are its own) when there
     /// is one, else in this process on a free loopback port. `sampler` lets the child
-    /// run the built-in CPU sampler.
+    /// run the built-in CPU sampler; `heap` records the child's heap.
     pub async fn start_for_run(
         database_url: Option<&str>,
         scale: &Scale,
         server: &crate::server::ServerArgs,
         server_bin: Option<&Path>,
         sampler: bool,
+        heap: Option<Session>,
     ) -> anyhow::Result<LocalStack> {
         match server_bin {
-            Some(bin) => Self::start_child(database_url, scale, server, bin, sampler).await,
+            Some(bin) => {
+                let (db, logins) = prepare_database(database_url, scale, false).await?;
+                Self::spawn_child(db, logins, scale.scale, server, bin, sampler, heap).await
+            }
+            None if heap.is_some() => anyhow::bail!(
+                "--heap-profile profiles the server as its own process, and this program \
+                 (not koprogo-perf) cannot start one"
+            ),
             None => {
                 let mut config = server.resolve().context("server settings")?;
                 config.bind = SocketAddr::from(([127, 0, 0, 1], 0));
@@ -111,6 +122,7 @@ impl LocalStack {
                 postgres_version: self.db.cluster().map(|c| c.version().to_string()),
                 switches: Some(self.switches.clone()),
             }),
+            command: None,
         }
     }
 
@@ -170,25 +182,14 @@ impl LocalStack {
             switches,
             server: Some(Server::InProcess { shutdown: tx, task }),
             sampler_dir: None,
+            heap: None,
         })
     }
 
-    /// Like [`LocalStack::start`], but the server runs as a separate process of
-    /// `server_bin` (`koprogo-perf serve --child`) on a free loopback port. With
-    /// `sampler`, the child can run the built-in CPU sampler ([`LocalStack::sampler_file`]).
-    pub async fn start_child(
-        database_url: Option<&str>,
-        scale: &Scale,
-        args: &crate::server::ServerArgs,
-        server_bin: &Path,
-        sampler: bool,
-    ) -> anyhow::Result<LocalStack> {
-        let (db, logins) = prepare_database(database_url, scale, false).await?;
-        Self::spawn_child(db, logins, scale.scale, args, server_bin, sampler).await
-    }
-
     /// Starts `server_bin serve --child` on `db`, already migrated and seeded at `scale`
-    /// (`logins` are its syndics').
+    /// (`logins` are its syndics'), on a free loopback port. With `sampler`, the child can
+    /// run the built-in CPU sampler ([`LocalStack::sampler_file`]); with `heap`, heaptrack
+    /// records it ([`LocalStack::take_heap`]).
     pub async fn spawn_child(
         db: Database,
         logins: Vec<Login>,
@@ -196,6 +197,7 @@ impl LocalStack {
         args: &crate::server::ServerArgs,
         server_bin: &Path,
         sampler: bool,
+        mut heap: Option<Session>,
     ) -> anyhow::Result<LocalStack> {
         let sampler_dir = if sampler {
             Some(
@@ -225,6 +227,10 @@ impl LocalStack {
                 .arg("--profile-to")
                 .arg(dir.path().join(SAMPLER_FILE))
                 .env("TMPDIR", dir.path());
+        }
+        if let Some(session) = &mut heap {
+            command.envs(session.env());
+            session.mark_started();
         }
         if let Some(secret) = &args.jwt_secret {
             command.env(
@@ -264,6 +270,7 @@ impl LocalStack {
             switches: args.resolve().map(|c| c.switches()).unwrap_or_default(),
             server: Some(Server::Child(child)),
             sampler_dir,
+            heap,
         })
     }
 
@@ -272,6 +279,11 @@ impl LocalStack {
         self.sampler_dir
             .as_ref()
             .map(|d| d.path().join(SAMPLER_FILE))
+    }
+
+    /// The heap session of the child server, to read once the stack has stopped.
+    pub fn take_heap(&mut self) -> Option<Session> {
+        self.heap.take()
     }
 
     /// The server's process id when it runs as its own process.

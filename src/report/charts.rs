@@ -1,6 +1,7 @@
 //! The HTML report's charts, drawn by plotters into SVG text (the browser lays out the
 //! text, so no font is needed here): the latency percentile spectrum on HdrHistogram's
-//! log axis, req/s and p99 over time, CPU and memory over time, and the CO2 breakdown.
+//! log axis, req/s and p99 over time, CPU and memory over time, the heap over time, and
+//! the CO2 breakdown.
 //! A baseline, when given, is drawn dashed on the same axes.
 
 use hdrhistogram::Histogram;
@@ -9,7 +10,7 @@ use plotters::prelude::*;
 
 use crate::measure::carbon::Carbon;
 use crate::measure::resources::{ProcessStats, Resources};
-use crate::report::run::SeriesPoint;
+use crate::report::run::{RunReport, SeriesPoint};
 
 const SIZE: (u32, u32) = (900, 380);
 const FONT: &str = "sans-serif";
@@ -386,6 +387,121 @@ pub fn resources(
                 PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2))
             });
         }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .label_font((FONT, 14))
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.3))
+            .draw()
+            .map_err(fail)?;
+        Ok(())
+    })
+    .map(Some)
+}
+
+/// The server's heap over the run (the highest of each second) with the steady state's
+/// peak marked, on the heap's own scale; the server's RSS and `target` (bytes; the
+/// guide's memory figure, dashed) share it when they are within three times the heap's
+/// highest (otherwise the heap would be a flat line at the bottom: the table beside the
+/// chart has them). `None` without a heap series.
+pub fn heap(run: &RunReport, target: Option<f64>) -> anyhow::Result<Option<String>> {
+    let Some(heap) = run.heap.as_ref().filter(|h| !h.series.is_empty()) else {
+        return Ok(None);
+    };
+    let mb = |b: u64| b as f64 / 1e6;
+    let heap_points: Vec<(f64, f64)> = heap
+        .series
+        .iter()
+        .map(|p| (p.t as f64 + 0.5, mb(p.heap_bytes)))
+        .collect();
+    let heap_max = heap_points.iter().map(|p| p.1).fold(0.0, f64::max);
+    let within = |v: f64| v <= heap_max * 3.0;
+    let rss_points: Vec<(f64, f64)> = run
+        .resources
+        .as_ref()
+        .filter(|r| r.server.measured && within(mb(r.server.peak_rss_bytes)))
+        .map(|r| {
+            r.server
+                .series
+                .iter()
+                .map(|s| (s.t_s, mb(s.rss_bytes)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let t_max = heap_points
+        .iter()
+        .chain(&rss_points)
+        .map(|p| p.0 + 0.5)
+        .fold(1.0, f64::max);
+    let data_max = heap_points
+        .iter()
+        .chain(&rss_points)
+        .map(|p| p.1)
+        .fold(0.0, f64::max);
+    let target_mb = target.map(|t| t / 1e6).filter(|t| within(*t));
+    // Headroom above the lines for the legend.
+    let y_max = nice_max(data_max.max(target_mb.unwrap_or(0.0))) * 1.35;
+    svg(|root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption("Heap over time", (FONT, 20))
+            .margin(14)
+            .x_label_area_size(44)
+            .y_label_area_size(64)
+            .build_cartesian_2d(0f64..t_max, 0f64..y_max)
+            .map_err(fail)?;
+        chart
+            .configure_mesh()
+            .x_desc("seconds since the start (shaded: outside the steady state)")
+            .y_desc("MB")
+            .max_light_lines(2)
+            .x_label_formatter(&|x| number_label(*x))
+            .y_label_formatter(&|y| number_label(*y))
+            .label_style((FONT, 14))
+            .axis_desc_style((FONT, 14))
+            .draw()
+            .map_err(fail)?;
+        chart
+            .draw_series(run.series.iter().filter(|p| p.phase != "steady").map(|p| {
+                Rectangle::new(
+                    [(p.t as f64, 0.0), (p.t as f64 + 1.0, y_max)],
+                    BLACK.mix(0.06).filled(),
+                )
+            }))
+            .map_err(fail)?;
+        chart
+            .draw_series(LineSeries::new(heap_points.clone(), RUN.stroke_width(2)))
+            .map_err(fail)?
+            .label("heap (highest of each second)")
+            .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], RUN.stroke_width(2)));
+        if !rss_points.is_empty() {
+            chart
+                .draw_series(LineSeries::new(rss_points.clone(), SECOND.stroke_width(2)))
+                .map_err(fail)?
+                .label("server RSS")
+                .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], SECOND.stroke_width(2)));
+        }
+        if let Some(t) = target_mb {
+            chart
+                .draw_series(DashedLineSeries::new(
+                    [(0.0, t), (t_max, t)],
+                    8,
+                    5,
+                    BASE.stroke_width(2),
+                ))
+                .map_err(fail)?
+                .label(format!("target: {t:.0} MB"))
+                .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BASE.stroke_width(2)));
+        }
+        let peak = (heap.peak_at_s, mb(heap.peak_bytes));
+        chart
+            .draw_series([Circle::new(peak, 5, THIRD.filled())])
+            .map_err(fail)?
+            .label(format!(
+                "steady-state peak: {:.2} MB at {:.1} s",
+                peak.1, peak.0
+            ))
+            .legend(|(x, y)| Circle::new((x + 10, y), 5, THIRD.filled()));
         chart
             .configure_series_labels()
             .position(SeriesLabelPosition::UpperRight)

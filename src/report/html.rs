@@ -197,7 +197,45 @@ fn charts_of(
                 )];
             }
         }
-        "flamegraph" => block.image = flamegraph(run, run_dir, &mut block.note),
+        "flamegraph" => {
+            block.image = run.flamegraph.as_deref().and_then(|file| {
+                let what = "the server's CPU during the steady state";
+                picture(run_dir, file, what, &mut block.note)
+            })
+        }
+        "heap" => {
+            let target = crate::report::targets::guide_targets()
+                .ok()
+                .and_then(|t| {
+                    t.into_iter()
+                        .find(|t| t.metric == crate::report::targets::Metric::ServerHeap)
+                })
+                .map(|t| t.bound);
+            block.charts = vec![Chart::new(
+                "Heap over time",
+                charts::heap(run, target)?,
+                "no heap series in this run",
+            )];
+            if let Some(note) = &mut block.note {
+                note.push_str(
+                    "; the chart is on the heap's scale, with RSS and the target only when \
+                     they are within three times its highest",
+                );
+            }
+        }
+        "heap_sites" => {
+            let file = run.heap.as_ref().and_then(|h| h.flamegraph.as_deref());
+            if let Some(file) = file {
+                let sites = block.note.take();
+                let what = "below, the heap at its steady-state peak by allocation stack \
+                            (widths in bytes)";
+                block.image = picture(run_dir, file, what, &mut block.note);
+                block.note = match (sites, block.note.take()) {
+                    (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+                    (a, b) => a.or(b),
+                };
+            }
+        }
         _ => {}
     }
     Ok(())
@@ -313,14 +351,14 @@ fn targets_card(run: &RunReport) -> String {
     }
 }
 
-/// The run's flamegraph as a data URI, or a note on why there is none.
-fn flamegraph(run: &RunReport, run_dir: &Path, note: &mut Option<String>) -> Option<String> {
-    let file = run.flamegraph.as_ref()?;
+/// A flamegraph of the run directory as a data URI (the note says what it shows), or a
+/// note on why it cannot be shown.
+fn picture(run_dir: &Path, file: &str, what: &str, note: &mut Option<String>) -> Option<String> {
     let path = run_dir.join(file);
     match std::fs::read(&path) {
         Ok(bytes) => {
             *note = Some(format!(
-                "the server's CPU during the steady state (a picture; open {} for the interactive version)",
+                "{what} (a picture; open {} for the interactive version)",
                 path.display()
             ));
             Some(format!(

@@ -373,6 +373,11 @@ fn unmerged_measurements(report: &mut RunReport, inputs: &[Input], notes: &mut V
         "a merge of {n} runs has no flamegraph of its own; see each run directory"
     ));
     report.flamegraph_sampler = None;
+    if report.heap.take().is_some() || report.heap_skipped_reason.is_some() {
+        report.heap_skipped_reason = Some(format!(
+            "a merge of {n} runs has no heap profile of its own; see each run directory"
+        ));
+    }
 }
 
 /// Refuses what cannot be merged: fewer than two runs, another schema, different
@@ -751,6 +756,7 @@ mod tests {
                 host: "http://10.0.0.1:8080".into(),
                 embedded: false,
                 server: None,
+                command: None,
             },
             interrupted: false,
             host_down: false,
@@ -802,6 +808,8 @@ mod tests {
             flamegraph: None,
             flamegraph_skipped_reason: None,
             flamegraph_sampler: None,
+            heap: None,
+            heap_skipped_reason: None,
             series,
             phases: vec![PhaseReport {
                 name: "steady".into(),

@@ -13,6 +13,7 @@ pub mod hgrm;
 pub mod hlog;
 pub mod html;
 pub mod markdown;
+pub mod memory;
 pub mod merge;
 pub mod run;
 pub mod run_dir;
@@ -39,6 +40,7 @@ pub const RUN_FILES: &[&str] = &[
     hlog::FILE_NAME,
     run_dir::REPORT_HTML,
     "flamegraph.svg",
+    crate::measure::heap::SVG_FILE_NAME,
     "experiment.json",
 ];
 

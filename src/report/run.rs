@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 pub use crate::latency::{Latency, decode_histogram, encode_histogram};
 use crate::measure::carbon::Carbon;
+pub use crate::measure::heap::HeapReport;
 use crate::measure::pgss::PostgresReport;
 use crate::measure::resources::Resources;
 use crate::report::targets::TargetResult;
@@ -94,6 +95,13 @@ pub struct RunReport {
     /// bundled server, used when perf cannot run).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flamegraph_sampler: Option<String>,
+    /// The server's heap over the run (`--heap-profile`): its peak during the steady
+    /// state, over time, and the allocation sites at the peak.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heap: Option<HeapReport>,
+    /// Why `--heap-profile` gave no heap profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heap_skipped_reason: Option<String>,
     /// One point per second of the whole run (ramp-up and ramp-down included, marked
     /// by `phase`), for plots over time.
     #[serde(default)]
@@ -265,6 +273,10 @@ pub struct TargetInfo {
     /// The reference server's pool size and the seed scale, when it is ours.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server: Option<ServerInfo>,
+    /// The command the tool started the server with (`--server-cmd`), passwords of URLs
+    /// hidden.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
 }
 
 /// The bundled reference server's settings for this run.

@@ -108,10 +108,14 @@ impl RunDir {
     }
 
     /// [`RunDir::write`] over an older run (`merge --force`): the old run's report.html
-    /// and flamegraph, and its latency.hlog when the new run has none, are removed so
+    /// and flamegraphs, and its latency.hlog when the new run has none, are removed so
     /// that nothing beside the new run.json describes another run.
     pub fn replace(&self, run: &Run) -> anyhow::Result<()> {
-        let mut stale = vec![REPORT_HTML, "flamegraph.svg"];
+        let mut stale = vec![
+            REPORT_HTML,
+            "flamegraph.svg",
+            crate::measure::heap::SVG_FILE_NAME,
+        ];
         if run.hlog.is_none() {
             stale.push(hlog::FILE_NAME);
         }

@@ -164,6 +164,7 @@ fn measurements(run: &RunReport) -> Vec<Section> {
             )),
         },
     ));
+    out.extend(crate::report::memory::sections(run));
     out.push(section(
         "carbon",
         "CO2 per request",

@@ -116,6 +116,8 @@ pub fn run(report: &RunReport) -> String {
     {
         let _ = writeln!(out, "{table}");
     }
+    // The heap (`--heap-profile`) with its titles: its note says how to read it.
+    out.push_str(&render(&crate::report::memory::sections(report)));
     let _ = writeln!(out, "{}", targets(&report.targets));
     out
 }

@@ -43,6 +43,8 @@ pub enum Metric {
     ChecksFailed,
     /// Peak resident memory of the server, bytes.
     ServerRss,
+    /// Peak heap of the server during the steady state (`--heap-profile`), bytes.
+    ServerHeap,
     /// Grams of CO2 per request.
     Co2PerRequest,
 }
@@ -233,10 +235,13 @@ pub fn parse(text: &str) -> Result<Threshold, ThresholdError> {
                 "expected `for ENDPOINT`, e.g. `for GET /api/v1/buildings`",
             ));
         }
-        if matches!(metric, Metric::ServerRss | Metric::Co2PerRequest) {
+        if matches!(
+            metric,
+            Metric::ServerRss | Metric::ServerHeap | Metric::Co2PerRequest
+        ) {
             return Err(invalid(
                 tail_at,
-                "server_rss and co2_per_request cover the whole run, not one endpoint",
+                "server_rss, server_heap and co2_per_request cover the whole run, not one endpoint",
             ));
         }
         Some(endpoint.to_string())
@@ -272,6 +277,7 @@ fn metric_named(name: &str) -> Result<Metric, &'static str> {
         "rps" => Metric::Rps,
         "error_rate" => Metric::ErrorRate,
         "server_rss" => Metric::ServerRss,
+        "server_heap" => Metric::ServerHeap,
         "co2_per_request" => Metric::Co2PerRequest,
         "checks_failed" => Metric::ChecksFailed,
         "" => return Err("expected a metric name"),
@@ -284,7 +290,7 @@ fn metric_named(name: &str) -> Result<Metric, &'static str> {
             None => {
                 return Err(
                     "unknown metric; known: p50 p90 p95 p99 p999 max mean rps error_rate \
-                     status_NNN (e.g. status_429) checks_failed server_rss co2_per_request",
+                     status_NNN (e.g. status_429) checks_failed server_rss server_heap co2_per_request",
                 );
             }
         },
@@ -304,14 +310,14 @@ fn unit_scale(metric: Metric, unit: &str) -> Result<f64, &'static str> {
         (Metric::Rps, "" | "/s" | "req/s") => 1.0,
         (Metric::ErrorRate, "%") => 0.01,
         (Metric::ErrorRate, "") => 1.0,
-        (Metric::ServerRss, "B") => 1.0,
-        (Metric::ServerRss, "KB") => 1e3,
-        (Metric::ServerRss, "MB") => 1e6,
-        (Metric::ServerRss, "GB") => 1e9,
-        (Metric::ServerRss, "KiB") => 1024.0,
-        (Metric::ServerRss, "MiB") => 1024.0 * 1024.0,
-        (Metric::ServerRss, "GiB") => 1024.0 * 1024.0 * 1024.0,
-        (Metric::ServerRss, _) => {
+        (Metric::ServerRss | Metric::ServerHeap, "B") => 1.0,
+        (Metric::ServerRss | Metric::ServerHeap, "KB") => 1e3,
+        (Metric::ServerRss | Metric::ServerHeap, "MB") => 1e6,
+        (Metric::ServerRss | Metric::ServerHeap, "GB") => 1e9,
+        (Metric::ServerRss | Metric::ServerHeap, "KiB") => 1024.0,
+        (Metric::ServerRss | Metric::ServerHeap, "MiB") => 1024.0 * 1024.0,
+        (Metric::ServerRss | Metric::ServerHeap, "GiB") => 1024.0 * 1024.0 * 1024.0,
+        (Metric::ServerRss | Metric::ServerHeap, _) => {
             return Err("memory needs a unit: B, KB, MB, GB, KiB, MiB or GiB");
         }
         (Metric::Co2PerRequest, "g") => 1.0,
@@ -344,6 +350,7 @@ impl Threshold {
             Metric::Rps => "rps",
             Metric::ErrorRate => "error_rate",
             Metric::ServerRss => "server_rss",
+            Metric::ServerHeap => "server_heap",
             Metric::Co2PerRequest => "co2_per_request",
             Metric::StatusCount(code) => return format!("status_{code}"),
             Metric::ChecksFailed => "checks_failed",
@@ -418,6 +425,11 @@ impl Threshold {
                     .unwrap_or_else(|| "the server's process is unknown".into())),
                 None => Err("process resources were not sampled".into()),
             },
+            Metric::ServerHeap => match (&run.heap, &run.heap_skipped_reason) {
+                (Some(h), _) => Ok(h.peak_bytes as f64),
+                (None, Some(why)) => Err(why.clone()),
+                (None, None) => Err("the heap was not profiled (load --heap-profile)".into()),
+            },
             Metric::Co2PerRequest => match &run.carbon {
                 Some(c) => Ok(c.g_per_request),
                 None => Err("carbon per request was not computed".into()),
@@ -479,7 +491,7 @@ impl Threshold {
             Metric::Rps => format!("{v:.1} req/s"),
             Metric::ErrorRate => format!("{:.3}%", v * 100.0),
             Metric::StatusCount(_) | Metric::ChecksFailed => format!("{v:.0}"),
-            Metric::ServerRss => format!("{:.1} MB", v / 1e6),
+            Metric::ServerRss | Metric::ServerHeap => format!("{:.1} MB", v / 1e6),
             Metric::Co2PerRequest => format_grams(v),
         }
     }
@@ -497,14 +509,15 @@ mod tests {
     #[test]
     fn the_guide_targets_parse() {
         let t = parse_file(BUILTIN_TARGETS, "targets.toml").unwrap();
-        assert_eq!(t.len(), 4);
+        assert_eq!(t.len(), 5);
         assert_eq!(t[0].metric, Metric::Latency(LatencyStat::P99));
         assert_eq!(t[0].op, Op::Lt);
         assert_eq!(t[0].bound, 5000.0);
         assert_eq!(t[1].metric, Metric::Rps);
         assert_eq!(t[1].bound, 100_000.0);
         assert_eq!(t[2].bound, 80e6);
-        assert_eq!(t[3].bound, 0.12);
+        assert_eq!((t[3].metric, t[3].bound), (Metric::ServerHeap, 80e6));
+        assert_eq!(t[4].bound, 0.12);
     }
 
     #[test]

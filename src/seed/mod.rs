@@ -11,7 +11,7 @@ pub mod api;
 mod generate;
 mod insert;
 mod names;
-pub mod pcmn;
+pub use crate::pcmn;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};

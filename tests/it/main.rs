@@ -11,6 +11,7 @@ mod contract;
 mod experiment;
 mod experiment_host;
 mod frontend;
+mod heap;
 mod honest;
 mod hostile;
 mod limits;

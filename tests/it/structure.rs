@@ -17,6 +17,7 @@ const LAYERS: &[&[&str]] = &[
         "interrupt",
         "assets",
         "logins",
+        "pcmn",
     ],
     &["pg"],
     &["server", "tune"],

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::auth::{UserResponse, UserRow};
 use super::validate;
-use crate::seed::pcmn::ACCOUNTS;
+use crate::pcmn::ACCOUNTS;
 use crate::server::AppState;
 use crate::server::auth::AuthUser;
 use crate::server::error::{ApiError, Json};
