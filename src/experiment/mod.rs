@@ -131,6 +131,26 @@ impl Arm {
     }
 }
 
+impl Arm {
+    /// What the arm changes on an external stack (`experiment --host`): its database
+    /// only, through tune-db, undone after the arm.
+    pub fn describe_external(&self) -> String {
+        match self.name.as_str() {
+            "baseline" => {
+                "the target as it runs: its database's settings and indexes as found".into()
+            }
+            "tuned" => {
+                "baseline + the profile's settings and indexes (tune-db, rolled back after)".into()
+            }
+            PG_SETTINGS => {
+                "baseline + the profile's PostgreSQL settings (tune-db, rolled back after)".into()
+            }
+            INDEXES => "baseline + the profile's indexes (tune-db, dropped after)".into(),
+            other => other.to_string(),
+        }
+    }
+}
+
 /// The arms of `--arms NAMES` (or every arm with `each`): baseline first, added when
 /// missing (every ratio is to it); duplicates refused. The flag says whether baseline
 /// was added.
@@ -309,7 +329,14 @@ pub fn summarize(setup: Setup, arms: &[Arm], done: &[Done]) -> anyhow::Result<Ex
             .filter(|d| d.slot.arm == i)
             .map(|d| d.report)
             .collect();
-        summaries.push(arm_figures(arm, &runs)?);
+        let mut summary = arm_figures(arm, &runs)?;
+        if setup.target.is_some() {
+            // The target's server is the user's own: none of the reference server's
+            // switches or pool sizes is in it.
+            summary.description = arm.describe_external();
+            summary.switches = "the target's own (not toggled)".into();
+        }
+        summaries.push(summary);
     }
     // Ratios to baseline (arm 0), with intervals over the rounds where both ran.
     let base = summaries[0].clone();

@@ -146,6 +146,12 @@ async fn each_arm_is_applied_for_its_run_and_the_database_ends_as_it_began() {
     assert!(String::from_utf8_lossy(&run.stdout).contains("(its own data)"));
     for arm in x["arms"].as_array().unwrap() {
         assert!(arm["rps"].as_f64().unwrap() > 0.0, "{arm}");
+        // Nothing of the reference server's switches is claimed of the target's server.
+        assert_eq!(arm["switches"], "the target's own (not toggled)", "{arm}");
+        assert!(
+            !arm["description"].as_str().unwrap().contains("switch"),
+            "{arm}"
+        );
     }
     // The indexes run had its indexes, and its rollback file says it was rolled back.
     let mut rolled_back = 0;

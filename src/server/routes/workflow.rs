@@ -229,8 +229,8 @@ pub struct AddOwner {
 }
 
 /// `POST /units/{unit_id}/owners` → 201: syndic or superadmin; the unit and the owner
-/// must be of the caller's organization (and of one organization); the shares of the
-/// unit's current owners stay at most 1 (the schema's trigger: 400 otherwise).
+/// must be of the caller's organization (and of one organization); 400 when the owner
+/// is already a current owner of the unit or the current shares would pass 1.
 pub async fn add_owner(
     State(state): State<AppState>,
     user: AuthUser,
@@ -264,6 +264,32 @@ pub async fn add_owner(
     }
     if owner_org != Some(unit_org) {
         return Err(ApiError::bad_request("Owner not found"));
+    }
+    // KoproGo's two checks, with its messages (the schema's trigger stays the guard
+    // against two concurrent additions).
+    let (current, already): (Decimal, bool) = sqlx::query_as(
+        "/* POST /api/v1/units/{unit_id}/owners */ SELECT \
+         COALESCE(SUM(ownership_percentage), 0), COALESCE(bool_or(owner_id = $2), false) \
+         FROM unit_owners WHERE unit_id = $1 AND end_date IS NULL",
+    )
+    .bind(unit)
+    .bind(owner)
+    .fetch_one(&state.pool)
+    .await?;
+    if already {
+        return Err(ApiError::bad_request(
+            "Owner is already active on this unit",
+        ));
+    }
+    if current + share > Decimal::ONE {
+        let pct = Decimal::from(100);
+        return Err(ApiError::bad_request(format!(
+            "Total ownership would exceed 100% (Art. 577-2 §4 CC). Current: {}%, adding: {}%, \
+             total would be: {}%",
+            current * pct,
+            share * pct,
+            (current + share) * pct
+        )));
     }
     let row: UnitOwner = sqlx::query_as(
         "/* POST /api/v1/units/{unit_id}/owners */ INSERT INTO unit_owners \
