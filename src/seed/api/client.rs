@@ -1,5 +1,5 @@
 //! The seeder's HTTP side: one request to KoproGo's API with a bearer token, retried
-//! while the target asks for patience (429 with `Retry-After`, 502/503/504, a
+//! while the target asks for patience (429 with `Retry-After`, 408/502/503/504, a
 //! connection refused or reset), and every other answer returned as it is. The number
 //! of requests in flight is bounded by one semaphore shared by the whole run.
 
@@ -83,7 +83,7 @@ impl Api {
     }
 
     /// Sends `method path` (relative to /api/v1) with `token` and `body`, retrying
-    /// 429, 502, 503, 504 and broken connections; any other answer is returned.
+    /// 429, 408, 502, 503, 504 and broken connections; any other answer is returned.
     pub async fn send(
         &self,
         method: Method,
@@ -122,7 +122,9 @@ impl Api {
                     retry_after(&response).unwrap_or(Duration::from_secs(1))
                 }
                 Ok(response)
-                    if matches!(response.status().as_u16(), 502..=504)
+                    // 408: Actix's own answer when a request's head came in slower
+                    // than its client_request_timeout, under load (seen at scale 100).
+                    if matches!(response.status().as_u16(), 408 | 502..=504)
                         && unavailable < MAX_UNAVAILABLE =>
                 {
                     self.counters.unavailable.fetch_add(1, Ordering::Relaxed);

@@ -135,7 +135,7 @@ pub struct ApiSeedSummary {
     pub requests: u64,
     /// 429 answers waited out.
     pub rate_limited: u64,
-    /// 502/503/504 answers and broken connections retried.
+    /// 408/502/503/504 answers and broken connections retried.
     pub unavailable: u64,
     #[serde(rename = "elapsed_secs", serialize_with = "super::as_secs_f64")]
     pub elapsed: Duration,
