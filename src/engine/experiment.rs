@@ -76,7 +76,11 @@ impl Runner {
                 schedule.len(),
                 slot.round,
                 arm.name,
-                arm.describe()
+                if external.is_some() {
+                    arm.describe_external()
+                } else {
+                    arm.describe()
+                }
             );
             let report = match &external {
                 Some(ext) => self.one_external(ext, &arm, &dir).await,

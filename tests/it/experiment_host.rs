@@ -125,6 +125,10 @@ async fn each_arm_is_applied_for_its_run_and_the_database_ends_as_it_began() {
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(run.status.success(), "{stderr}");
     assert!(!stderr.contains("syndic123"), "{stderr}");
+    // Each run's line says what the arm changes on the target, not the reference
+    // server's switches.
+    assert!(stderr.contains("the target as it runs"), "{stderr}");
+    assert!(!stderr.contains("every switch"), "{stderr}");
 
     let x: Value = serde_json::from_str(
         &std::fs::read_to_string(dir.path().join("x/experiment.json")).unwrap(),
