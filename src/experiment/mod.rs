@@ -219,6 +219,10 @@ pub struct ExperimentReport {
     pub arms: Vec<ArmSummary>,
     /// Every run in the order it ran.
     pub runs: Vec<RunEntry>,
+    /// Why pg_stat_statements was not measured, from the first run that did not measure
+    /// it (the arms' `statements` are then empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pgss_note: Option<String>,
 }
 
 /// One arm's figures over its runs.
@@ -407,6 +411,17 @@ pub fn summarize(setup: Setup, arms: &[Arm], done: &[Done]) -> anyhow::Result<Ex
                     back after it"
             .into(),
     };
+    let pgss_note = done
+        .iter()
+        .filter(complete)
+        .find(|d| !d.report.postgres.measured)
+        .map(|d| {
+            d.report
+                .postgres
+                .note
+                .clone()
+                .unwrap_or_else(|| "not measured".into())
+        });
     Ok(ExperimentReport {
         schema_version: SCHEMA_VERSION,
         tool: format!("koprogo-perf {}", env!("CARGO_PKG_VERSION")),
@@ -415,6 +430,7 @@ pub fn summarize(setup: Setup, arms: &[Arm], done: &[Done]) -> anyhow::Result<Ex
         confidence: CONFIDENCE,
         arms: summaries,
         runs,
+        pgss_note,
     })
 }
 

@@ -95,7 +95,8 @@ pub fn setup_grid(x: &ExperimentReport) -> Grid {
     g
 }
 
-/// The statements each arm changed most, against baseline.
+/// The statements each arm changed most against baseline, then those that took the most
+/// database time and changed less than 2×.
 pub fn statements_grid(x: &ExperimentReport) -> Option<Grid> {
     let mut g = Grid::new(
         &[
@@ -162,12 +163,17 @@ pub fn sections(x: &ExperimentReport) -> Vec<Section> {
         "; one run per arm, so no confidence interval (--repeat 3 gives them)".into()
     };
     let statements = statements_grid(x);
-    let statements_note = if statements.is_some() {
-        format!(
-            "from pg_stat_statements, per steady-state request; the {STATEMENTS_PER_ARM} biggest changes per arm (all in experiment.json)"
-        )
-    } else {
-        "no statement changed against baseline, or pg_stat_statements was not measured".into()
+    let statements_note = match (&statements, &x.pgss_note) {
+        (_, Some(note)) => format!("pg_stat_statements {note}"),
+        (Some(_), None) => format!(
+            "from pg_stat_statements, per steady-state request; per arm its {STATEMENTS_PER_ARM} \
+             first: the changes of 2× or more (calls per request or mean time), biggest saving \
+             first, then the statements with the most database time that changed less \
+             (within 2×); all in experiment.json"
+        ),
+        (None, None) => "pg_stat_statements measured, but no statement ran in baseline and an \
+                         arm 20 times or more to compare"
+            .into(),
     };
     vec![
         section(
@@ -182,7 +188,7 @@ pub fn sections(x: &ExperimentReport) -> Vec<Section> {
         section("setup", "What each arm changes", Some(setup_grid(x)), None),
         section(
             "statements",
-            "Statements changed against baseline",
+            "Statements against baseline",
             statements,
             Some(statements_note),
         ),

@@ -1,7 +1,10 @@
 //! Which statements an arm removed, called less, sped up, slowed down or added, against
 //! baseline: pg_stat_statements of each arm's runs added up per query text, then
 //! compared per request (an arm that serves more requests runs each statement more
-//! often; what matters is how often per request, and how long each call takes).
+//! often; what matters is how often per request, and how long each call takes). The
+//! statements that changed less than 2× are listed too, the ones with the most database
+//! time first: "nothing changed 2×" is a finding, and their times before and after are
+//! what an operator reads it from.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -15,6 +18,9 @@ const MIN_CALLS_PER_REQUEST: f64 = 0.02;
 
 /// Calls below which a statement's mean time is too noisy to compare.
 const MIN_CALLS_FOR_TIMING: i64 = 20;
+
+/// Statements within 2× of baseline kept per arm, by database time per request.
+const MAX_UNCHANGED: usize = 10;
 
 /// How a statement changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,6 +38,9 @@ pub enum Change {
     More,
     /// The arm ran it; baseline never did.
     Added,
+    /// Ran on both sides, often enough to time, and changed less than 2× in calls per
+    /// request and in mean time.
+    Unchanged,
 }
 
 impl Change {
@@ -44,6 +53,7 @@ impl Change {
             Change::Slower => "slower",
             Change::More => "more calls",
             Change::Added => "added",
+            Change::Unchanged => "within 2×",
         }
     }
 }
@@ -110,7 +120,9 @@ fn route_shape(endpoint: &str) -> String {
 }
 
 /// The statements that changed between `baseline`'s runs and `arm`'s, biggest saving
-/// first. Empty when either side has no statements (pg_stat_statements not measured).
+/// first, then up to [`MAX_UNCHANGED`] that changed less than 2×, most database time per
+/// request first. Empty when either side has no statements (pg_stat_statements not
+/// measured).
 pub fn changes(baseline: &[&RunReport], arm: &[&RunReport]) -> Vec<StatementChange> {
     let (base, base_requests) = totals(baseline);
     let (this, requests) = totals(arm);
@@ -162,6 +174,8 @@ pub fn changes(baseline: &[&RunReport], arm: &[&RunReport]) -> Vec<StatementChan
             Change::SpedUp
         } else if timed && a_mean >= b_mean * 2.0 {
             Change::Slower
+        } else if timed {
+            Change::Unchanged
         } else {
             continue;
         };
@@ -176,11 +190,18 @@ pub fn changes(baseline: &[&RunReport], arm: &[&RunReport]) -> Vec<StatementChan
             saved_ms_per_request: b_cpr * b_mean - a_cpr * a_mean,
         });
     }
+    let (mut out, mut unchanged): (Vec<_>, Vec<_>) =
+        out.into_iter().partition(|c| c.change != Change::Unchanged);
     out.sort_by(|x, y| {
         y.saved_ms_per_request
             .abs()
             .total_cmp(&x.saved_ms_per_request.abs())
     });
+    let db_ms = |c: &StatementChange| {
+        (c.baseline_calls_per_request * c.baseline_mean_ms).max(c.calls_per_request * c.mean_ms)
+    };
+    unchanged.sort_by(|x, y| db_ms(y).total_cmp(&db_ms(x)));
+    out.extend(unchanged.into_iter().take(MAX_UNCHANGED));
     out
 }
 
@@ -256,16 +277,42 @@ mod tests {
             .iter()
             .map(|c| (c.query.as_str(), c.change))
             .collect();
-        // Biggest saving first: 0.3 calls × 59.8 ms, then 0.2 × 5 ms.
+        // Biggest saving first: 0.3 calls × 59.8 ms, then 0.2 × 5 ms; then what changed
+        // less than 2×; never the login, which does not scale with the load.
         assert_eq!(
             got,
             [
                 ("SELECT building", Change::SpedUp),
-                ("SELECT accounts", Change::Removed)
+                ("SELECT accounts", Change::Removed),
+                ("SELECT same", Change::Unchanged),
             ]
         );
+        assert_eq!(changes[2].mean_ms, 1.1);
         assert!((changes[0].saved_ms_per_request - (0.3 * 60.0 - 0.3 * 0.2)).abs() < 1e-9);
         assert_eq!(changes[1].calls_per_request, 0.0);
+    }
+
+    #[test]
+    fn unchanged_statements_come_after_the_changes_most_database_time_first_and_are_capped() {
+        let eps = ["GET /x"];
+        let names: Vec<String> = (0..15).map(|i| format!("SELECT q{i}")).collect();
+        let mut b: Vec<(&str, &str, i64, f64)> = names
+            .iter()
+            .enumerate()
+            .map(|(i, q)| (q.as_str(), "GET /x", 100, 1.0 + i as f64))
+            .collect();
+        // Too few calls to time: left out rather than called unchanged.
+        b.push(("SELECT rare", "GET /x", 5, 100.0));
+        let mut a: Vec<(&str, &str, i64, f64)> =
+            b.iter().map(|&(q, e, c, m)| (q, e, c, m * 1.2)).collect();
+        a.push(("SELECT new", "GET /x", 50, 0.1));
+        let got = changes(&[&run(1000, &eps, &b)], &[&run(1000, &eps, &a)]);
+        assert_eq!(got[0].query, "SELECT new");
+        assert_eq!(got[0].change, Change::Added);
+        let unchanged: Vec<&str> = got[1..].iter().map(|c| c.query.as_str()).collect();
+        let want: Vec<String> = (5..15).rev().map(|i| format!("SELECT q{i}")).collect();
+        assert_eq!(unchanged, want);
+        assert!(got[1..].iter().all(|c| c.change == Change::Unchanged));
     }
 
     #[test]

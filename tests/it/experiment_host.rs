@@ -147,7 +147,26 @@ async fn each_arm_is_applied_for_its_run_and_the_database_ends_as_it_began() {
         "{}",
         x["method"]
     );
-    assert!(String::from_utf8_lossy(&run.stdout).contains("(its own data)"));
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(stdout.contains("(its own data)"));
+    // pg_stat_statements was read on the target's database, and the indexes arm lists the
+    // buildings query whether or not the index changed its time 2×: "nothing changed"
+    // is told from "not measured", with the times it is read from.
+    assert!(x.get("pgss_note").is_none(), "{}", x["pgss_note"]);
+    let indexes = &x["arms"][2];
+    let buildings = indexes["statements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["query"].as_str().unwrap().contains("FROM buildings"))
+        .unwrap_or_else(|| panic!("no buildings statement: {}", indexes["statements"]));
+    assert!(buildings["mean_ms"].as_f64().unwrap() > 0.0, "{buildings}");
+    assert!(
+        buildings["baseline_mean_ms"].as_f64().unwrap() > 0.0,
+        "{buildings}"
+    );
+    assert!(stdout.contains("Statements against baseline"), "{stdout}");
+    assert!(!stdout.contains("was not measured"), "{stdout}");
     for arm in x["arms"].as_array().unwrap() {
         assert!(arm["rps"].as_f64().unwrap() > 0.0, "{arm}");
         // Nothing of the reference server's switches is claimed of the target's server.
