@@ -187,11 +187,12 @@ impl Advice {
         for c in advised {
             let spec = c.spec();
             out.push_str(&format!(
-                "\n# score {:.0} (saved {:.0}, writes {:.0}), from {} statements\n[[index]]\nname = {:?}\ntable = {:?}\ncolumns = {:?}\n",
+                "\n# score {:.0} (saved {:.0}, writes {:.0}), from {} statement{}\n[[index]]\nname = {:?}\ntable = {:?}\ncolumns = {:?}\n",
                 c.score().unwrap_or_default(),
                 c.saved.unwrap_or_default(),
                 c.write_cost.unwrap_or_default(),
                 c.statements.len(),
+                if c.statements.len() == 1 { "" } else { "s" },
                 spec.name,
                 spec.table,
                 spec.columns
