@@ -49,15 +49,17 @@ async fn database_state(pool: &PgPool) -> (Vec<String>, String, String, i64) {
     (indexes, work_mem, rpc, expenses)
 }
 
-fn experiment(
+/// `experiment --host` with two logins, `profile`, one short round and `extra`, run off
+/// the test's runtime (the server under test shares it).
+async fn experiment(
     base: &str,
     url: &str,
     profile: &Path,
     out: &Path,
     extra: &[&str],
 ) -> std::process::Output {
-    common::bin()
-        .args(["experiment", "--host", base, "--database-url", url])
+    let mut cmd = common::bin();
+    cmd.args(["experiment", "--host", base, "--database-url", url])
         .args([
             "--login",
             "syndic@grandplace.be:syndic123",
@@ -80,8 +82,9 @@ fn experiment(
             "--ramp-up",
             "1s",
         ])
-        .args(extra)
-        .output()
+        .args(extra);
+    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
         .unwrap()
 }
 
@@ -100,28 +103,19 @@ async fn each_arm_is_applied_for_its_run_and_the_database_ends_as_it_began() {
             .contains(&"idx_expenses_building_status".to_string())
     );
 
-    let (base, url, p, out) = (
-        server.base.clone(),
-        db.url().to_string(),
-        profile.clone(),
-        dir.path().join("x"),
-    );
-    let run = tokio::task::spawn_blocking(move || {
-        experiment(
-            &base,
-            &url,
-            &p,
-            &out,
-            &[
-                "--arms",
-                "baseline,pg_settings,indexes",
-                "--scenario",
-                "buildings-list",
-            ],
-        )
-    })
-    .await
-    .unwrap();
+    let run = experiment(
+        &server.base,
+        db.url(),
+        &profile,
+        &dir.path().join("x"),
+        &[
+            "--arms",
+            "baseline,pg_settings,indexes",
+            "--scenario",
+            "buildings-list",
+        ],
+    )
+    .await;
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(run.status.success(), "{stderr}");
     assert!(!stderr.contains("syndic123"), "{stderr}");
@@ -204,17 +198,14 @@ async fn each_arm_is_applied_for_its_run_and_the_database_ends_as_it_began() {
     assert_eq!(database_state(&pool).await, before);
 
     // A writing scenario: refused by default, its rows deleted after each run with --writes delete.
-    let (base, url, p, out) = (
-        server.base.clone(),
-        db.url().to_string(),
-        profile.clone(),
-        dir.path().join("w"),
-    );
-    let refused = tokio::task::spawn_blocking(move || {
-        experiment(&base, &url, &p, &out, &["--arms", "baseline,indexes"])
-    })
-    .await
-    .unwrap();
+    let refused = experiment(
+        &server.base,
+        db.url(),
+        &profile,
+        &dir.path().join("w"),
+        &["--arms", "baseline,indexes"],
+    )
+    .await;
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert_eq!(refused.status.code(), Some(2), "{stderr}");
     assert!(
@@ -223,23 +214,14 @@ async fn each_arm_is_applied_for_its_run_and_the_database_ends_as_it_began() {
     );
     assert!(!dir.path().join("w/experiment.json").exists());
 
-    let (base, url, p, out) = (
-        server.base.clone(),
-        db.url().to_string(),
-        profile.clone(),
-        dir.path().join("d"),
-    );
-    let deleted = tokio::task::spawn_blocking(move || {
-        experiment(
-            &base,
-            &url,
-            &p,
-            &out,
-            &["--arms", "baseline,indexes", "--writes", "delete"],
-        )
-    })
-    .await
-    .unwrap();
+    let deleted = experiment(
+        &server.base,
+        db.url(),
+        &profile,
+        &dir.path().join("d"),
+        &["--arms", "baseline,indexes", "--writes", "delete"],
+    )
+    .await;
     let stderr = String::from_utf8_lossy(&deleted.stderr);
     assert!(deleted.status.success(), "{stderr}");
     assert!(stderr.contains("deleted the"), "{stderr}");
@@ -260,23 +242,14 @@ async fn arms_a_running_koprogo_cannot_have_and_restart_settings_without_a_comma
     std::fs::write(&profile, PROFILE).unwrap();
     let before = database_state(&pool).await;
 
-    let (base, url, p, out) = (
-        server.base.clone(),
-        db.url().to_string(),
-        profile.clone(),
-        dir.path().join("g"),
-    );
-    let gzip = tokio::task::spawn_blocking(move || {
-        experiment(
-            &base,
-            &url,
-            &p,
-            &out,
-            &["--arms", "baseline,gzip", "--scenario", "buildings-list"],
-        )
-    })
-    .await
-    .unwrap();
+    let gzip = experiment(
+        &server.base,
+        db.url(),
+        &profile,
+        &dir.path().join("g"),
+        &["--arms", "baseline,gzip", "--scenario", "buildings-list"],
+    )
+    .await;
     let stderr = String::from_utf8_lossy(&gzip.stderr);
     assert_eq!(gzip.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("`gzip`"), "{stderr}");
